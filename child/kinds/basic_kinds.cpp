@@ -1,0 +1,55 @@
+// noop and sleep: the kinds benchmarks and lifecycle tests are built on.
+#include <time.h>
+
+#include <cerrno>
+#include <charconv>
+#include <stdexcept>
+
+#include "child/kinds/kinds.hpp"
+
+namespace procpool::kinds {
+
+namespace {
+
+class NoopKind final : public TaskKind {
+ public:
+  void run(std::string_view, TaskOutput&) override {}
+};
+
+// Input: a whole number of milliseconds, at most a day.
+class SleepKind final : public TaskKind {
+ public:
+  void run(std::string_view input, TaskOutput& out) override {
+    uint64_t ms = 0;
+    const auto [end, ec] = std::from_chars(input.data(), input.data() + input.size(), ms);
+    if (input.empty() || ec != std::errc() || end != input.data() + input.size() || ms > kMaxMs) {
+      out.fail("sleep: input must be a whole number of milliseconds from 0 to " +
+               std::to_string(kMaxMs) + ", not '" + std::string(input.substr(0, 64)) + "'");
+      return;
+    }
+    timespec left{static_cast<time_t>(ms / 1000), static_cast<long>(ms % 1000) * 1'000'000};
+    while (nanosleep(&left, &left) != 0 && errno == EINTR) {
+    }
+  }
+
+ private:
+  static constexpr uint64_t kMaxMs = 86'400'000;
+};
+
+}  // namespace
+
+void register_basic_kinds(KindRegistry& registry) {
+  registry.add({"noop", "does nothing (for measuring dispatch)",
+                [](const KindOptions&) { return std::make_unique<NoopKind>(); }});
+  registry.add({"sleep", "sleeps for the input's milliseconds (for tests and benchmarks)",
+                [](const KindOptions&) { return std::make_unique<SleepKind>(); }});
+}
+
+}  // namespace procpool::kinds
+
+namespace procpool {
+void register_builtin_kinds(KindRegistry& registry) {
+  kinds::register_basic_kinds(registry);
+  kinds::register_thumbnail_kind(registry);
+}
+}  // namespace procpool

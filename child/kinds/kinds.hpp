@@ -1,0 +1,7 @@
+#pragma once
+#include "child/task_api.hpp"
+
+namespace procpool::kinds {
+void register_basic_kinds(KindRegistry& registry);
+void register_thumbnail_kind(KindRegistry& registry);
+}  // namespace procpool::kinds

@@ -1,0 +1,64 @@
+#pragma once
+// What a task kind implements, and the registry children look kinds up in.
+//
+// A kind is registered by name with a factory. The factory receives the run's options
+// for that kind and validates them (throwing std::invalid_argument with a message a user
+// can act on); it must be cheap, because the command line also calls it to reject bad
+// options before any child starts. Expensive set-up belongs in TaskKind::start(), which
+// runs once in each child.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ipc/kind_options.hpp"
+
+namespace procpool {
+
+// What a task hands back: ok with output bytes, or an error message.
+struct TaskOutput {
+  bool ok = true;
+  bool output_is_json = false;  // output holds exactly one JSON value
+  std::string data;             // output when ok, error message otherwise
+
+  void fail(std::string message) {
+    ok = false;
+    output_is_json = false;
+    data = std::move(message);
+  }
+};
+
+class TaskKind {
+ public:
+  virtual ~TaskKind() = default;
+  // How many tasks of this kind one child runs at once (1 for CPU-bound kinds).
+  virtual uint32_t concurrency() const { return 1; }
+  // Once per child, before the first task. Throwing makes the child unable to start.
+  virtual void start() {}
+  // Runs one task. An exception derived from std::exception becomes an error result.
+  virtual void run(std::string_view input, TaskOutput& out) = 0;
+};
+
+struct KindInfo {
+  std::string name;
+  std::string summary;  // one line, for --help
+  std::function<std::unique_ptr<TaskKind>(const KindOptions&)> make;
+};
+
+class KindRegistry {
+ public:
+  void add(KindInfo info);
+  const KindInfo* find(std::string_view name) const;
+  std::vector<const KindInfo*> all() const;
+
+ private:
+  std::vector<KindInfo> kinds_;
+};
+
+// Adds noop, sleep and thumbnail.
+void register_builtin_kinds(KindRegistry& registry);
+
+}  // namespace procpool

@@ -1,0 +1,267 @@
+#include "child/worker.hpp"
+
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ipc/clock.hpp"
+#include "ipc/records.hpp"
+#include "ipc/segment.hpp"
+
+namespace procpool {
+
+namespace {
+
+using ipc::RecordType;
+
+struct ChildArgs {
+  std::string segment;
+  uint32_t slot = 0;
+  uint64_t generation = 0;
+  int wake_fd = -1;
+  pid_t supervisor = 0;
+};
+
+bool parse_args(int argc, char** argv, ChildArgs& args) {
+  if (argc != 7) return false;
+  try {
+    args.segment = argv[2];
+    args.slot = static_cast<uint32_t>(std::stoul(argv[3]));
+    args.generation = std::stoull(argv[4]);
+    args.wake_fd = std::stoi(argv[5]);
+    args.supervisor = static_cast<pid_t>(std::stol(argv[6]));
+  } catch (const std::exception&) {
+    return false;
+  }
+  return true;
+}
+
+uint64_t thread_cpu_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+uint64_t max_rss_kb() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<uint64_t>(ru.ru_maxrss);
+}
+
+class Worker {
+ public:
+  Worker(const ChildArgs& args, const KindRegistry& registry)
+      : args_(args), registry_(registry), segment_(ipc::Segment::attach(args.segment)),
+        slot_(segment_->slot(args.slot)),
+        tasks_(slot_.to_child, slot_.to_child_data, slot_.ring_capacity),
+        results_(slot_.to_sup, slot_.to_sup_data, slot_.ring_capacity) {
+    results_.set_wake_eventfd(args.wake_fd);
+    if (slot_.control->generation.load(std::memory_order_acquire) != args.generation)
+      throw std::runtime_error("slot generation mismatch (a newer child owns this slot)");
+    slot_.control->pid.store(static_cast<uint32_t>(getpid()), std::memory_order_relaxed);
+    set_state(ipc::ChildState::Starting);
+  }
+
+  int run() {
+    if (!load_kinds()) return 3;
+    set_state(ipc::ChildState::Ready);
+    for (;;) {
+      std::string_view record;
+      const auto read = tasks_.peek(&record);
+      if (read == ipc::RingConsumer::Read::Empty) {
+        if (!idle()) return 0;
+        continue;
+      }
+      if (read == ipc::RingConsumer::Read::Corrupt) return fatal("task ring is corrupt");
+      const auto type = ipc::record_type(record);
+      if (type == RecordType::Task) {
+        // Acquire: pairs with the supervisor's release store when it drains the pool.
+        if (slot_.control->stop_requested.load(std::memory_order_acquire) != 0) return finish();
+        if (!run_task(record)) return 4;
+      } else if (type == RecordType::Stop) {
+        tasks_.pop();
+        tasks_.release();
+        return finish();
+      } else if (type == RecordType::DefineKind) {
+        if (!define_kind(record)) return 3;
+      } else {
+        return fatal("unknown record type on the task ring");
+      }
+    }
+  }
+
+ private:
+  void set_state(ipc::ChildState s) {
+    slot_.control->state.store(static_cast<uint32_t>(s), std::memory_order_release);
+  }
+
+  int fatal(const std::string& message) {
+    const std::string record = ipc::encode_fatal(message);
+    while (!results_.try_write(record.data(), record.size())) results_.wait_for_space(10'000'000);
+    results_.publish();
+    return 3;
+  }
+
+  int finish() {
+    set_state(ipc::ChildState::Exiting);
+    results_.publish();
+    return 0;
+  }
+
+  // The supervisor wrote every DefineKind before starting us; take them all, then Ready.
+  bool load_kinds() {
+    std::string_view record;
+    while (tasks_.peek(&record) == ipc::RingConsumer::Read::Record &&
+           ipc::record_type(record) == RecordType::DefineKind) {
+      if (!define_kind(record)) return false;
+    }
+    std::vector<uint32_t> concurrency;
+    for (const auto& kind : kinds_) concurrency.push_back(kind ? kind->concurrency() : 0);
+    const std::string ready = ipc::encode_ready(concurrency);
+    if (!results_.try_write(ready.data(), ready.size())) return fatal("result ring too small") == 0;
+    results_.publish();
+    return true;
+  }
+
+  bool define_kind(std::string_view record) {
+    const auto def = ipc::decode_define_kind(record);
+    if (!def) return fatal("malformed kind definition") == 0;
+    const KindInfo* info = registry_.find(def->name);
+    if (info == nullptr) return fatal("unknown task kind '" + def->name + "'") == 0;
+    try {
+      auto kind = info->make(KindOptions::decode(def->options));
+      kind->start();
+      if (kinds_.size() <= def->id) kinds_.resize(def->id + 1u);
+      kinds_[def->id] = std::move(kind);
+    } catch (const std::exception& e) {
+      return fatal(def->name + ": " + e.what()) == 0;
+    }
+    tasks_.pop();
+    tasks_.release();
+    return true;
+  }
+
+  // Runs the task whose record is at the head of the task ring. The record stays in the
+  // ring (the input is read in place) until the result is published.
+  bool run_task(std::string_view record) {
+    const auto task = ipc::decode_task(record);
+    if (!task || task->header.kind >= kinds_.size() || !kinds_[task->header.kind]) {
+      fatal("malformed task record or undefined kind");
+      return false;
+    }
+    ipc::SlotControl& control = *slot_.control;
+    ipc::ResultHeader result{};
+    result.type = static_cast<uint8_t>(RecordType::Result);
+    result.attempt = task->header.attempt;
+    result.task_id = task->header.task_id;
+    const uint64_t cpu_start = thread_cpu_ns();
+    result.start_ns = ipc::monotonic_ns();
+    // Release: a status reader that sees the id also sees the start time. After a crash
+    // the supervisor reads it only once the child is reaped.
+    control.current_started_ns.store(result.start_ns, std::memory_order_relaxed);
+    control.current_task.store(task->header.task_id + 1, std::memory_order_release);
+
+    output_.ok = true;
+    output_.output_is_json = false;
+    output_.data.clear();
+    try {
+      kinds_[task->header.kind]->run(task->input, output_);
+    } catch (const std::exception& e) {
+      output_.fail(e.what());
+    } catch (...) {
+      output_.fail("task threw a non-standard exception");
+    }
+    result.end_ns = ipc::monotonic_ns();
+    result.cpu_ns = thread_cpu_ns() - cpu_start;
+    result.max_rss_kb = max_rss_kb();
+    if (output_.data.size() + sizeof result > results_.max_payload()) {
+      output_.fail("output of " + std::to_string(output_.data.size()) + " bytes exceeds the limit of " +
+                   std::to_string(results_.max_payload() - sizeof result) + " bytes");
+    }
+    result.status = static_cast<uint8_t>(output_.ok ? ipc::Status::Ok : ipc::Status::Error);
+    result.flags = output_.output_is_json ? ipc::kResultOutputIsJson : 0;
+    while (!results_.try_write(&result, sizeof result, output_.data.data(), output_.data.size())) {
+      results_.publish();
+      results_.wait_for_space(10'000'000);
+    }
+    results_.publish();
+    control.tasks_done.fetch_add(1, std::memory_order_relaxed);
+    control.busy_ns.fetch_add(result.end_ns - result.start_ns, std::memory_order_relaxed);
+    control.current_task.store(0, std::memory_order_release);
+    tasks_.pop();
+    tasks_.release();
+    return true;
+  }
+
+  // Nothing to do: spin a little (a busy pool's next task is microseconds away), then
+  // sleep on the ring's doorbell. False when the child should exit.
+  bool idle() {
+    const uint64_t spin_until = ipc::monotonic_ns() + kSpinNs;
+    while (ipc::monotonic_ns() < spin_until) {
+      if (tasks_.has_data()) return true;
+      sched_yield();  // on a machine with fewer cores than processes, let the supervisor run
+    }
+    if (tasks_.prepare_sleep()) tasks_.wait_for_data(kSleepNs);
+    if (getppid() != args_.supervisor) return false;  // orphaned: the supervisor is gone
+    if (slot_.control->stop_requested.load(std::memory_order_acquire) != 0 && !tasks_.has_data()) {
+      finish();
+      return false;
+    }
+    return true;
+  }
+
+  static constexpr uint64_t kSpinNs = 50'000;
+  static constexpr uint64_t kSleepNs = 200'000'000;
+
+  ChildArgs args_;
+  const KindRegistry& registry_;
+  std::unique_ptr<ipc::Segment> segment_;
+  ipc::SlotView slot_;
+  ipc::RingConsumer tasks_;
+  ipc::RingProducer results_;
+  std::vector<std::unique_ptr<TaskKind>> kinds_;
+  TaskOutput output_;
+};
+
+}  // namespace
+
+bool is_child_invocation(int argc, char** argv) {
+  return argc >= 2 && std::strcmp(argv[1], kChildModeArg) == 0;
+}
+
+int run_child(int argc, char** argv, const KindRegistry& registry) {
+  ChildArgs args;
+  if (!parse_args(argc, argv, args)) {
+    std::fprintf(stderr, "procpool child: bad arguments (this mode is started by a pool, not by hand)\n");
+    return 2;
+  }
+  // Die with the supervisor. The signal follows the thread that forked us, which is the
+  // supervisor's loop thread; the getppid() check closes the race where it died before
+  // prctl took effect.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != args.supervisor) return 1;
+  // The supervisor blocks SIGINT/SIGTERM to read them from a signalfd, and a blocked mask
+  // survives exec: unblock them, then ignore a terminal's ^C (it is the supervisor's).
+  sigset_t all;
+  sigfillset(&all);
+  sigprocmask(SIG_UNBLOCK, &all, nullptr);
+  std::signal(SIGINT, SIG_IGN);
+  try {
+    Worker worker(args, registry);
+    return worker.run();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "procpool child %u: %s\n", args.slot, e.what());
+    return 3;
+  }
+}
+
+}  // namespace procpool

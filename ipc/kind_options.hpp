@@ -1,0 +1,27 @@
+#pragma once
+// A task kind's options travel from the command line (or a config file) to each child as
+// "key=value" lines inside a DefineKind record; this is their codec and typed reader.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+
+namespace procpool {
+
+// A kind's options: "key=value" pairs, as given on the command line or in a config file.
+class KindOptions {
+ public:
+  static KindOptions decode(std::string_view lines);  // "key=value\n..."
+  std::string encode() const;
+
+  void set(const std::string& key, const std::string& value) { values_[key] = value; }
+  bool has(const std::string& key) const { return values_.count(key) != 0; }
+  std::string get(const std::string& key, const std::string& fallback) const;
+  // An integer in [min, max]; a malformed or out-of-range value throws invalid_argument.
+  int64_t get_int(const std::string& key, int64_t fallback, int64_t min, int64_t max) const;
+
+ private:
+  std::map<std::string, std::string> values_;
+};
+
+}  // namespace procpool

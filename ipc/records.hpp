@@ -1,0 +1,91 @@
+#pragma once
+// The byte formats of the records that travel through a slot's rings. Encoders append to
+// a small fixed header and hand header + body to RingProducer::try_write; decoders
+// validate every length and enum before anything is used, because a record from a child
+// is untrusted input (a buggy, hostile or half-dead child).
+//
+// supervisor -> child:  DefineKind, Task, Stop
+// child -> supervisor:  Ready, Result, Fatal
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace procpool::ipc {
+
+enum class RecordType : uint8_t {
+  DefineKind = 1,  // a task kind the child must load: id, name, options
+  Task = 2,        // one task to run
+  Stop = 3,        // finish what you hold and exit 0
+  Ready = 16,      // the child loaded every kind: their concurrencies
+  Result = 17,     // one task's outcome
+  Fatal = 18,      // the child cannot work (bad kind, bad options): a message, then exit
+};
+
+// A task's final or per-attempt status. The child reports only Ok and Error; the
+// supervisor decides Crashed, Timeout and Cancelled.
+enum class Status : uint8_t { Ok = 0, Error = 1, Crashed = 2, Timeout = 3, Cancelled = 4 };
+const char* status_name(Status s);
+inline constexpr int kStatusCount = 5;
+
+inline constexpr uint8_t kResultOutputIsJson = 1;  // output bytes are one JSON value
+
+struct TaskHeader {
+  uint8_t type;  // RecordType::Task
+  uint8_t kind;  // index of a DefineKind sent earlier
+  uint16_t reserved;
+  uint32_t attempt;
+  uint64_t task_id;
+};
+static_assert(sizeof(TaskHeader) == 16 && std::is_trivially_copyable_v<TaskHeader>);
+
+struct ResultHeader {
+  uint8_t type;    // RecordType::Result
+  uint8_t status;  // Status::Ok or Status::Error
+  uint8_t flags;   // kResultOutputIsJson
+  uint8_t reserved;
+  uint32_t attempt;
+  uint64_t task_id;
+  uint64_t start_ns;  // CLOCK_MONOTONIC
+  uint64_t end_ns;
+  uint64_t cpu_ns;      // CPU time the child spent on the task
+  uint64_t max_rss_kb;  // the child's peak RSS after the task
+};
+static_assert(sizeof(ResultHeader) == 48 && std::is_trivially_copyable_v<ResultHeader>);
+
+struct KindDefinition {
+  uint8_t id;
+  std::string name;
+  std::string options;  // "key=value" lines
+};
+
+// Peeks at the type byte; nullopt for an empty record.
+std::optional<RecordType> record_type(std::string_view record);
+
+std::string encode_define_kind(const KindDefinition& def);
+std::optional<KindDefinition> decode_define_kind(std::string_view record);
+
+std::string encode_ready(const std::vector<uint32_t>& concurrency);
+std::optional<std::vector<uint32_t>> decode_ready(std::string_view record);
+
+std::string encode_fatal(std::string_view message);
+std::optional<std::string_view> decode_fatal(std::string_view record);
+
+inline constexpr uint8_t kStopRecord = static_cast<uint8_t>(RecordType::Stop);
+
+// A decoded task or result: the header plus a view of the body inside the ring.
+struct TaskView {
+  TaskHeader header;
+  std::string_view input;
+};
+std::optional<TaskView> decode_task(std::string_view record);
+
+struct ResultView {
+  ResultHeader header;
+  std::string_view output;  // output when ok, error text otherwise
+};
+std::optional<ResultView> decode_result(std::string_view record);
+
+}  // namespace procpool::ipc

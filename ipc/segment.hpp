@@ -1,0 +1,107 @@
+#pragma once
+// The pool's shared-memory segment: one per pool, created 0600 and exclusively by the
+// supervisor, mapped by each child. It is laid out with plain offsets (no segment
+// manager: its internal mutex would wedge when a holder dies):
+//
+//   [SegmentHeader | page pad] then slot_count x [SlotBlock | data to_child | data to_sup]
+//
+// Each slot belongs to one worker position; its generation counts the children that
+// have occupied it. A child touches only its own slot.
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "ipc/doorbell.hpp"
+#include "ipc/ring.hpp"
+
+namespace procpool::ipc {
+
+inline constexpr uint64_t kSegmentMagic = 0x6c6f6f70636f7270ull;  // "procpool"
+inline constexpr uint32_t kLayoutVersion = 1;
+
+enum class ChildState : uint32_t { Empty = 0, Starting = 1, Ready = 2, Busy = 3, Exiting = 4 };
+
+// Written by the supervisor before any child attaches; read-only afterwards.
+struct SegmentHeader {
+  uint64_t magic;
+  uint32_t layout_version;
+  uint32_t slot_count;
+  uint64_t ring_capacity;  // bytes of each ring's data area (a power of two)
+  uint64_t slot_stride;    // bytes from one SlotBlock to the next
+  uint64_t slots_offset;   // offset of slot 0 from the segment start
+  uint64_t total_size;
+  uint64_t supervisor_pid;
+  uint64_t created_ns;
+};
+static_assert(std::is_trivially_copyable_v<SegmentHeader>);
+
+// Per-slot state shared by the supervisor and the slot's current child. Each field
+// names its writer; the supervisor reads child-written fields either live (status, may
+// be stale by a task) or after the child was reaped (authoritative).
+struct alignas(kCacheLine) SlotControl {
+  std::atomic<uint64_t> generation;     // supervisor, before spawning the child
+  std::atomic<uint32_t> pid;            // child, at start
+  std::atomic<uint32_t> state;          // child: ChildState
+  // Id + 1 of the task the child is running, 0 when none. The child stores it (release)
+  // before it runs the task and clears it after publishing the result. After a death,
+  // a non-zero value names the task to charge with the crash.
+  std::atomic<uint64_t> current_task;
+  std::atomic<uint64_t> current_started_ns;  // child, with current_task
+  std::atomic<uint64_t> tasks_done;          // child, after each result
+  std::atomic<uint64_t> busy_ns;             // child, after each result
+  std::atomic<uint32_t> stop_requested;      // supervisor: finish queued work and exit
+  uint32_t reserved;
+};
+static_assert(std::atomic<uint64_t>::is_always_lock_free && std::atomic<uint32_t>::is_always_lock_free,
+              "an emulated atomic is not safe between processes");
+
+struct SlotBlock {
+  SlotControl control;
+  RingShared to_child;  // supervisor -> child: tasks
+  RingShared to_sup;    // child -> supervisor: results
+};
+static_assert(sizeof(SlotBlock) % kCacheLine == 0);
+
+struct SlotView {
+  SlotControl* control;
+  RingShared* to_child;
+  RingShared* to_sup;
+  std::byte* to_child_data;
+  std::byte* to_sup_data;
+  uint64_t ring_capacity;
+};
+
+class Segment {
+ public:
+  // Supervisor: creates a new segment with a unique unpredictable name, mode 0600,
+  // O_EXCL. Removes it again in the destructor.
+  static std::unique_ptr<Segment> create(uint32_t slot_count, uint64_t ring_capacity);
+  // Child: maps an existing segment and validates its header.
+  static std::unique_ptr<Segment> attach(const std::string& name);
+  ~Segment();
+  Segment(const Segment&) = delete;
+  Segment& operator=(const Segment&) = delete;
+
+  const std::string& name() const { return name_; }
+  const SegmentHeader& header() const { return *static_cast<const SegmentHeader*>(base_); }
+  SlotView slot(uint32_t index) const;
+
+ private:
+  struct Mapping;  // the Boost.Interprocess objects, kept out of this header
+  Segment(std::string name, std::unique_ptr<Mapping> mapping, bool owner);
+  std::string name_;
+  std::unique_ptr<Mapping> mapping_;
+  void* base_;
+  bool owner_;
+};
+
+// Removes segments of this user whose supervisor process no longer exists. Never
+// touches another user's segment or a live supervisor's. Returns how many it removed.
+int remove_stale_segments();
+
+// The name prefix of this user's segments: "procpool-<uid>-".
+std::string segment_prefix();
+
+}  // namespace procpool::ipc

@@ -1,0 +1,100 @@
+#include "supervisor/cli.hpp"
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <stdexcept>
+
+#include "supervisor/run_command.hpp"
+#include "supervisor/usable_cores.hpp"
+
+namespace procpool::cli {
+
+namespace {
+
+std::string kinds_help(const KindRegistry& registry) {
+  std::string out = "Task kinds:\n";
+  for (const KindInfo* k : registry.all()) {
+    out += "  " + k->name + std::string(k->name.size() < 12 ? 12 - k->name.size() : 1, ' ') + k->summary + "\n";
+  }
+  return out;
+}
+
+supervisor::KindValidator validator(const KindRegistry& registry) {
+  return [&registry](const std::string& kind, const KindOptions& options) {
+    const KindInfo* info = registry.find(kind);
+    if (info == nullptr) {
+      std::string names;
+      for (const KindInfo* k : registry.all()) names += (names.empty() ? "" : ", ") + k->name;
+      throw supervisor::UsageError("unknown task kind '" + kind + "' (kinds: " + names + ")");
+    }
+    try {
+      info->make(options);
+    } catch (const std::invalid_argument& e) {
+      throw supervisor::UsageError(e.what());
+    }
+  };
+}
+
+}  // namespace
+
+int main(int argc, char** argv, const KindRegistry& registry) {
+  CLI::App app{"procpool: a crash-isolating multi-process worker pool.\n"
+               "A supervisor starts one worker process per usable core and feeds it tasks\n"
+               "through shared-memory rings; a worker that dies takes down only itself."};
+  app.name("procpool");
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("procpool 0.1.0"));
+
+  supervisor::RunRequest request;
+  std::string size, out_dir, quality;
+  bool no_progress = false;
+  CLI::App* run = app.add_subcommand("run", "Run tasks of one KIND over INPUTs, then print a summary.");
+  run->add_option("kind", request.kind, "Task kind (see below)")->required();
+  run->add_option("inputs", request.inputs,
+                  "Inputs, one task each (thumbnail: image files or folders; sleep: milliseconds)");
+  run->add_option("-j,--workers", request.workers, "Worker processes (default: usable cores, now " +
+                                                       std::to_string(supervisor::usable_cores()) + ")")
+      ->check(CLI::Range(1u, 1024u));
+  run->add_option("--input-file", request.input_file, "Read more inputs from FILE, one per line (- for stdin)");
+  run->add_option("--results", request.results_path,
+                  "Write one JSON line per result to FILE as results arrive (- for stdout)");
+  run->add_option("--max-attempts", request.max_attempts,
+                  "Runs of a task that may crash its worker before it is reported crashed (default 3)")
+      ->check(CLI::Range(1u, 100u));
+  run->add_flag("--no-progress", no_progress, "No progress bar (there is none unless stderr is a terminal)");
+  run->add_flag("!--no-summary", request.summary, "No summary on stderr at the end");
+  run->add_option("--size", size, "thumbnail: fit within WIDTHxHEIGHT (default 128x128)");
+  run->add_option("--out", out_dir, "thumbnail: write into folder DIR (default: beside each image)");
+  run->add_option("--quality", quality, "thumbnail: JPEG/WebP quality 1-100 (default 75)");
+  run->footer(kinds_help(registry) +
+              "\nExit status: 0 all tasks ok, 1 some task not ok, 2 usage error, 128+N after signal N.");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
+
+  if (!size.empty()) request.options.set("size", size);
+  if (!out_dir.empty()) request.options.set("out", out_dir);
+  if (!quality.empty()) request.options.set("quality", quality);
+  request.progress = !no_progress;
+  try {
+    return supervisor::run_batch(request, validator(registry));
+  } catch (const supervisor::UsageError& e) {
+    std::fprintf(stderr, "procpool run: %s\nRun 'procpool run --help' for usage.\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "procpool: error: %s\n", e.what());
+    return 1;
+  }
+}
+
+}  // namespace procpool::cli

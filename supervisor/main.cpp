@@ -1,0 +1,12 @@
+// The procpool executable: a pool's supervisor (the command line) or, when a supervisor
+// re-executes it in child mode, one of its workers.
+#include "child/task_api.hpp"
+#include "child/worker.hpp"
+#include "supervisor/cli.hpp"
+
+int main(int argc, char** argv) {
+  procpool::KindRegistry registry;
+  procpool::register_builtin_kinds(registry);
+  if (procpool::is_child_invocation(argc, argv)) return procpool::run_child(argc, argv, registry);
+  return procpool::cli::main(argc, argv, registry);
+}

@@ -1,0 +1,99 @@
+#pragma once
+// The supervisor: one pool of child processes fed through per-child SPSC rings in one
+// shared-memory segment, run by one single-threaded event loop. It alone decides which
+// child gets which task, so it always knows exactly which tasks each child holds; that
+// is what makes recovery after a child's death exact.
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ipc/records.hpp"
+
+namespace procpool::supervisor {
+
+struct KindSpec {
+  std::string name;
+  std::string options;  // "key=value" lines, handed to the kind's factory in each child
+};
+
+struct PoolOptions {
+  unsigned workers = 0;                 // 0: usable_cores()
+  uint64_t ring_capacity = 1u << 20;    // bytes per ring per direction (power of two)
+  std::string child_exe;                // empty: this executable, re-executed in child mode
+  unsigned max_attempts = 3;            // runs of a task that may crash its child
+  uint64_t start_timeout_ns = 30'000'000'000ull;  // a child must be ready within this
+  uint64_t target_queue_ns = 2'000'000; // prefetch ~ this much work per child ahead
+  uint32_t max_prefetch = 1024;         // queued tasks per child, at most
+  unsigned max_restarts = 0;            // crash-loop limit: 0 means max(20, 2 x workers)
+  uint64_t restart_period_ns = 10'000'000'000ull;  // ... within this window
+};
+
+// One task's one and only result, handed to PoolEvents::on_result.
+struct Completion {
+  uint64_t id = 0;
+  uint8_t kind = 0;
+  ipc::Status status = ipc::Status::Ok;
+  std::string_view input;
+  std::string_view output;  // output if ok, else the error text; valid during the call
+  bool output_is_json = false;
+  uint32_t attempts = 0;  // runs started, this one included; 0 if it never ran
+  int worker = -1;        // slot that produced the result, -1 if none did
+  pid_t pid = 0;
+  uint64_t queued_ns = 0, start_ns = 0, end_ns = 0, cpu_ns = 0, max_rss_kb = 0;
+};
+
+class PoolEvents {
+ public:
+  virtual ~PoolEvents() = default;
+  virtual void on_result(const Completion& result) = 0;
+  virtual void on_tick() {}  // about every 100 ms
+  virtual void on_idle() {}  // the loop is about to sleep: flush what you buffer
+};
+
+struct WorkerStats {
+  int slot = 0;
+  pid_t pid = 0;
+  uint64_t busy_ns = 0;  // time spent running tasks, all generations of the slot
+  uint64_t tasks = 0;
+  uint32_t restarts = 0;
+};
+
+struct RunOutcome {
+  int signal = 0;     // SIGINT/SIGTERM that stopped the run, 0 if none
+  std::string error;  // why the pool could not work (then every unfinished task was cancelled)
+};
+
+class Supervisor {
+ public:
+  // Creates the segment and starts the children. Throws std::runtime_error when the
+  // pool cannot be set up (no shared memory, the child executable missing).
+  Supervisor(PoolOptions options, std::vector<KindSpec> kinds);
+  ~Supervisor();  // kills any child still running and removes the segment
+  Supervisor(const Supervisor&) = delete;
+  Supervisor& operator=(const Supervisor&) = delete;
+
+  unsigned workers() const;
+  // Queues a task of kinds[kind]; returns its id (0, 1, 2, ... in submission order).
+  uint64_t submit(uint8_t kind, std::string input);
+  // Runs until every submitted task has had exactly one on_result, then stops the
+  // children. A first SIGINT/SIGTERM cancels queued tasks and lets running ones finish;
+  // a second kills the children (their running tasks are reported cancelled).
+  RunOutcome run(PoolEvents& events);
+
+  std::vector<WorkerStats> worker_stats() const;
+  uint64_t restarts() const;
+  // Time from each unplanned child death to its replacement reporting ready.
+  const std::vector<uint64_t>& respawn_latencies_ns() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace procpool::supervisor

@@ -1,0 +1,231 @@
+// Children: start, exit, recovery of what a dead child held, crash-loop limit, stop.
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "ipc/child_args.hpp"
+#include "ipc/clock.hpp"
+#include "supervisor/pool_impl.hpp"
+#include "supervisor/usable_cores.hpp"
+
+namespace procpool::supervisor {
+
+namespace {
+int check_fd(int fd, const char* what) {
+  if (fd < 0) throw std::runtime_error(std::string(what) + " failed: " + std::strerror(errno));
+  return fd;
+}
+constexpr uint64_t kPidfdTag = 1ull << 32;
+}  // namespace
+
+Supervisor::Impl::Impl(PoolOptions options, std::vector<KindSpec> kinds)
+    : options_(std::move(options)), kinds_(std::move(kinds)) {
+  if (options_.workers == 0) options_.workers = usable_cores();
+  if (options_.max_restarts == 0) options_.max_restarts = std::max(20u, 2 * options_.workers);
+  if (kinds_.empty() || kinds_.size() > 255) throw std::invalid_argument("a pool needs 1 to 255 task kinds");
+  exe_ = options_.child_exe.empty() ? self_executable() : options_.child_exe;
+  for (std::size_t i = 0; i < kinds_.size(); ++i)
+    kind_definitions_.push_back(ipc::encode_define_kind({static_cast<uint8_t>(i), kinds_[i].name, kinds_[i].options}));
+  run_ewma_ns_.assign(kinds_.size(), 0);
+
+  ipc::remove_stale_segments();
+  segment_ = ipc::Segment::create(options_.workers, options_.ring_capacity);
+
+  // SIGINT/SIGTERM arrive through a signalfd: the loop acts on them between batches.
+  // Children unblock them again at start (a blocked mask survives exec).
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+  signal_fd_ = check_fd(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK), "signalfd");
+  epoll_fd_ = check_fd(epoll_create1(EPOLL_CLOEXEC), "epoll_create1");
+  // Not close-on-exec: every child inherits it to wake us.
+  wake_fd_ = check_fd(eventfd(0, EFD_NONBLOCK), "eventfd");
+  timer_fd_ = check_fd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK), "timerfd_create");
+  const itimerspec tick{{0, 100'000'000}, {0, 100'000'000}};
+  timerfd_settime(timer_fd_, 0, &tick, nullptr);
+  for (int fd : {wake_fd_, signal_fd_, timer_fd_}) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = static_cast<uint64_t>(fd);
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+  }
+
+  slots_.resize(options_.workers);
+  for (unsigned i = 0; i < options_.workers; ++i) {
+    slots_[i].index = static_cast<int>(i);
+    spawn(slots_[i]);
+  }
+}
+
+Supervisor::Impl::~Impl() {
+  kill_all_children();
+  slots_.clear();  // reaps
+  for (int fd : {epoll_fd_, wake_fd_, signal_fd_, timer_fd_})
+    if (fd >= 0) close(fd);
+}
+
+void Supervisor::Impl::spawn(ChildSlot& slot) {
+  ++slot.generation;
+  const ipc::SlotView view = segment_->slot(static_cast<uint32_t>(slot.index));
+  // The previous child is reaped (or there was none): nobody maps these rings now.
+  ipc::ring_reset(view.to_child);
+  ipc::ring_reset(view.to_sup);
+  view.control->current_task.store(0, std::memory_order_relaxed);
+  view.control->stop_requested.store(0, std::memory_order_relaxed);
+  view.control->state.store(static_cast<uint32_t>(ipc::ChildState::Empty), std::memory_order_relaxed);
+  view.control->pid.store(0, std::memory_order_relaxed);
+  view.control->generation.store(slot.generation, std::memory_order_release);
+  slot.tasks = ipc::RingProducer(view.to_child, view.to_child_data, view.ring_capacity);
+  slot.results = ipc::RingConsumer(view.to_sup, view.to_sup_data, view.ring_capacity);
+  for (const std::string& def : kind_definitions_)
+    if (!slot.tasks.try_write(def.data(), def.size()))
+      throw std::runtime_error("kind options of " + std::to_string(def.size()) + " bytes do not fit the ring");
+  slot.tasks.publish();
+  slot.inflight.clear();
+  slot.concurrency.clear();
+  slot.fatal_message.clear();
+  slot.violated = slot.killed_by_us = false;
+
+  slot.process = ChildProcess::start(
+      exe_,
+      {kChildModeArg, segment_->name(), std::to_string(slot.index), std::to_string(slot.generation),
+       std::to_string(wake_fd_), std::to_string(getpid())},
+      {{"MAGICK_THREAD_LIMIT", "1"}, {"OMP_NUM_THREADS", "1"}});
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kPidfdTag | static_cast<uint64_t>(slot.index);
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, slot.process->pidfd(), &ev);
+  slot.state = SlotState::Starting;
+  slot.spawned_ns = ipc::monotonic_ns();
+}
+
+// Called when the slot's pidfd is readable: the child has exited.
+void Supervisor::Impl::handle_exit(ChildSlot& slot) {
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, slot.process->pidfd(), nullptr);
+  const int status = slot.process->wait_exit();
+  const SlotState was = slot.state;
+  // Results it published before dying are whole (see ring.hpp) and kept.
+  if (!slot.violated) drain(slot);
+  requeue_inflight(slot, status);
+  slot.process.reset();
+  slot.state = SlotState::Dead;
+
+  const bool clean_exit = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  if (was == SlotState::Starting && !slot.killed_by_us && !WIFSIGNALED(status)) {
+    // It could not even start (bad kind or options, exec failure): retrying cannot help.
+    fail_pool("a worker could not start: " +
+              (slot.fatal_message.empty() ? describe_wait_status(status) : slot.fatal_message));
+    return;
+  }
+  if (stopping_ || !fatal_.empty()) return;
+  if (clean_exit && was == SlotState::Stopping) return;
+  if (crash_loop()) {
+    fail_pool("workers keep dying (" + std::to_string(restart_times_ns_.size()) + " restarts within " +
+              std::to_string(options_.restart_period_ns / 1'000'000'000ull) + " s; last: " +
+              describe_wait_status(status) + ")");
+    return;
+  }
+  ++slot.restarts;
+  ++restarts_;
+  const uint64_t died = ipc::monotonic_ns();
+  try {
+    spawn(slot);
+    slot.died_ns = died;
+  } catch (const std::exception& e) {
+    fail_pool(std::string("cannot restart a worker: ") + e.what());
+  }
+}
+
+// The task the dead child was running (its control block says which) is charged with the
+// crash and retried until max_attempts; tasks only queued on it go back uncharged, ahead
+// of everything else, in their original order.
+void Supervisor::Impl::requeue_inflight(ChildSlot& slot, int wait_status) {
+  const ipc::SlotView view = segment_->slot(static_cast<uint32_t>(slot.index));
+  // Acquire, though the child is reaped: the reap already ordered its last stores.
+  const uint64_t running = view.control->current_task.load(std::memory_order_acquire);
+  for (auto it = slot.inflight.rbegin(); it != slot.inflight.rend(); ++it) {
+    const uint64_t id = *it;
+    TaskEntry& task = tasks_[id];
+    if (running != 0 && id == running - 1 && !slot.killed_by_us) {
+      ++task.charged;
+      if (task.charged >= options_.max_attempts) {
+        const std::string why = describe_wait_status(wait_status) + " on " + std::to_string(task.charged) +
+                                (task.charged == 1 ? " attempt" : " attempts");
+        finish_task(id, ipc::Status::Crashed, why, &slot);
+        continue;
+      }
+    }
+    if (stopping_ || !fatal_.empty()) {
+      const bool was_running = running != 0 && id == running - 1;
+      finish_task(id, ipc::Status::Cancelled,
+                  was_running ? "cancelled: its worker was killed at shutdown" : "cancelled before it started",
+                  nullptr);
+      continue;
+    }
+    pending_.push_front(id);
+  }
+  slot.inflight.clear();
+}
+
+bool Supervisor::Impl::crash_loop() {
+  const uint64_t now = ipc::monotonic_ns();
+  restart_times_ns_.push_back(now);
+  while (!restart_times_ns_.empty() && now - restart_times_ns_.front() > options_.restart_period_ns)
+    restart_times_ns_.pop_front();
+  return restart_times_ns_.size() > options_.max_restarts;
+}
+
+void Supervisor::Impl::fail_pool(std::string message) {
+  if (!fatal_.empty()) return;
+  fatal_ = std::move(message);
+  stopping_ = true;
+  cancel_pending("cancelled: " + fatal_);
+  kill_all_children();
+}
+
+// End of a run: each ready child gets a Stop record behind its queue and exits 0.
+void Supervisor::Impl::stop_children_gracefully() {
+  stopping_ = true;
+  for (ChildSlot& slot : slots_) {
+    if (slot.state == SlotState::Dead) continue;
+    const uint8_t stop = ipc::kStopRecord;
+    if (slot.state == SlotState::Ready && slot.tasks.try_write(&stop, 1)) {
+      slot.tasks.publish();
+      slot.state = SlotState::Stopping;
+    } else {
+      slot.killed_by_us = true;
+      slot.process->kill(SIGKILL);
+    }
+  }
+  const uint64_t deadline = ipc::monotonic_ns() + 5'000'000'000ull;
+  auto alive = [&] {
+    return std::any_of(slots_.begin(), slots_.end(), [](const ChildSlot& s) { return s.state != SlotState::Dead; });
+  };
+  while (alive()) {
+    if (ipc::monotonic_ns() > deadline) {
+      kill_all_children();
+    }
+    wait_for_events(50);
+  }
+}
+
+void Supervisor::Impl::kill_all_children() {
+  for (ChildSlot& slot : slots_) {
+    if (slot.state == SlotState::Dead || !slot.process) continue;
+    slot.killed_by_us = true;
+    slot.process->kill(SIGKILL);
+  }
+}
+
+}  // namespace procpool::supervisor

@@ -1,0 +1,186 @@
+// The scheduler (pending queue -> per-child task rings) and the collector (per-child
+// result rings -> PoolEvents). Both run on the loop thread, in batches: one publish per
+// ring per dispatch round, one release per ring per drain.
+#include <algorithm>
+#include <csignal>
+
+#include "ipc/clock.hpp"
+#include "supervisor/pool_impl.hpp"
+
+namespace procpool::supervisor {
+
+using ipc::RecordType;
+
+bool Supervisor::Impl::collect() {
+  bool any = false;
+  for (ChildSlot& slot : slots_)
+    if (slot.state != SlotState::Dead && !slot.violated) any |= drain(slot);
+  return any;
+}
+
+bool Supervisor::Impl::drain(ChildSlot& slot) {
+  bool any = false;
+  std::string_view record;
+  for (;;) {
+    const auto read = slot.results.peek(&record);
+    if (read == ipc::RingConsumer::Read::Empty) break;
+    if (read == ipc::RingConsumer::Read::Corrupt) {
+      protocol_violation(slot, "corrupt result ring");
+      return any;
+    }
+    handle_record(slot, record);
+    if (slot.violated) return any;
+    slot.results.pop();
+    any = true;
+  }
+  if (any) slot.results.release();
+  return any;
+}
+
+void Supervisor::Impl::handle_record(ChildSlot& slot, std::string_view record) {
+  const auto type = ipc::record_type(record);
+  if (type == RecordType::Result) {
+    const auto result = ipc::decode_result(record);
+    if (!result) return protocol_violation(slot, "malformed result record");
+    return handle_result(slot, *result);
+  }
+  if (type == RecordType::Ready) {
+    auto concurrency = ipc::decode_ready(record);
+    if (!concurrency || concurrency->size() != kinds_.size() || slot.state != SlotState::Starting)
+      return protocol_violation(slot, "malformed or unexpected ready record");
+    for (uint32_t& c : *concurrency) c = std::clamp<uint32_t>(c, 1, 4096);
+    slot.concurrency = std::move(*concurrency);
+    slot.state = SlotState::Ready;
+    if (slot.died_ns != 0) respawn_latencies_.push_back(ipc::monotonic_ns() - slot.died_ns);
+    slot.died_ns = 0;
+    return;
+  }
+  if (type == RecordType::Fatal) {
+    const auto message = ipc::decode_fatal(record);
+    slot.fatal_message = std::string(message ? message->substr(0, 4096) : "unknown error");
+    return;  // the child exits next; handle_exit decides what it means
+  }
+  protocol_violation(slot, "unknown record type");
+}
+
+void Supervisor::Impl::handle_result(ChildSlot& slot, const ipc::ResultView& result) {
+  const uint64_t id = result.header.task_id;
+  // The id must be one this child holds: a result for anything else is a lie.
+  auto it = slot.inflight.begin();
+  if (it == slot.inflight.end() || *it != id) it = std::find(slot.inflight.begin(), slot.inflight.end(), id);
+  if (it == slot.inflight.end()) return protocol_violation(slot, "result for a task the worker does not hold");
+  slot.inflight.erase(it);
+
+  TaskEntry& task = tasks_[id];
+  const uint64_t run_ns = result.header.end_ns - result.header.start_ns;
+  uint64_t& ewma = run_ewma_ns_[task.kind];
+  ewma = ewma == 0 ? std::max<uint64_t>(run_ns, 1) : std::max<uint64_t>((ewma * 7 + run_ns) / 8, 1);
+  slot.busy_ns += run_ns;
+  ++slot.tasks_done;
+
+  Completion c;
+  c.id = id;
+  c.kind = task.kind;
+  c.status = static_cast<ipc::Status>(result.header.status);
+  c.input = task.input;
+  c.output = result.output;
+  c.output_is_json = (result.header.flags & ipc::kResultOutputIsJson) != 0;
+  c.attempts = task.charged + 1;
+  c.worker = slot.index;
+  c.pid = slot.process ? slot.process->pid() : 0;
+  c.queued_ns = task.queued_ns;
+  c.start_ns = result.header.start_ns;
+  c.end_ns = result.header.end_ns;
+  c.cpu_ns = result.header.cpu_ns;
+  c.max_rss_kb = result.header.max_rss_kb;
+  events_->on_result(c);
+  task.done = true;
+  std::string().swap(task.input);
+  ++done_count_;
+}
+
+// A child that breaks the protocol is killed; its exit is then handled like a crash
+// (its running task charged, its queued tasks requeued). Its ring is not read again.
+void Supervisor::Impl::protocol_violation(ChildSlot& slot, const std::string& what) {
+  if (slot.violated) return;
+  slot.violated = true;
+  slot.fatal_message = "protocol violation: " + what;
+  if (slot.process) slot.process->kill(SIGKILL);
+}
+
+// How many tasks a child may hold: what it runs at once plus a queue sized to about
+// target_queue_ns of work at the kind's recent run time. Short tasks get deep queues
+// (fewer wake-ups, batched publishes); long tasks shallow ones (no child sits on a
+// backlog while another idles at the end of a run).
+uint32_t Supervisor::Impl::prefetch_limit(const ChildSlot& slot, uint8_t kind) const {
+  const uint32_t conc = slot.concurrency[kind];
+  const uint64_t ewma = run_ewma_ns_[kind];
+  uint64_t queue = 1;
+  if (ewma != 0) queue = std::clamp<uint64_t>(options_.target_queue_ns * conc / ewma, 1, options_.max_prefetch);
+  return conc + static_cast<uint32_t>(queue);
+}
+
+void Supervisor::Impl::dispatch() {
+  if (pending_.empty() || stopping_) return;
+  bool progress = true;
+  // Round-robin, one task per child per round, so a short queue spreads evenly.
+  while (progress && !pending_.empty()) {
+    progress = false;
+    for (ChildSlot& slot : slots_) {
+      if (pending_.empty()) break;
+      if (slot.state != SlotState::Ready || slot.violated) continue;
+      const uint64_t id = pending_.front();
+      TaskEntry& task = tasks_[id];
+      if (task.input.size() + sizeof(ipc::TaskHeader) > slot.tasks.max_payload()) {
+        pending_.pop_front();
+        finish_task(id, ipc::Status::Error,
+                    "input of " + std::to_string(task.input.size()) + " bytes exceeds the limit of " +
+                        std::to_string(slot.tasks.max_payload() - sizeof(ipc::TaskHeader)) + " bytes",
+                    nullptr);
+        progress = true;
+        continue;
+      }
+      if (slot.inflight.size() >= prefetch_limit(slot, task.kind)) continue;
+      ipc::TaskHeader header{};
+      header.type = static_cast<uint8_t>(RecordType::Task);
+      header.kind = task.kind;
+      header.attempt = task.charged + 1;
+      header.task_id = id;
+      if (!slot.tasks.try_write(&header, sizeof header, task.input.data(), task.input.size())) continue;
+      pending_.pop_front();
+      slot.inflight.push_back(id);
+      progress = true;
+    }
+  }
+  for (ChildSlot& slot : slots_)
+    if (slot.tasks.has_unpublished()) slot.tasks.publish();
+}
+
+void Supervisor::Impl::finish_task(uint64_t id, ipc::Status status, std::string_view text, const ChildSlot* slot) {
+  TaskEntry& task = tasks_[id];
+  if (task.done) return;
+  Completion c;
+  c.id = id;
+  c.kind = task.kind;
+  c.status = status;
+  c.input = task.input;
+  c.output = text;
+  c.attempts = task.charged;
+  c.worker = slot ? slot->index : -1;
+  c.pid = slot && slot->process ? slot->process->pid() : 0;
+  c.queued_ns = task.queued_ns;
+  events_->on_result(c);
+  task.done = true;
+  std::string().swap(task.input);
+  ++done_count_;
+}
+
+void Supervisor::Impl::cancel_pending(const std::string& reason) {
+  while (!pending_.empty()) {
+    const uint64_t id = pending_.front();
+    pending_.pop_front();
+    finish_task(id, ipc::Status::Cancelled, reason, nullptr);
+  }
+}
+
+}  // namespace procpool::supervisor

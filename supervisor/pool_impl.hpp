@@ -1,0 +1,103 @@
+#pragma once
+// The supervisor's private state, shared by pool_loop.cpp (the event loop, signals,
+// timers), pool_children.cpp (spawn, exits, recovery) and pool_dispatch.cpp (scheduler
+// and collector). Single-threaded: only the loop's thread touches any of it.
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ipc/ring.hpp"
+#include "ipc/segment.hpp"
+#include "supervisor/pool.hpp"
+#include "supervisor/spawn.hpp"
+
+namespace procpool::supervisor {
+
+struct TaskEntry {
+  std::string input;
+  uint64_t queued_ns = 0;
+  uint32_t charged = 0;  // runs that ended in a crash of their child
+  uint8_t kind = 0;
+  bool done = false;
+};
+
+enum class SlotState { Dead, Starting, Ready, Stopping };
+
+struct ChildSlot {
+  int index = 0;
+  uint64_t generation = 0;
+  SlotState state = SlotState::Dead;
+  std::unique_ptr<ChildProcess> process;
+  ipc::RingProducer tasks;
+  ipc::RingConsumer results;
+  std::deque<uint64_t> inflight;       // task ids sent and not yet answered, in send order
+  std::vector<uint32_t> concurrency;   // per kind, from the child's Ready record
+  std::string fatal_message;           // from a Fatal record
+  bool violated = false;               // broke the protocol: killed, ring no longer read
+  bool killed_by_us = false;
+  uint64_t spawned_ns = 0;
+  uint64_t died_ns = 0;                // of the predecessor, for respawn latency; 0 if planned
+  uint64_t busy_ns = 0;
+  uint64_t tasks_done = 0;
+  uint32_t restarts = 0;
+};
+
+struct Supervisor::Impl {
+  Impl(PoolOptions options, std::vector<KindSpec> kinds);
+  ~Impl();
+
+  // pool_loop.cpp
+  RunOutcome run(PoolEvents& events);
+  void wait_for_events(int timeout_ms);
+  void handle_signal();
+  void on_tick();
+  bool all_done() const { return done_count_ == tasks_.size(); }
+
+  // pool_children.cpp
+  void spawn(ChildSlot& slot);
+  void handle_exit(ChildSlot& slot);
+  void requeue_inflight(ChildSlot& slot, int wait_status);
+  bool crash_loop();
+  void stop_children_gracefully();
+  void kill_all_children();
+  void fail_pool(std::string message);
+
+  // pool_dispatch.cpp
+  bool collect();                      // drains every child's results; true if any
+  bool drain(ChildSlot& slot);
+  void handle_record(ChildSlot& slot, std::string_view record);
+  void handle_result(ChildSlot& slot, const ipc::ResultView& result);
+  void protocol_violation(ChildSlot& slot, const std::string& what);
+  void dispatch();
+  uint32_t prefetch_limit(const ChildSlot& slot, uint8_t kind) const;
+  void finish_task(uint64_t id, ipc::Status status, std::string_view text, const ChildSlot* slot);
+  void cancel_pending(const std::string& reason);
+
+  PoolOptions options_;
+  std::vector<KindSpec> kinds_;
+  std::vector<std::string> kind_definitions_;  // encoded DefineKind records
+  std::unique_ptr<ipc::Segment> segment_;
+  std::vector<ChildSlot> slots_;
+  std::vector<TaskEntry> tasks_;
+  std::deque<uint64_t> pending_;
+  std::vector<uint64_t> run_ewma_ns_;          // per kind, smoothed run time
+  uint64_t done_count_ = 0;
+  PoolEvents* events_ = nullptr;
+
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;     // eventfd the children write to when we sleep
+  int signal_fd_ = -1;
+  int timer_fd_ = -1;
+  int signals_seen_ = 0;
+  int first_signal_ = 0;
+  bool stopping_ = false;  // no more dispatch: signal, fatal error, or the end
+  std::string fatal_;
+  std::deque<uint64_t> restart_times_ns_;
+  uint64_t restarts_ = 0;
+  std::vector<uint64_t> respawn_latencies_;
+  uint64_t last_poll_ns_ = 0;
+  std::string exe_;
+};
+
+}  // namespace procpool::supervisor

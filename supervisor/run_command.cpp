@@ -1,0 +1,116 @@
+#include "supervisor/run_command.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "ipc/clock.hpp"
+#include "supervisor/intake.hpp"
+#include "supervisor/pool.hpp"
+#include "supervisor/run_report.hpp"
+
+namespace procpool::supervisor {
+
+namespace {
+
+class BatchEvents final : public PoolEvents {
+ public:
+  BatchEvents(std::FILE* results, std::string kind_name, uint64_t total, bool progress, uint64_t start_ns)
+      : results_(results), kind_name_(std::move(kind_name)), total_(total), progress_(progress),
+        start_ns_(start_ns), stats_(start_ns) {}
+
+  void on_result(const Completion& c) override {
+    stats_.add(c);
+    if (results_ != nullptr) {
+      const std::string line = result_json_line(c, kind_name_, start_ns_);
+      std::fwrite(line.data(), 1, line.size(), results_);
+      std::fputc('\n', results_);
+    }
+  }
+  void on_tick() override {
+    if (results_ != nullptr) std::fflush(results_);
+    if (progress_) {
+      std::fprintf(stderr, "\r%s\033[K", stats_.progress_line(total_, ipc::monotonic_ns()).c_str());
+      shown_ = true;
+    }
+  }
+  void on_idle() override {
+    if (results_ != nullptr) std::fflush(results_);
+  }
+  void clear_progress() {
+    if (shown_) std::fprintf(stderr, "\r\033[K");
+  }
+  RunStats& stats() { return stats_; }
+
+ private:
+  std::FILE* results_;
+  std::string kind_name_;
+  uint64_t total_;
+  bool progress_;
+  bool shown_ = false;
+  uint64_t start_ns_;
+  RunStats stats_;
+};
+
+std::vector<std::string> gather_inputs(const RunRequest& request) {
+  std::vector<std::string> inputs = request.inputs;
+  if (!request.input_file.empty()) {
+    try {
+      auto more = read_input_file(request.input_file);
+      inputs.insert(inputs.end(), more.begin(), more.end());
+    } catch (const std::runtime_error& e) {
+      throw UsageError(e.what());
+    }
+  }
+  if (request.kind == "thumbnail") {
+    try {
+      inputs = expand_image_folders(inputs);
+    } catch (const std::runtime_error& e) {
+      throw UsageError(e.what());
+    }
+  }
+  return inputs;
+}
+
+}  // namespace
+
+int run_batch(const RunRequest& request, const KindValidator& validate) {
+  validate(request.kind, request.options);  // before any child starts
+  const std::vector<std::string> inputs = gather_inputs(request);
+  if (inputs.empty())
+    throw UsageError("no inputs: give them as arguments or with --input-file FILE (- for stdin)" +
+                     std::string(request.kind == "thumbnail" ? ", or a folder with images in it" : ""));
+
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> results(nullptr, &std::fclose);
+  std::FILE* results_stream = nullptr;
+  if (request.results_path == "-") {
+    results_stream = stdout;
+  } else if (!request.results_path.empty()) {
+    results.reset(std::fopen(request.results_path.c_str(), "we"));  // close-on-exec: children never hold it
+    if (!results) throw UsageError("cannot write results to " + request.results_path + ": " + std::strerror(errno));
+    results_stream = results.get();
+  }
+
+  PoolOptions options;
+  options.workers = request.workers;
+  options.max_attempts = request.max_attempts;
+  const uint64_t start_ns = ipc::monotonic_ns();
+  Supervisor pool(options, {KindSpec{request.kind, request.options.encode()}});
+  for (const std::string& input : inputs) pool.submit(0, input);
+
+  BatchEvents events(results_stream, request.kind, inputs.size(), request.progress && isatty(STDERR_FILENO) != 0,
+                     start_ns);
+  const RunOutcome outcome = pool.run(events);
+  const uint64_t end_ns = ipc::monotonic_ns();
+  events.clear_progress();
+  if (results_stream != nullptr) std::fflush(results_stream);
+  if (request.summary)
+    std::fputs(events.stats().summary(inputs.size(), end_ns, pool.worker_stats(), pool.restarts()).c_str(), stderr);
+  if (!outcome.error.empty()) std::fprintf(stderr, "procpool: error: %s\n", outcome.error.c_str());
+  if (outcome.signal != 0) return 128 + outcome.signal;
+  return events.stats().all_ok() && outcome.error.empty() ? 0 : 1;
+}
+
+}  // namespace procpool::supervisor

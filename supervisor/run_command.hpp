@@ -1,0 +1,38 @@
+#pragma once
+// `procpool run KIND [INPUT...]`: the batch job.
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <functional>
+
+#include "ipc/kind_options.hpp"
+
+namespace procpool::supervisor {
+
+// A mistake in how the command was called: exit status 2 with this message.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct RunRequest {
+  std::string kind;
+  std::vector<std::string> inputs;
+  std::string input_file;    // "-" for stdin, empty for none
+  std::string results_path;  // "-" for stdout, empty for none
+  KindOptions options;       // the kind's own options (--size, --out, ...)
+  unsigned workers = 0;      // 0: usable cores
+  unsigned max_attempts = 3;
+  bool progress = true;      // shown only while stderr is a terminal anyway
+  bool summary = true;
+};
+
+// Checks that a kind exists and accepts its options, throwing UsageError if not. The
+// entry point supplies it from the kind registry the children use.
+using KindValidator = std::function<void(const std::string& kind, const KindOptions& options)>;
+
+// Runs the job and returns the exit status: 0 all ok, 1 any task not ok or the pool
+// failed, 128 + signal after SIGINT/SIGTERM. Throws UsageError for exit status 2.
+int run_batch(const RunRequest& request, const KindValidator& validate);
+
+}  // namespace procpool::supervisor
