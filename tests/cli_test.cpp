@@ -1,0 +1,191 @@
+// `procpool run` end to end, as a user runs it: the real executable, real image files
+// (made here with Magick++), broken ones among them, JSONL results, exit statuses.
+#include <Magick++.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+struct CliRun {
+  int status = -1;
+  std::string out, err;
+};
+
+// Runs procpool with args (through /bin/sh), stdin_text as its standard input.
+CliRun run_cli(const std::string& args, const std::string& stdin_text = "") {
+  const fs::path err_file = fs::temp_directory_path() / ("procpool-cli-err-" + std::to_string(getpid()));
+  const fs::path in_file = fs::temp_directory_path() / ("procpool-cli-in-" + std::to_string(getpid()));
+  std::ofstream(in_file) << stdin_text;
+  const std::string cmd = std::string(PROCPOOL_EXE) + " " + args + " 2>" + err_file.string() + " <" + in_file.string();
+  CliRun r;
+  FILE* p = popen(cmd.c_str(), "r");
+  std::array<char, 4096> buf{};
+  std::size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int raw = pclose(p);
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
+  std::ifstream e(err_file);
+  std::stringstream ss;
+  ss << e.rdbuf();
+  r.err = ss.str();
+  fs::remove(err_file);
+  fs::remove(in_file);
+  return r;
+}
+
+std::vector<json> lines(const std::string& text) {
+  std::vector<json> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) out.push_back(json::parse(line));
+  return out;
+}
+
+class Photos : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Magick::InitializeMagick(nullptr);
+    dir_ = fs::temp_directory_path() / ("procpool-photos-" + std::to_string(getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "in");
+    make("in/wide.jpg", "1600x1000", "gradient:red-blue");
+    make("in/tall.png", "300x900", "gradient:white-green");
+    make("in/small.jpg", "100x50", "plasma:");
+    // A truncated JPEG: the first third of a real one.
+    make("full.jpg", "1200x900", "plasma:fractal");
+    std::ifstream full(dir_ / "full.jpg", std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(full)), {});
+    std::ofstream(dir_ / "in/truncated.jpg", std::ios::binary) << bytes.substr(0, bytes.size() / 3);
+    std::ofstream(dir_ / "in/notes.jpg") << "this is a text file, not a photo\n";
+    std::ofstream(dir_ / "in/empty.jpg");
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  void make(const std::string& name, const std::string& size, const std::string& source) {
+    Magick::Image img(Magick::Geometry(size), Magick::Color("white"));
+    img.read(size.empty() ? source : source);
+    img.resize(Magick::Geometry(size + "!"));
+    img.quality(85);
+    img.write((dir_ / name).string());
+  }
+  fs::path dir_;
+};
+
+}  // namespace
+
+TEST_F(Photos, ThumbnailsAFolderAndReportsBadFilesAsErrors) {
+  const fs::path out = dir_ / "out";
+  const CliRun r = run_cli("run thumbnail --out " + out.string() + " --results - " + (dir_ / "in").string() + " " +
+                           (dir_ / "missing.jpg").string());
+  EXPECT_EQ(r.status, 1) << r.err;  // some tasks failed
+  const auto results = lines(r.out);
+  ASSERT_EQ(results.size(), 7u) << r.out;
+  std::map<std::string, json> by_name;
+  for (const json& j : results) by_name[fs::path(j["input"].get<std::string>()).filename().string()] = j;
+  auto expect_thumb = [&](const std::string& name, const std::string& thumb, int w, int h) {
+    const json& j = by_name[name];
+    ASSERT_EQ(j["status"], "ok") << j.dump();
+    EXPECT_EQ(j["output"]["width"], w);
+    EXPECT_EQ(j["output"]["height"], h);
+    Magick::Image img;
+    img.read((out / thumb).string());
+    EXPECT_EQ(img.columns(), static_cast<size_t>(w));
+    EXPECT_EQ(img.rows(), static_cast<size_t>(h));
+    EXPECT_GE(j["attempts"], 1);
+    EXPECT_TRUE(j.contains("run_ms") && j.contains("wait_ms") && j.contains("cpu_ms") && j.contains("max_rss_kb"));
+  };
+  expect_thumb("wide.jpg", "wide_thumbnail.jpg", 128, 80);
+  expect_thumb("tall.png", "tall_thumbnail.png", 43, 128);
+  expect_thumb("small.jpg", "small_thumbnail.jpg", 100, 50);  // never enlarged
+  for (const char* bad : {"truncated.jpg", "notes.jpg", "empty.jpg", "missing.jpg"}) {
+    const json& j = by_name[bad];
+    EXPECT_EQ(j["status"], "error") << bad << ": " << j.dump();
+    EXPECT_NE(j["error"].get<std::string>().find(bad), std::string::npos) << j.dump();
+  }
+  EXPECT_NE(by_name["missing.jpg"]["error"].get<std::string>().find("no such file"), std::string::npos);
+  // Nothing half-written or temporary is left behind, and nothing for the failures.
+  std::set<std::string> written;
+  for (const auto& e : fs::directory_iterator(out)) written.insert(e.path().filename().string());
+  EXPECT_EQ(written, (std::set<std::string>{"wide_thumbnail.jpg", "tall_thumbnail.png", "small_thumbnail.jpg"}));
+  EXPECT_NE(r.err.find("3 ok"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("4 error"), std::string::npos) << r.err;
+}
+
+TEST_F(Photos, ThumbnailsBesideTheSourcesAndSkipsThemOnASecondRun) {
+  fs::remove(dir_ / "in/truncated.jpg");
+  fs::remove(dir_ / "in/notes.jpg");
+  fs::remove(dir_ / "in/empty.jpg");
+  const CliRun first = run_cli("run thumbnail --size 64x64 --results - " + (dir_ / "in").string());
+  EXPECT_EQ(first.status, 0) << first.err;
+  EXPECT_EQ(lines(first.out).size(), 3u);
+  EXPECT_TRUE(fs::exists(dir_ / "in/wide_thumbnail.jpg"));
+  const CliRun second = run_cli("run thumbnail --size 64x64 --results - " + (dir_ / "in").string());
+  EXPECT_EQ(second.status, 0) << second.err;
+  EXPECT_EQ(lines(second.out).size(), 3u);  // its own thumbnails are not inputs
+}
+
+TEST(Cli, UsageErrorsExitWithStatus2AndSayWhatIsWrong) {
+  CliRun r = run_cli("run no-such-kind x");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("unknown task kind 'no-such-kind'"), std::string::npos) << r.err;
+  r = run_cli("run thumbnail --size banana x.jpg");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--size must be WIDTHxHEIGHT"), std::string::npos) << r.err;
+  r = run_cli("run noop");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("no inputs"), std::string::npos) << r.err;
+  r = run_cli("run noop -j 0 x");
+  EXPECT_EQ(r.status, 2);
+  r = run_cli("run noop --input-file /nonexistent/file");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("cannot read input file"), std::string::npos) << r.err;
+  r = run_cli("frobnicate");
+  EXPECT_EQ(r.status, 2);
+}
+
+TEST(Cli, HelpDocumentsTheOptions) {
+  CliRun r = run_cli("--help");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("run"), std::string::npos);
+  r = run_cli("run --help");
+  EXPECT_EQ(r.status, 0);
+  for (const char* opt : {"--workers", "--input-file", "--results", "--size", "--out", "thumbnail", "sleep", "noop"})
+    EXPECT_NE(r.out.find(opt), std::string::npos) << opt;
+}
+
+TEST(Cli, InputsFromStdinAndExitStatusForFailures) {
+  const CliRun r = run_cli("run sleep -j 2 --results - --input-file -", "1\n2\n\nxyz\r\n3\n");
+  const auto results = lines(r.out);
+  ASSERT_EQ(results.size(), 4u) << r.out << r.err;  // the empty line is not a task
+  int errors = 0;
+  for (const json& j : results) errors += j["status"] == "error";
+  EXPECT_EQ(errors, 1);
+  EXPECT_EQ(r.status, 1);
+}
+
+TEST(Cli, AnIdlePoolUsesAlmostNoCpu) {
+  // Two workers, one 1.5 s sleep: one worker and the supervisor have nothing to do.
+  rusage before{}, after{};
+  getrusage(RUSAGE_CHILDREN, &before);
+  const CliRun r = run_cli("run sleep -j 2 1500");
+  getrusage(RUSAGE_CHILDREN, &after);
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto cpu_s = [](const rusage& u) {
+    return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+  };
+  const double used = cpu_s(after) - cpu_s(before);
+  // Start-up and exit of three processes cost a little; spinning would cost seconds.
+  EXPECT_LT(used, 0.25) << "CPU seconds used by an idle pool over 1.5 s: " << used;
+}

@@ -1,0 +1,165 @@
+// The supervisor with real child processes (the procpool executable in child mode):
+// exactly one result per task, errors that stay with their task, a child killed with a
+// real SIGKILL while it runs a task, a child that cannot start.
+#include "supervisor/pool.hpp"
+
+#include <signal.h>
+
+#include <gtest/gtest.h>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ipc/clock.hpp"
+
+using namespace procpool::supervisor;
+using procpool::ipc::Status;
+
+namespace {
+
+struct Recorded {
+  Status status;
+  std::string output;
+  uint32_t attempts;
+  int worker;
+};
+
+class Recorder : public PoolEvents {
+ public:
+  std::map<uint64_t, Recorded> results;
+  uint64_t duplicates = 0;
+  std::function<void()> tick;
+  void on_result(const Completion& c) override {
+    if (results.count(c.id)) ++duplicates;
+    results[c.id] = {c.status, std::string(c.output), c.attempts, c.worker};
+  }
+  void on_tick() override {
+    if (tick) tick();
+  }
+};
+
+PoolOptions options(unsigned workers) {
+  PoolOptions o;
+  o.workers = workers;
+  o.child_exe = PROCPOOL_EXE;
+  return o;
+}
+
+}  // namespace
+
+TEST(Pool, EveryTaskGetsExactlyOneResult) {
+  Supervisor pool(options(2), {{"noop", ""}});
+  const uint64_t n = 50'000;
+  for (uint64_t i = 0; i < n; ++i) pool.submit(0, std::to_string(i));
+  Recorder rec;
+  const RunOutcome out = pool.run(rec);
+  EXPECT_EQ(out.error, "");
+  EXPECT_EQ(out.signal, 0);
+  EXPECT_EQ(rec.duplicates, 0u);
+  ASSERT_EQ(rec.results.size(), n);
+  uint64_t per_worker[2] = {0, 0};
+  for (const auto& [id, r] : rec.results) {
+    EXPECT_EQ(r.status, Status::Ok);
+    ASSERT_TRUE(r.worker == 0 || r.worker == 1);
+    ++per_worker[r.worker];
+  }
+  EXPECT_EQ(per_worker[0] + per_worker[1], n);
+  EXPECT_EQ(pool.restarts(), 0u);
+}
+
+TEST(Pool, AnErrorStaysWithItsTask) {
+  Supervisor pool(options(2), {{"sleep", ""}});
+  pool.submit(0, "1");
+  pool.submit(0, "not-a-number");
+  pool.submit(0, "2");
+  Recorder rec;
+  EXPECT_EQ(pool.run(rec).error, "");
+  ASSERT_EQ(rec.results.size(), 3u);
+  EXPECT_EQ(rec.results[0].status, Status::Ok);
+  EXPECT_EQ(rec.results[1].status, Status::Error);
+  EXPECT_NE(rec.results[1].output.find("whole number of milliseconds"), std::string::npos) << rec.results[1].output;
+  EXPECT_EQ(rec.results[2].status, Status::Ok);
+}
+
+TEST(Pool, AKilledChildIsReplacedAndItsTaskRunsAgain) {
+  Supervisor pool(options(2), {{"sleep", ""}});
+  for (int i = 0; i < 6; ++i) pool.submit(0, "300");
+  Recorder rec;
+  bool killed = false;
+  const uint64_t start = procpool::ipc::monotonic_ns();
+  rec.tick = [&] {
+    if (killed || procpool::ipc::monotonic_ns() - start < 150'000'000) return;
+    const pid_t victim = pool.worker_stats()[0].pid;
+    ASSERT_GT(victim, 0);
+    kill(victim, SIGKILL);
+    killed = true;
+  };
+  EXPECT_EQ(pool.run(rec).error, "");
+  ASSERT_TRUE(killed);
+  ASSERT_EQ(rec.results.size(), 6u);
+  int retried = 0;
+  for (const auto& [id, r] : rec.results) {
+    EXPECT_EQ(r.status, Status::Ok) << "task " << id << ": " << r.output;
+    if (r.attempts == 2) ++retried;
+  }
+  EXPECT_EQ(retried, 1);
+  EXPECT_EQ(pool.restarts(), 1u);
+  EXPECT_EQ(pool.worker_stats()[0].restarts, 1u);
+  ASSERT_EQ(pool.respawn_latencies_ns().size(), 1u);
+}
+
+TEST(Pool, ATaskThatKillsItsChildTooOftenIsReportedCrashed) {
+  PoolOptions o = options(1);
+  o.max_attempts = 1;
+  Supervisor pool(o, {{"sleep", ""}});
+  pool.submit(0, "2000");
+  pool.submit(0, "1");
+  Recorder rec;
+  bool killed = false;
+  const uint64_t start = procpool::ipc::monotonic_ns();
+  rec.tick = [&] {
+    if (killed || procpool::ipc::monotonic_ns() - start < 200'000'000) return;
+    kill(pool.worker_stats()[0].pid, SIGSEGV);
+    killed = true;
+  };
+  EXPECT_EQ(pool.run(rec).error, "");
+  ASSERT_EQ(rec.results.size(), 2u);
+  EXPECT_EQ(rec.results[0].status, Status::Crashed);
+  EXPECT_EQ(rec.results[0].output, "killed by SIGSEGV on 1 attempt");
+  EXPECT_EQ(rec.results[1].status, Status::Ok);  // only queued on the dead child: not charged
+  EXPECT_EQ(rec.results[1].attempts, 1u);
+}
+
+TEST(Pool, AChildThatCannotStartIsAClearErrorNotAHang) {
+  Supervisor pool(options(2), {{"no-such-kind", ""}});
+  pool.submit(0, "x");
+  pool.submit(0, "y");
+  Recorder rec;
+  const RunOutcome out = pool.run(rec);
+  EXPECT_NE(out.error.find("unknown task kind 'no-such-kind'"), std::string::npos) << out.error;
+  ASSERT_EQ(rec.results.size(), 2u);
+  for (const auto& [id, r] : rec.results) EXPECT_EQ(r.status, Status::Cancelled);
+}
+
+TEST(Pool, BadKindOptionsAreReportedByTheChild) {
+  Supervisor pool(options(1), {{"thumbnail", "size=banana\n"}});
+  pool.submit(0, "x.jpg");
+  Recorder rec;
+  const RunOutcome out = pool.run(rec);
+  EXPECT_NE(out.error.find("--size must be WIDTHxHEIGHT"), std::string::npos) << out.error;
+  EXPECT_EQ(rec.results.size(), 1u);
+}
+
+TEST(Pool, AnOversizedInputIsAnErrorResult) {
+  PoolOptions o = options(1);
+  o.ring_capacity = 64 * 1024;
+  Supervisor pool(o, {{"noop", ""}});
+  pool.submit(0, std::string(100 * 1024, 'x'));
+  pool.submit(0, "small");
+  Recorder rec;
+  EXPECT_EQ(pool.run(rec).error, "");
+  ASSERT_EQ(rec.results.size(), 2u);
+  EXPECT_EQ(rec.results[0].status, Status::Error);
+  EXPECT_NE(rec.results[0].output.find("exceeds the limit"), std::string::npos);
+  EXPECT_EQ(rec.results[1].status, Status::Ok);
+}

@@ -1,0 +1,251 @@
+// The SPSC ring between two real processes: millions of records of random sizes with
+// wrap-around, full and empty edges, sleeps and wake-ups on both sides, every byte
+// checked; and a producer killed with SIGKILL mid-stream leaves only whole records.
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <gtest/gtest.h>
+#include <string>
+#include <thread>
+
+#include "ipc/clock.hpp"
+#include "ipc/segment.hpp"
+
+extern char** environ;
+
+using namespace procpool::ipc;
+
+namespace {
+
+uint64_t splitmix(uint64_t& state) {
+  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+// Record i of a stream: mostly small, sometimes up to the ring's largest payload.
+std::string make_record(uint64_t seed, uint64_t i, std::size_t max_payload) {
+  uint64_t s = seed * 1'000'003 + i;
+  const uint64_t r = splitmix(s);
+  std::size_t len;
+  if (r % 100 == 0) len = splitmix(s) % (max_payload + 1);
+  else if (r % 10 == 0) len = 0;
+  else len = splitmix(s) % 300;
+  std::string out(len, '\0');
+  for (std::size_t k = 0; k < len; k += 8) {
+    const uint64_t v = splitmix(s);
+    std::memcpy(out.data() + k, &v, std::min<std::size_t>(8, len - k));
+  }
+  return out;
+}
+
+constexpr uint64_t kRingBytes = 64 * 1024;
+
+int producer_main(const std::string& name, uint64_t count, uint64_t seed, bool slow) {
+  auto seg = Segment::attach(name);
+  SlotView slot = seg->slot(0);
+  RingProducer ring(slot.to_child, slot.to_child_data, slot.ring_capacity);
+  uint64_t batch_state = seed;
+  for (uint64_t i = 0; i < count; ++i) {
+    const std::string rec = make_record(seed, i, ring.max_payload());
+    while (!ring.try_write(rec.data(), rec.size())) {
+      ring.publish();
+      ring.wait_for_space(50'000'000);
+    }
+    if (splitmix(batch_state) % 8 == 0) ring.publish();  // batches of random length
+    if (slow && i % 64 == 0) usleep(200);
+  }
+  ring.publish();
+  return 0;
+}
+
+pid_t spawn_producer(const std::string& name, uint64_t count, uint64_t seed, bool slow) {
+  std::string count_s = std::to_string(count), seed_s = std::to_string(seed);
+  char* argv[] = {const_cast<char*>("ring_process_test"), const_cast<char*>("--producer"),
+                  const_cast<char*>(name.c_str()), count_s.data(), seed_s.data(),
+                  const_cast<char*>(slow ? "slow" : "fast"), nullptr};
+  pid_t pid = 0;
+  EXPECT_EQ(posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv, environ), 0);
+  return pid;
+}
+
+// Reads records until `count` arrived or the deadline; checks each byte. Returns how many.
+uint64_t consume(RingConsumer& ring, uint64_t count, uint64_t seed, std::size_t max_payload, bool dawdle,
+                 std::chrono::seconds limit, bool* corrupt) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  uint64_t got = 0, state = seed;
+  while (got < count && std::chrono::steady_clock::now() < deadline) {
+    std::string_view rec;
+    const auto r = ring.peek(&rec);
+    if (r == RingConsumer::Read::Corrupt) {
+      *corrupt = true;
+      return got;
+    }
+    if (r == RingConsumer::Read::Empty) {
+      ring.release();
+      if (ring.prepare_sleep()) ring.wait_for_data(20'000'000);
+      continue;
+    }
+    const std::string expected = make_record(seed, got, max_payload);
+    if (rec != std::string_view(expected)) {
+      ADD_FAILURE() << "record " << got << " differs (length " << rec.size() << " vs " << expected.size() << ")";
+      return got;
+    }
+    ring.pop();
+    ++got;
+    if (splitmix(state) % 16 == 0) ring.release();
+    if (dawdle && got % 5000 == 0) usleep(2000);  // let the producer fill the ring
+  }
+  ring.release();
+  return got;
+}
+
+}  // namespace
+
+TEST(RingAcrossProcesses, MillionsOfRandomRecordsArriveIntact) {
+  auto seg = Segment::create(1, kRingBytes);
+  SlotView slot = seg->slot(0);
+  RingConsumer ring(slot.to_child, slot.to_child_data, slot.ring_capacity);
+  const uint64_t count = 2'000'000, seed = 12345;
+  const pid_t pid = spawn_producer(seg->name(), count, seed, false);
+  bool corrupt = false;
+  const uint64_t got = consume(ring, count, seed, RingProducer(slot.to_child, slot.to_child_data, kRingBytes).max_payload(),
+                               true, std::chrono::seconds(120), &corrupt);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_FALSE(corrupt);
+  EXPECT_EQ(got, count);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+TEST(RingAcrossProcesses, ProducerKilledMidStreamLeavesOnlyWholeRecords) {
+  for (int round = 0; round < 5; ++round) {
+    auto seg = Segment::create(1, kRingBytes);
+    SlotView slot = seg->slot(0);
+    RingConsumer ring(slot.to_child, slot.to_child_data, slot.ring_capacity);
+    const uint64_t seed = 777 + round;
+    const pid_t pid = spawn_producer(seg->name(), 100'000'000, seed, true);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20 + 17 * round));
+    bool corrupt = false;
+    const std::size_t max_payload = RingProducer(slot.to_child, slot.to_child_data, kRingBytes).max_payload();
+    const uint64_t before = consume(ring, 1000 + round * 300, seed, max_payload, false, std::chrono::seconds(10), &corrupt);
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFSIGNALED(status));
+    // Whatever it published is whole and in order; then the ring is simply empty.
+    std::string_view rec;
+    uint64_t after = 0;
+    RingConsumer::Read r;
+    while ((r = ring.peek(&rec)) == RingConsumer::Read::Record) {
+      ASSERT_EQ(rec, std::string_view(make_record(seed, before + after, max_payload))) << "record " << before + after;
+      ring.pop();
+      ++after;
+    }
+    EXPECT_FALSE(corrupt);
+    EXPECT_EQ(r, RingConsumer::Read::Empty);
+    EXPECT_GT(before, 0u);
+  }
+}
+
+TEST(RingSingleProcess, FullEmptyAndOversizedEdges) {
+  auto seg = Segment::create(1, 4096);
+  SlotView slot = seg->slot(0);
+  RingProducer p(slot.to_child, slot.to_child_data, 4096);
+  RingConsumer c(slot.to_child, slot.to_child_data, 4096);
+  std::string_view rec;
+  EXPECT_EQ(c.peek(&rec), RingConsumer::Read::Empty);
+  const std::string big(p.max_payload(), 'x');
+  EXPECT_FALSE(p.try_write(big.data(), big.size() + 1));  // over the limit: never fits
+  ASSERT_TRUE(p.try_write(big.data(), big.size()));
+  EXPECT_EQ(c.peek(&rec), RingConsumer::Read::Empty);  // not published yet
+  p.publish();
+  ASSERT_EQ(c.peek(&rec), RingConsumer::Read::Record);
+  EXPECT_EQ(rec.size(), big.size());
+  // The ring is half full; one more max-size record does not fit until the first is released.
+  ASSERT_TRUE(p.try_write(big.data(), 100));
+  EXPECT_FALSE(p.try_write(big.data(), big.size()));
+  c.pop();
+  c.release();
+  EXPECT_TRUE(p.try_write(big.data(), big.size()));  // wraps around
+  p.publish();
+  ASSERT_EQ(c.peek(&rec), RingConsumer::Read::Record);
+  EXPECT_EQ(rec.size(), 100u);
+  c.pop();
+  ASSERT_EQ(c.peek(&rec), RingConsumer::Read::Record);
+  EXPECT_EQ(rec.size(), big.size());
+  c.pop();
+  EXPECT_EQ(c.peek(&rec), RingConsumer::Read::Empty);
+}
+
+TEST(RingSingleProcess, CorruptFramesAreDetected) {
+  auto seg = Segment::create(1, 4096);
+  SlotView slot = seg->slot(0);
+  RingProducer p(slot.to_child, slot.to_child_data, 4096);
+  RingConsumer c(slot.to_child, slot.to_child_data, 4096);
+  ASSERT_TRUE(p.try_write("hello", 5));
+  p.publish();
+  FrameHeader bad{5000, 0};  // longer than the ring allows
+  std::memcpy(slot.to_child_data, &bad, sizeof bad);
+  std::string_view rec;
+  EXPECT_EQ(c.peek(&rec), RingConsumer::Read::Corrupt);
+  FrameHeader wrong_seq{5, 9};
+  std::memcpy(slot.to_child_data, &wrong_seq, sizeof wrong_seq);
+  EXPECT_EQ(c.peek(&rec), RingConsumer::Read::Corrupt);
+}
+
+TEST(Segment, IsPrivateToItsOwnerAndRemovedWithIt) {
+  std::string path;
+  {
+    auto seg = Segment::create(2, 4096);
+    path = "/dev/shm/" + seg->name();
+    struct stat st{};
+    ASSERT_EQ(stat(path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    EXPECT_EQ(st.st_uid, getuid());
+    EXPECT_NE(seg->name().find(segment_prefix() + std::to_string(getpid()) + "-"), std::string::npos);
+  }
+  struct stat st{};
+  EXPECT_NE(stat(path.c_str(), &st), 0);
+}
+
+TEST(Segment, StaleSegmentsOfDeadSupervisorsAreRemoved) {
+  // A child process creates a segment and dies without removing it (SIGKILL).
+  pid_t pid = fork();
+  if (pid == 0) {
+    auto seg = Segment::create(1, 4096);
+    FILE* f = fopen(("/tmp/procpool-stale-" + std::to_string(getpid())).c_str(), "w");
+    fputs(seg->name().c_str(), f);
+    fclose(f);
+    raise(SIGKILL);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  const std::string note = "/tmp/procpool-stale-" + std::to_string(pid);
+  FILE* f = fopen(note.c_str(), "r");
+  ASSERT_NE(f, nullptr);
+  char name[256] = {};
+  ASSERT_NE(fgets(name, sizeof name, f), nullptr);
+  fclose(f);
+  unlink(note.c_str());
+  const std::string path = std::string("/dev/shm/") + name;
+  struct stat st{};
+  ASSERT_EQ(stat(path.c_str(), &st), 0) << "the dead creator's segment should still be there";
+  auto live = Segment::create(1, 4096);  // ours, alive: must survive the sweep
+  EXPECT_GE(remove_stale_segments(), 1);
+  EXPECT_NE(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(stat(("/dev/shm/" + live->name()).c_str(), &st), 0);
+}
+
+int main(int argc, char** argv) {
+  if (argc == 6 && std::strcmp(argv[1], "--producer") == 0)
+    return producer_main(argv[2], std::stoull(argv[3]), std::stoull(argv[4]), std::strcmp(argv[5], "slow") == 0);
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
