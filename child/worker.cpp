@@ -142,6 +142,7 @@ class Worker {
       kind->start();
       if (kinds_.size() <= def->id) kinds_.resize(def->id + 1u);
       kinds_[def->id] = std::move(kind);
+      if (run_ewma_ns_.size() <= def->id) run_ewma_ns_.resize(def->id + 1u, kMeasureCpuNs * 4);
     } catch (const std::exception& e) {
       return fatal(def->name + ": " + e.what()) == 0;
     }
@@ -163,7 +164,11 @@ class Worker {
     result.type = static_cast<uint8_t>(RecordType::Result);
     result.attempt = task->header.attempt;
     result.task_id = task->header.task_id;
-    const uint64_t cpu_start = thread_cpu_ns();
+    // CPU time costs two system calls, more than a very short task itself: measure it
+    // only while this kind's recent tasks ran long enough (see kMeasureCpuNs).
+    uint64_t& ewma = run_ewma_ns_[task->header.kind];
+    const bool measure = ewma >= kMeasureCpuNs;
+    const uint64_t cpu_start = measure ? thread_cpu_ns() : 0;
     result.start_ns = ipc::monotonic_ns();
     // Release: a status reader that sees the id also sees the start time. After a crash
     // the supervisor reads it only once the child is reaped.
@@ -181,14 +186,21 @@ class Worker {
       output_.fail("task threw a non-standard exception");
     }
     result.end_ns = ipc::monotonic_ns();
-    result.cpu_ns = thread_cpu_ns() - cpu_start;
-    result.max_rss_kb = max_rss_kb();
+    const uint64_t run_ns = result.end_ns - result.start_ns;
+    ewma = (ewma * 7 + run_ns) / 8;
+    if (measure) result.cpu_ns = thread_cpu_ns() - cpu_start;
+    if (measure || result.end_ns - rss_read_ns_ > kRssPeriodNs) {
+      rss_kb_ = max_rss_kb();
+      rss_read_ns_ = result.end_ns;
+    }
+    result.max_rss_kb = rss_kb_;
     if (output_.data.size() + sizeof result > results_.max_payload()) {
       output_.fail("output of " + std::to_string(output_.data.size()) + " bytes exceeds the limit of " +
                    std::to_string(results_.max_payload() - sizeof result) + " bytes");
     }
     result.status = static_cast<uint8_t>(output_.ok ? ipc::Status::Ok : ipc::Status::Error);
-    result.flags = output_.output_is_json ? ipc::kResultOutputIsJson : 0;
+    result.flags = static_cast<uint8_t>((output_.output_is_json ? ipc::kResultOutputIsJson : 0) |
+                                        (measure ? 0 : ipc::kResultCpuNotMeasured));
     while (!results_.try_write(&result, sizeof result, output_.data.data(), output_.data.size())) {
       results_.publish();
       results_.wait_for_space(10'000'000);
@@ -219,6 +231,11 @@ class Worker {
     return true;
   }
 
+  // Tasks shorter than this (smoothed) get no CPU-time measurement: its two system
+  // calls cost ~1-2 µs here, which would cap a pool at a few hundred thousand tasks/s.
+  static constexpr uint64_t kMeasureCpuNs = 50'000;
+  // The peak RSS is read after every measured task, and at least this often otherwise.
+  static constexpr uint64_t kRssPeriodNs = 10'000'000;
   static constexpr uint64_t kSpinNs = 50'000;
   static constexpr uint64_t kSleepNs = 200'000'000;
 
@@ -230,6 +247,9 @@ class Worker {
   ipc::RingProducer results_;
   std::vector<std::unique_ptr<TaskKind>> kinds_;
   TaskOutput output_;
+  std::vector<uint64_t> run_ewma_ns_;  // per kind; starts "long", so first tasks are measured
+  uint64_t rss_kb_ = 0;
+  uint64_t rss_read_ns_ = 0;
 };
 
 }  // namespace

@@ -30,7 +30,8 @@ enum class Status : uint8_t { Ok = 0, Error = 1, Crashed = 2, Timeout = 3, Cance
 const char* status_name(Status s);
 inline constexpr int kStatusCount = 5;
 
-inline constexpr uint8_t kResultOutputIsJson = 1;  // output bytes are one JSON value
+inline constexpr uint8_t kResultOutputIsJson = 1;    // output bytes are one JSON value
+inline constexpr uint8_t kResultCpuNotMeasured = 2;  // cpu_ns is 0: the task was too short to measure
 
 struct TaskHeader {
   uint8_t type;  // RecordType::Task
@@ -50,7 +51,7 @@ struct ResultHeader {
   uint64_t task_id;
   uint64_t start_ns;  // CLOCK_MONOTONIC
   uint64_t end_ns;
-  uint64_t cpu_ns;      // CPU time the child spent on the task
+  uint64_t cpu_ns;      // CPU time the child spent on the task (see kResultCpuNotMeasured)
   uint64_t max_rss_kb;  // the child's peak RSS after the task
 };
 static_assert(sizeof(ResultHeader) == 48 && std::is_trivially_copyable_v<ResultHeader>);

@@ -41,6 +41,7 @@ struct Completion {
   std::string_view input;
   std::string_view output;  // output if ok, else the error text; valid during the call
   bool output_is_json = false;
+  bool cpu_measured = false;  // cpu_ns is only measured for tasks of kinds that run >= ~50 µs
   uint32_t attempts = 0;  // runs started, this one included; 0 if it never ran
   int worker = -1;        // slot that produced the result, -1 if none did
   pid_t pid = 0;
@@ -80,10 +81,14 @@ class Supervisor {
   unsigned workers() const;
   // Queues a task of kinds[kind]; returns its id (0, 1, 2, ... in submission order).
   uint64_t submit(uint8_t kind, std::string input);
-  // Runs until every submitted task has had exactly one on_result, then stops the
-  // children. A first SIGINT/SIGTERM cancels queued tasks and lets running ones finish;
-  // a second kills the children (their running tasks are reported cancelled).
+  // Runs until every task submitted so far has had exactly one on_result; the children
+  // stay up for more. A first SIGINT/SIGTERM cancels queued tasks and lets running ones
+  // finish; a second kills the children (their running tasks are reported cancelled).
+  // After a signal or an error the pool takes no more work.
   RunOutcome run(PoolEvents& events);
+  // Lets every child finish what it holds and exit (SIGKILL after 5 s). The destructor
+  // does not wait: it kills the children at once.
+  void shutdown();
 
   std::vector<WorkerStats> worker_stats() const;
   uint64_t restarts() const;

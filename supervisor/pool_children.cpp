@@ -156,7 +156,7 @@ void Supervisor::Impl::requeue_inflight(ChildSlot& slot, int wait_status) {
   const uint64_t running = view.control->current_task.load(std::memory_order_acquire);
   for (auto it = slot.inflight.rbegin(); it != slot.inflight.rend(); ++it) {
     const uint64_t id = *it;
-    TaskEntry& task = tasks_[id];
+    TaskEntry& task = task_entry(id);
     if (running != 0 && id == running - 1 && !slot.killed_by_us) {
       ++task.charged;
       if (task.charged >= options_.max_attempts) {
@@ -198,7 +198,7 @@ void Supervisor::Impl::fail_pool(std::string message) {
 void Supervisor::Impl::stop_children_gracefully() {
   stopping_ = true;
   for (ChildSlot& slot : slots_) {
-    if (slot.state == SlotState::Dead) continue;
+    if (slot.state == SlotState::Dead || slot.state == SlotState::Stopping) continue;
     const uint8_t stop = ipc::kStopRecord;
     if (slot.state == SlotState::Ready && slot.tasks.try_write(&stop, 1)) {
       slot.tasks.publish();
@@ -213,9 +213,7 @@ void Supervisor::Impl::stop_children_gracefully() {
     return std::any_of(slots_.begin(), slots_.end(), [](const ChildSlot& s) { return s.state != SlotState::Dead; });
   };
   while (alive()) {
-    if (ipc::monotonic_ns() > deadline) {
-      kill_all_children();
-    }
+    if (ipc::monotonic_ns() > deadline) kill_all_children();
     wait_for_events(50);
   }
 }

@@ -15,7 +15,15 @@ bool Supervisor::Impl::collect() {
   bool any = false;
   for (ChildSlot& slot : slots_)
     if (slot.state != SlotState::Dead && !slot.violated) any |= drain(slot);
+  if (any) retire_finished();
   return any;
+}
+
+void Supervisor::Impl::retire_finished() {
+  while (!tasks_.empty() && tasks_.front().done) {
+    tasks_.pop_front();
+    ++first_id_;
+  }
 }
 
 bool Supervisor::Impl::drain(ChildSlot& slot) {
@@ -66,12 +74,15 @@ void Supervisor::Impl::handle_record(ChildSlot& slot, std::string_view record) {
 void Supervisor::Impl::handle_result(ChildSlot& slot, const ipc::ResultView& result) {
   const uint64_t id = result.header.task_id;
   // The id must be one this child holds: a result for anything else is a lie.
-  auto it = slot.inflight.begin();
-  if (it == slot.inflight.end() || *it != id) it = std::find(slot.inflight.begin(), slot.inflight.end(), id);
-  if (it == slot.inflight.end()) return protocol_violation(slot, "result for a task the worker does not hold");
-  slot.inflight.erase(it);
+  if (!slot.inflight.empty() && slot.inflight.front() == id) {
+    slot.inflight.pop_front();  // the common case: a child answers in order
+  } else {
+    const auto it = std::find(slot.inflight.begin(), slot.inflight.end(), id);
+    if (it == slot.inflight.end()) return protocol_violation(slot, "result for a task the worker does not hold");
+    slot.inflight.erase(it);
+  }
 
-  TaskEntry& task = tasks_[id];
+  TaskEntry& task = task_entry(id);
   const uint64_t run_ns = result.header.end_ns - result.header.start_ns;
   uint64_t& ewma = run_ewma_ns_[task.kind];
   ewma = ewma == 0 ? std::max<uint64_t>(run_ns, 1) : std::max<uint64_t>((ewma * 7 + run_ns) / 8, 1);
@@ -85,6 +96,7 @@ void Supervisor::Impl::handle_result(ChildSlot& slot, const ipc::ResultView& res
   c.input = task.input;
   c.output = result.output;
   c.output_is_json = (result.header.flags & ipc::kResultOutputIsJson) != 0;
+  c.cpu_measured = (result.header.flags & ipc::kResultCpuNotMeasured) == 0;
   c.attempts = task.charged + 1;
   c.worker = slot.index;
   c.pid = slot.process ? slot.process->pid() : 0;
@@ -130,7 +142,7 @@ void Supervisor::Impl::dispatch() {
       if (pending_.empty()) break;
       if (slot.state != SlotState::Ready || slot.violated) continue;
       const uint64_t id = pending_.front();
-      TaskEntry& task = tasks_[id];
+      TaskEntry& task = task_entry(id);
       if (task.input.size() + sizeof(ipc::TaskHeader) > slot.tasks.max_payload()) {
         pending_.pop_front();
         finish_task(id, ipc::Status::Error,
@@ -157,7 +169,7 @@ void Supervisor::Impl::dispatch() {
 }
 
 void Supervisor::Impl::finish_task(uint64_t id, ipc::Status status, std::string_view text, const ChildSlot* slot) {
-  TaskEntry& task = tasks_[id];
+  TaskEntry& task = task_entry(id);
   if (task.done) return;
   Completion c;
   c.id = id;

@@ -3,6 +3,7 @@
 // timers), pool_children.cpp (spawn, exits, recovery) and pool_dispatch.cpp (scheduler
 // and collector). Single-threaded: only the loop's thread touches any of it.
 #include <deque>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -52,7 +53,9 @@ struct Supervisor::Impl {
   void wait_for_events(int timeout_ms);
   void handle_signal();
   void on_tick();
-  bool all_done() const { return done_count_ == tasks_.size(); }
+  bool all_done() const { return done_count_ == next_id_; }
+  TaskEntry& task_entry(uint64_t id) { return tasks_[id - first_id_]; }
+  void retire_finished();  // drops finished entries from the front of tasks_
 
   // pool_children.cpp
   void spawn(ChildSlot& slot);
@@ -79,7 +82,11 @@ struct Supervisor::Impl {
   std::vector<std::string> kind_definitions_;  // encoded DefineKind records
   std::unique_ptr<ipc::Segment> segment_;
   std::vector<ChildSlot> slots_;
-  std::vector<TaskEntry> tasks_;
+  // Entries of tasks first_id_ .. next_id_-1. Finished entries at the front are dropped,
+  // so a long-running pool holds only the window of unfinished tasks.
+  std::deque<TaskEntry> tasks_;
+  uint64_t first_id_ = 0;
+  uint64_t next_id_ = 0;
   std::deque<uint64_t> pending_;
   std::vector<uint64_t> run_ewma_ns_;          // per kind, smoothed run time
   uint64_t done_count_ = 0;

@@ -51,7 +51,6 @@ RunOutcome Supervisor::Impl::run(PoolEvents& events) {
     for (ChildSlot& slot : slots_)
       if (slot.state != SlotState::Dead) slot.results.shared()->data_ready.clear();
   }
-  if (fatal_.empty()) stop_children_gracefully();
   events.on_idle();
   events_ = nullptr;
   return RunOutcome{first_signal_, fatal_};
@@ -123,7 +122,7 @@ unsigned Supervisor::workers() const { return static_cast<unsigned>(impl_->slots
 
 uint64_t Supervisor::submit(uint8_t kind, std::string input) {
   if (kind >= impl_->kinds_.size()) throw std::out_of_range("submit: no such task kind");
-  const uint64_t id = impl_->tasks_.size();
+  const uint64_t id = impl_->next_id_++;
   TaskEntry& task = impl_->tasks_.emplace_back();
   task.input = std::move(input);
   task.kind = kind;
@@ -133,6 +132,17 @@ uint64_t Supervisor::submit(uint8_t kind, std::string input) {
 }
 
 RunOutcome Supervisor::run(PoolEvents& events) { return impl_->run(events); }
+
+void Supervisor::shutdown() {
+  // Every task has its result by now unless a run was interrupted; whatever is left is
+  // reported cancelled to nobody.
+  struct Discard final : PoolEvents {
+    void on_result(const Completion&) override {}
+  } discard;
+  impl_->events_ = &discard;
+  impl_->stop_children_gracefully();
+  impl_->events_ = nullptr;
+}
 
 std::vector<WorkerStats> Supervisor::worker_stats() const {
   std::vector<WorkerStats> out;

@@ -103,6 +103,7 @@ int run_batch(const RunRequest& request, const KindValidator& validate) {
   BatchEvents events(results_stream, request.kind, inputs.size(), request.progress && isatty(STDERR_FILENO) != 0,
                      start_ns);
   const RunOutcome outcome = pool.run(events);
+  pool.shutdown();
   const uint64_t end_ns = ipc::monotonic_ns();
   events.clear_progress();
   if (results_stream != nullptr) std::fflush(results_stream);

@@ -1,0 +1,79 @@
+// Dispatch through a real pool: no-op tasks per second, and submit-to-result round trips.
+// Prints "name value unit" lines for scripts/bench/dispatch to compare with Python's pools.
+//   dispatch_bench PROCPOOL_EXE [TASKS] [WORKERS]
+#include <algorithm>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ipc/clock.hpp"
+#include "supervisor/pool.hpp"
+
+using namespace procpool::supervisor;
+using procpool::ipc::monotonic_ns;
+
+namespace {
+
+struct Count final : PoolEvents {
+  uint64_t ok = 0, other = 0, last_ns = 0, queued_ns = 0;
+  void on_result(const Completion& c) override {
+    (c.status == procpool::ipc::Status::Ok ? ok : other)++;
+    last_ns = monotonic_ns();
+    queued_ns = c.queued_ns;
+  }
+};
+
+uint64_t pct(std::vector<uint64_t> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<std::size_t>(p / 100.0 * v.size()))];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: dispatch_bench PROCPOOL_EXE [TASKS] [WORKERS]\n");
+    return 2;
+  }
+  const uint64_t tasks = argc > 2 ? std::stoull(argv[2]) : 2'000'000;
+  PoolOptions options;
+  options.child_exe = argv[1];
+  options.workers = argc > 3 ? static_cast<unsigned>(std::stoul(argv[3])) : 0;
+  Supervisor pool(options, {{"noop", ""}});
+  Count count;
+  pool.submit(0, "");
+  pool.run(count);  // the children are up and ready from here on
+
+  // Throughput: every task submitted up front, as Pool.map does; submission counts.
+  const uint64_t t0 = monotonic_ns();
+  for (uint64_t i = 0; i < tasks; ++i) pool.submit(0, "");
+  pool.run(count);
+  const double secs = static_cast<double>(monotonic_ns() - t0) / 1e9;
+  if (count.other != 0) {
+    std::fprintf(stderr, "dispatch_bench: %llu tasks did not succeed\n", static_cast<unsigned long long>(count.other));
+    return 1;
+  }
+  std::printf("procpool_unchunked_tasks_per_s %.0f\n", static_cast<double>(tasks) / secs);
+
+  // Round trip, warm: submit one, wait for its result, repeat.
+  std::vector<uint64_t> warm, cold;
+  for (int i = 0; i < 20000; ++i) {
+    pool.submit(0, "");
+    pool.run(count);
+    warm.push_back(count.last_ns - count.queued_ns);
+  }
+  // Round trip, cold: the pool has been idle for 5 ms, so every process is asleep.
+  for (int i = 0; i < 300; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    pool.submit(0, "");
+    pool.run(count);
+    cold.push_back(count.last_ns - count.queued_ns);
+  }
+  std::printf("procpool_roundtrip_warm_p50_us %.1f\n", pct(warm, 50) / 1e3);
+  std::printf("procpool_roundtrip_warm_p99_us %.1f\n", pct(warm, 99) / 1e3);
+  std::printf("procpool_roundtrip_cold_p50_us %.1f\n", pct(cold, 50) / 1e3);
+  std::printf("procpool_roundtrip_cold_p99_us %.1f\n", pct(cold, 99) / 1e3);
+  pool.shutdown();
+  return 0;
+}
