@@ -1,0 +1,79 @@
+#include "child/kinds/file_io.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+
+namespace procpool::kinds {
+
+std::string read_file_limited(const std::string& path, uint64_t max_bytes, std::string* bytes) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno == ENOENT ? "no such file" : std::strerror(errno);
+  std::string problem;
+  struct stat st{};
+  if (fstat(fd, &st) != 0) {
+    problem = std::strerror(errno);
+  } else if (!S_ISREG(st.st_mode)) {
+    problem = "not a regular file";
+  } else if (static_cast<uint64_t>(st.st_size) > max_bytes) {
+    problem = std::to_string(st.st_size) + " bytes is over the limit of " + std::to_string(max_bytes) + " bytes";
+  } else {
+    bytes->resize(static_cast<size_t>(st.st_size));
+    size_t got = 0;
+    while (got < bytes->size()) {
+      const ssize_t n = ::read(fd, bytes->data() + got, bytes->size() - got);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      got += static_cast<size_t>(n);
+    }
+    bytes->resize(got);  // a file that shrank while we read it is what we got
+    if (bytes->empty()) problem = "empty file";
+  }
+  ::close(fd);
+  return problem;
+}
+
+std::string temp_path_beside(const std::string& dest) {
+  static std::atomic<uint64_t> counter{0};
+  const std::filesystem::path d(dest);
+  return (d.parent_path() / ("." + d.stem().string() + "." + std::to_string(getpid()) + "." +
+                             std::to_string(counter++) + ".tmp" + d.extension().string()))
+      .string();
+}
+
+void commit_temp(const std::string& tmp, const std::string& dest) {
+  if (std::rename(tmp.c_str(), dest.c_str()) != 0) {
+    const int err = errno;
+    std::remove(tmp.c_str());
+    throw std::runtime_error("cannot rename " + tmp + " to " + dest + ": " + std::strerror(err));
+  }
+}
+
+void write_file_atomically(const std::string& dest, const std::string& bytes) {
+  const std::string tmp = temp_path_beside(dest);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  if (fd < 0) throw std::runtime_error("cannot create " + tmp + ": " + std::strerror(errno));
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  const int write_errno = errno;
+  const bool closed = ::close(fd) == 0;
+  if (done != bytes.size() || !closed) {
+    std::remove(tmp.c_str());
+    throw std::runtime_error("cannot write " + tmp + ": " + std::strerror(done != bytes.size() ? write_errno : errno));
+  }
+  commit_temp(tmp, dest);
+}
+
+}  // namespace procpool::kinds

@@ -1,0 +1,80 @@
+// procpool_magick.so: see magick_module.hpp.
+#include "child/kinds/magick_module.hpp"
+
+#include <Magick++.h>
+
+#include <cstdio>
+#include <string>
+
+#include "child/kinds/thumbnail_geometry.hpp"
+
+namespace {
+
+void start_magick(const PpMagickRequest& r) {
+  static bool started = false;
+  if (started) return;
+  Magick::InitializeMagick(nullptr);
+  // Limits in code, not left to the system policy: a decompression bomb fails fast
+  // instead of spilling gigabytes to a disk cache.
+  Magick::ResourceLimits::thread(1);  // one core per child; the pool is the parallelism
+  Magick::ResourceLimits::width(r.max_side);
+  Magick::ResourceLimits::height(r.max_side);
+  Magick::ResourceLimits::area(r.max_pixels);
+  Magick::ResourceLimits::memory(512ull << 20);
+  Magick::ResourceLimits::map(512ull << 20);
+  Magick::ResourceLimits::disk(0);
+  started = true;
+}
+
+int fail(PpMagickResult* result, const std::string& message) {
+  std::snprintf(result->error, sizeof result->error, "%s", message.c_str());
+  return 1;
+}
+
+}  // namespace
+
+extern "C" int procpool_magick_thumbnail(const PpMagickRequest* r, PpMagickResult* result) {
+  using procpool::kinds::Size;
+  try {
+    start_magick(*r);
+    Magick::Image image;
+    image.defineValue("jpeg", "size", std::to_string(r->box_width) + "x" + std::to_string(r->box_height));
+    image.subRange(1);  // only the first frame of an animation
+    try {
+      image.read(Magick::Blob(r->data, r->size));
+    } catch (const Magick::WarningCorruptImage& w) {
+      return fail(result, std::string("corrupt image: ") + w.what());
+    } catch (const Magick::Warning&) {
+      // Harmless (an unknown EXIF tag, say): the image was read.
+    }
+    const Size original{static_cast<uint32_t>(image.baseColumns()), static_cast<uint32_t>(image.baseRows())};
+    if (image.columns() == 0 || image.rows() == 0 || original.width == 0 || original.height == 0)
+      return fail(result, "image has no pixels");
+    if (original.width > r->max_side || original.height > r->max_side ||
+        uint64_t{original.width} * original.height > r->max_pixels)
+      return fail(result, std::to_string(original.width) + "x" + std::to_string(original.height) +
+                              " is over the size limit");
+    const Size target = procpool::kinds::fit_within(original, {r->box_width, r->box_height});
+    if (image.columns() != target.width || image.rows() != target.height) {
+      image.filterType(Magick::TriangleFilter);
+      Magick::Geometry geometry(target.width, target.height);
+      geometry.aspect(true);  // exactly target: its aspect was chosen by fit_within
+      image.resize(geometry);
+    }
+    image.strip();
+    image.quality(static_cast<size_t>(r->quality));
+    try {
+      image.write(r->dest);
+    } catch (const Magick::Warning&) {
+    }
+    result->width = target.width;
+    result->height = target.height;
+    return 0;
+  } catch (const Magick::Exception& e) {
+    return fail(result, std::string("cannot read image: ") + e.what());
+  } catch (const std::exception& e) {
+    return fail(result, e.what());
+  } catch (...) {
+    return fail(result, "unknown error in Magick");
+  }
+}
