@@ -99,3 +99,34 @@ TEST(JpegPath, TruncatedOrGarbageDataIsAnError) {
     EXPECT_NE(std::string(e.what()).find("Premature end"), std::string::npos) << e.what();
   }
 }
+
+TEST(JpegPath, ProgressiveAtOneEighthSkipsTheLastScansWithIdenticalResult) {
+  for (uint32_t channels : {3u, 1u}) {
+    const std::string jpeg = encode_jpeg(gradient(1603, 997, channels), 85, /*progressive=*/true);
+    JpegDecoder fast(jpeg);
+    const Pixels a = fast.decode({128, 80});
+    EXPECT_TRUE(fast.decoded_dc_only());
+    // Bytes after the EOI marker make the decoder distrust the end and decode it all.
+    const std::string padded = jpeg + "trailing";
+    JpegDecoder full(padded);
+    const Pixels b = full.decode({128, 80});
+    EXPECT_FALSE(full.decoded_dc_only());
+    ASSERT_EQ(a.width, b.width);
+    ASSERT_EQ(a.height, b.height);
+    int differ = 0, worst = 0;
+    for (size_t i = 0; i < a.data.size(); ++i) {
+      const int d = std::abs(int{a.data[i]} - int{b.data[i]});
+      differ += d != 0;
+      worst = std::max(worst, d);
+    }
+    EXPECT_EQ(differ, 0) << "channels " << channels << ": " << differ << " of " << a.data.size()
+                         << " bytes differ, by up to " << worst;
+  }
+}
+
+TEST(JpegPath, TruncatedProgressiveIsStillAnError) {
+  const std::string jpeg = encode_jpeg(gradient(1600, 1000, 3), 85, true);
+  const std::string truncated = jpeg.substr(0, jpeg.size() * 2 / 3);
+  JpegDecoder d(truncated);
+  EXPECT_THROW(d.decode({128, 80}), JpegError);
+}

@@ -37,8 +37,11 @@ class JpegDecoder {
   // Grey and YCbCr/RGB JPEGs decode here; CMYK and YCCK ones are left to Magick.
   bool supported() const;
   // Decodes at the smallest scale M/8 (M = 1..8) whose result still covers at_least, so a
-  // 12 MP photo bound for 128 px is decoded at 1/8 size. Once per decoder.
+  // 12 MP photo bound for 128 px is decoded at 1/8 size; a progressive one at 1/8 without
+  // its last scans. Once per decoder.
   Pixels decode(Size at_least);
+  // Whether the last decode() stopped after the scans it needed (for tests).
+  bool decoded_dc_only() const { return cinfo_.buffered_image != 0; }
 
   struct ErrorManager {
     jpeg_error_mgr pub;
@@ -48,11 +51,14 @@ class JpegDecoder {
   };
 
  private:
+  bool needed_coefficients_complete() const;
+
   jpeg_decompress_struct cinfo_{};
   ErrorManager err_{};
+  bool ends_with_eoi_ = false;
 };
 
-// Baseline JPEG with 4:2:0 chroma (Pillow's defaults) at quality 1..100.
-std::string encode_jpeg(const Pixels& pixels, int quality);
+// JPEG with 4:2:0 chroma at quality 1..100; baseline (Pillow's default) or progressive.
+std::string encode_jpeg(const Pixels& pixels, int quality, bool progressive = false);
 
 }  // namespace procpool::kinds
