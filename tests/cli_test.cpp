@@ -189,3 +189,22 @@ TEST(Cli, AnIdlePoolUsesAlmostNoCpu) {
   // Start-up and exit of three processes cost a little; spinning would cost seconds.
   EXPECT_LT(used, 0.25) << "CPU seconds used by an idle pool over 1.5 s: " << used;
 }
+
+TEST(Cli, AProgressBarOnATerminalAndNoneOtherwise) {
+  // Not a terminal: no progress bar in stderr.
+  const CliRun plain = run_cli("run sleep -j 2 150 150 150 150");
+  ASSERT_EQ(plain.status, 0) << plain.err;
+  EXPECT_EQ(plain.err.find("ETA"), std::string::npos) << plain.err;
+  // A pseudo-terminal (util-linux script): the bar is drawn and then cleared.
+  const std::string cmd = std::string("script -qec '") + PROCPOOL_EXE + " run sleep -j 2 150 150 150 150' /dev/null";
+  FILE* p = popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[4096];
+  std::size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  EXPECT_EQ(pclose(p), 0);
+  EXPECT_NE(out.find("ETA"), std::string::npos) << out;
+  EXPECT_NE(out.find("/4 "), std::string::npos) << out;
+  EXPECT_NE(out.find("4 of 4 tasks"), std::string::npos) << out;
+}
