@@ -61,4 +61,17 @@ class KindRegistry {
 // Adds noop, sleep and thumbnail.
 void register_builtin_kinds(KindRegistry& registry);
 
+// A plugin is a shared library that defines its kinds with this macro:
+//
+//   PROCPOOL_PLUGIN(registry) {
+//     registry.add({"resize", "...", [](const procpool::KindOptions& o) { ... }});
+//   }
+//
+// It is loaded with --plugin PATH (or PoolOptions::plugins) in every child, and in the
+// command line to check kinds and options before a pool starts. Its symbols from this
+// header resolve against the executable that loads it (built with ENABLE_EXPORTS).
+#define PROCPOOL_PLUGIN(registry) \
+  extern "C" void procpool_plugin_register(::procpool::KindRegistry& registry)
+inline constexpr const char* kPluginEntryPoint = "procpool_plugin_register";
+
 }  // namespace procpool

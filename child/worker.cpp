@@ -1,5 +1,7 @@
 #include "child/worker.hpp"
 
+#include "child/plugin_loader.hpp"
+
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -111,6 +113,12 @@ class Worker {
     return 3;
   }
 
+  // For the set-up steps that return bool: report the fatal error and fail.
+  bool refuse(const std::string& message) {
+    fatal(message);
+    return false;
+  }
+
   int finish() {
     set_state(ipc::ChildState::Exiting);
     results_.publish();
@@ -120,23 +128,42 @@ class Worker {
   // The supervisor wrote every DefineKind before starting us; take them all, then Ready.
   bool load_kinds() {
     std::string_view record;
-    while (tasks_.peek(&record) == ipc::RingConsumer::Read::Record &&
-           ipc::record_type(record) == RecordType::DefineKind) {
-      if (!define_kind(record)) return false;
+    while (tasks_.peek(&record) == ipc::RingConsumer::Read::Record) {
+      const auto type = ipc::record_type(record);
+      if (type == RecordType::LoadPlugin) {
+        if (!load_plugin_record(record)) return false;
+      } else if (type == RecordType::DefineKind) {
+        if (!define_kind(record)) return false;
+      } else {
+        break;
+      }
     }
     std::vector<uint32_t> concurrency;
     for (const auto& kind : kinds_) concurrency.push_back(kind ? kind->concurrency() : 0);
     const std::string ready = ipc::encode_ready(concurrency);
-    if (!results_.try_write(ready.data(), ready.size())) return fatal("result ring too small") == 0;
+    if (!results_.try_write(ready.data(), ready.size())) return refuse("result ring too small");
     results_.publish();
+    return true;
+  }
+
+  bool load_plugin_record(std::string_view record) {
+    const auto path = ipc::decode_load_plugin(record);
+    if (!path) return refuse("malformed plugin record");
+    try {
+      load_plugin(std::string(*path), registry_);
+    } catch (const std::exception& e) {
+      return refuse(e.what());
+    }
+    tasks_.pop();
+    tasks_.release();
     return true;
   }
 
   bool define_kind(std::string_view record) {
     const auto def = ipc::decode_define_kind(record);
-    if (!def) return fatal("malformed kind definition") == 0;
+    if (!def) return refuse("malformed kind definition");
     const KindInfo* info = registry_.find(def->name);
-    if (info == nullptr) return fatal("unknown task kind '" + def->name + "'") == 0;
+    if (info == nullptr) return refuse("unknown task kind '" + def->name + "'");
     try {
       auto kind = info->make(KindOptions::decode(def->options));
       kind->start();
@@ -144,7 +171,7 @@ class Worker {
       kinds_[def->id] = std::move(kind);
       if (run_ewma_ns_.size() <= def->id) run_ewma_ns_.resize(def->id + 1u, kMeasureCpuNs * 4);
     } catch (const std::exception& e) {
-      return fatal(def->name + ": " + e.what()) == 0;
+      return refuse(def->name + ": " + e.what());
     }
     tasks_.pop();
     tasks_.release();
@@ -240,7 +267,7 @@ class Worker {
   static constexpr uint64_t kSleepNs = 200'000'000;
 
   ChildArgs args_;
-  const KindRegistry& registry_;
+  KindRegistry registry_;  // the built-in kinds, then those of plugins the supervisor names
   std::unique_ptr<ipc::Segment> segment_;
   ipc::SlotView slot_;
   ipc::RingConsumer tasks_;

@@ -74,6 +74,18 @@ std::optional<std::vector<uint32_t>> decode_ready(std::string_view in) {
   return out;
 }
 
+std::string encode_load_plugin(std::string_view path) {
+  std::string out;
+  put(out, static_cast<uint8_t>(RecordType::LoadPlugin));
+  out += path;
+  return out;
+}
+
+std::optional<std::string_view> decode_load_plugin(std::string_view in) {
+  if (!expect_type(in, RecordType::LoadPlugin) || in.empty()) return std::nullopt;
+  return in;
+}
+
 std::string encode_fatal(std::string_view message) {
   std::string out;
   put(out, static_cast<uint8_t>(RecordType::Fatal));

@@ -4,7 +4,7 @@
 // validate every length and enum before anything is used, because a record from a child
 // is untrusted input (a buggy, hostile or half-dead child).
 //
-// supervisor -> child:  DefineKind, Task, Stop
+// supervisor -> child:  LoadPlugin, DefineKind, Task, Stop
 // child -> supervisor:  Ready, Result, Fatal
 #include <cstdint>
 #include <cstring>
@@ -19,6 +19,7 @@ enum class RecordType : uint8_t {
   DefineKind = 1,  // a task kind the child must load: id, name, options
   Task = 2,        // one task to run
   Stop = 3,        // finish what you hold and exit 0
+  LoadPlugin = 4,  // a plugin path to load before the kinds are defined
   Ready = 16,      // the child loaded every kind: their concurrencies
   Result = 17,     // one task's outcome
   Fatal = 18,      // the child cannot work (bad kind, bad options): a message, then exit
@@ -70,6 +71,9 @@ std::optional<KindDefinition> decode_define_kind(std::string_view record);
 
 std::string encode_ready(const std::vector<uint32_t>& concurrency);
 std::optional<std::vector<uint32_t>> decode_ready(std::string_view record);
+
+std::string encode_load_plugin(std::string_view path);
+std::optional<std::string_view> decode_load_plugin(std::string_view record);
 
 std::string encode_fatal(std::string_view message);
 std::optional<std::string_view> decode_fatal(std::string_view record);

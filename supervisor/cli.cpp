@@ -2,8 +2,10 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <stdexcept>
 
+#include "child/plugin_loader.hpp"
 #include "supervisor/run_command.hpp"
 #include "supervisor/usable_cores.hpp"
 
@@ -37,7 +39,8 @@ supervisor::KindValidator validator(const KindRegistry& registry) {
 
 }  // namespace
 
-int main(int argc, char** argv, const KindRegistry& registry) {
+int main(int argc, char** argv, const KindRegistry& builtin) {
+  KindRegistry registry = builtin;  // plus the kinds of --plugin libraries
   CLI::App app{"procpool: a crash-isolating multi-process worker pool.\n"
                "A supervisor starts one worker process per usable core and feeds it tasks\n"
                "through shared-memory rings; a worker that dies takes down only itself."};
@@ -61,6 +64,8 @@ int main(int argc, char** argv, const KindRegistry& registry) {
   run->add_option("--max-attempts", request.max_attempts,
                   "Runs of a task that may crash its worker before it is reported crashed (default 3)")
       ->check(CLI::Range(1u, 100u));
+  run->add_option("--plugin", request.plugins, "Load task kinds from the shared library PATH (repeatable)")
+      ->allow_extra_args(false);  // one PATH per --plugin; what follows is an input
   run->add_flag("--no-progress", no_progress, "No progress bar (there is none unless stderr is a terminal)");
   run->add_flag("!--no-summary", request.summary, "No summary on stderr at the end");
   run->add_option("--size", size, "thumbnail: fit within WIDTHxHEIGHT (default 128x128)");
@@ -86,6 +91,17 @@ int main(int argc, char** argv, const KindRegistry& registry) {
   if (!out_dir.empty()) request.options.set("out", out_dir);
   if (!quality.empty()) request.options.set("quality", quality);
   request.progress = !no_progress;
+  try {
+    for (std::string& plugin : request.plugins) {
+      std::error_code ec;
+      const auto absolute = std::filesystem::absolute(plugin, ec);
+      if (!ec) plugin = absolute.string();  // children must find it whatever their folder
+      load_plugin(plugin, registry);
+    }
+  } catch (const std::runtime_error& e) {
+    std::fprintf(stderr, "procpool run: %s\n", e.what());
+    return 2;
+  }
   try {
     return supervisor::run_batch(request, validator(registry));
   } catch (const supervisor::UsageError& e) {

@@ -25,6 +25,7 @@ struct PoolOptions {
   unsigned workers = 0;                 // 0: usable_cores()
   uint64_t ring_capacity = 1u << 20;    // bytes per ring per direction (power of two)
   std::string child_exe;                // empty: this executable, re-executed in child mode
+  std::vector<std::string> plugins;     // shared libraries every child loads before its kinds
   unsigned max_attempts = 3;            // runs of a task that may crash its child
   uint64_t start_timeout_ns = 30'000'000'000ull;  // a child must be ready within this
   uint64_t target_queue_ns = 2'000'000; // prefetch ~ this much work per child ahead

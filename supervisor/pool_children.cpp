@@ -33,6 +33,7 @@ Supervisor::Impl::Impl(PoolOptions options, std::vector<KindSpec> kinds)
   if (options_.max_restarts == 0) options_.max_restarts = std::max(20u, 2 * options_.workers);
   if (kinds_.empty() || kinds_.size() > 255) throw std::invalid_argument("a pool needs 1 to 255 task kinds");
   exe_ = options_.child_exe.empty() ? self_executable() : options_.child_exe;
+  for (const std::string& plugin : options_.plugins) kind_definitions_.push_back(ipc::encode_load_plugin(plugin));
   for (std::size_t i = 0; i < kinds_.size(); ++i)
     kind_definitions_.push_back(ipc::encode_define_kind({static_cast<uint8_t>(i), kinds_[i].name, kinds_[i].options}));
   run_ewma_ns_.assign(kinds_.size(), 0);

@@ -79,7 +79,7 @@ struct Supervisor::Impl {
 
   PoolOptions options_;
   std::vector<KindSpec> kinds_;
-  std::vector<std::string> kind_definitions_;  // encoded DefineKind records
+  std::vector<std::string> kind_definitions_;  // LoadPlugin and DefineKind records, sent first
   std::unique_ptr<ipc::Segment> segment_;
   std::vector<ChildSlot> slots_;
   // Entries of tasks first_id_ .. next_id_-1. Finished entries at the front are dropped,

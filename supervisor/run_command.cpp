@@ -96,6 +96,7 @@ int run_batch(const RunRequest& request, const KindValidator& validate) {
   PoolOptions options;
   options.workers = request.workers;
   options.max_attempts = request.max_attempts;
+  options.plugins = request.plugins;
   const uint64_t start_ns = ipc::monotonic_ns();
   Supervisor pool(options, {KindSpec{request.kind, request.options.encode()}});
   for (const std::string& input : inputs) pool.submit(0, input);

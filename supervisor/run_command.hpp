@@ -18,6 +18,7 @@ struct UsageError : std::runtime_error {
 struct RunRequest {
   std::string kind;
   std::vector<std::string> inputs;
+  std::vector<std::string> plugins;  // absolute paths, loaded by every child
   std::string input_file;    // "-" for stdin, empty for none
   std::string results_path;  // "-" for stdout, empty for none
   KindOptions options;       // the kind's own options (--size, --out, ...)

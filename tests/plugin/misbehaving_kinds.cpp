@@ -1,0 +1,55 @@
+// The test plugin: kinds that crash, hang or leak on purpose, for the lifecycle tests.
+// Never part of procpool itself.
+//
+//   misbehave  input "segv" | "abort" | "exit3" | "hang" | "leak" | "sleep:MS" | anything
+//              else (ok: echoes the input)
+//   bad-start  its start() throws: a child that cannot start
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "child/task_api.hpp"
+
+namespace {
+
+class Misbehave final : public procpool::TaskKind {
+ public:
+  void run(std::string_view input, procpool::TaskOutput& out) override {
+    if (input == "segv") raise(SIGSEGV);
+    if (input == "abort") std::abort();
+    if (input == "exit3") _exit(3);
+    if (input == "hang")
+      for (;;) pause();
+    if (input == "leak") {
+      std::vector<char*> hoard;
+      for (;;) {  // 64 MiB at a time, touched so it is really resident
+        char* block = static_cast<char*>(std::malloc(64 << 20));
+        if (block == nullptr) throw std::bad_alloc();
+        std::memset(block, 1, 64 << 20);
+        hoard.push_back(block);
+      }
+    }
+    if (input.substr(0, 6) == "sleep:") usleep(static_cast<useconds_t>(std::stoul(std::string(input.substr(6))) * 1000));
+    out.data = std::string(input);
+  }
+};
+
+class BadStart final : public procpool::TaskKind {
+ public:
+  void start() override { throw std::runtime_error("initializer failed on purpose"); }
+  void run(std::string_view, procpool::TaskOutput&) override {}
+};
+
+}  // namespace
+
+PROCPOOL_PLUGIN(registry) {
+  registry.add({"misbehave", "crashes, hangs or leaks as its input says (test plugin)",
+                [](const procpool::KindOptions&) { return std::make_unique<Misbehave>(); }});
+  registry.add({"bad-start", "cannot start (test plugin)",
+                [](const procpool::KindOptions&) { return std::make_unique<BadStart>(); }});
+}
