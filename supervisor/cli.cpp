@@ -4,9 +4,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <stdexcept>
+#include <tuple>
 
 #include "child/plugin_loader.hpp"
 #include "supervisor/run_command.hpp"
+#include "supervisor/units.hpp"
 #include "supervisor/usable_cores.hpp"
 
 namespace procpool::cli {
@@ -49,22 +51,43 @@ int main(int argc, char** argv, const KindRegistry& builtin) {
   app.set_version_flag("--version", std::string("procpool 0.1.0"));
 
   supervisor::RunRequest request;
-  std::string size, out_dir, quality;
+  std::string size, out_dir, quality, timeout, max_memory, hard_memory;
+  unsigned restart_period = 10;
   bool no_progress = false;
   CLI::App* run = app.add_subcommand("run", "Run tasks of one KIND over INPUTs, then print a summary.");
   run->add_option("kind", request.kind, "Task kind (see below)")->required();
   run->add_option("inputs", request.inputs,
                   "Inputs, one task each (thumbnail: image files or folders; sleep: milliseconds)");
-  run->add_option("-j,--workers", request.workers, "Worker processes (default: usable cores, now " +
+  run->add_option("-j,--workers", request.pool.workers, "Worker processes (default: usable cores, now " +
                                                        std::to_string(supervisor::usable_cores()) + ")")
       ->check(CLI::Range(1u, 1024u));
   run->add_option("--input-file", request.input_file, "Read more inputs from FILE, one per line (- for stdin)");
   run->add_option("--results", request.results_path,
                   "Write one JSON line per result to FILE as results arrive (- for stdout)");
-  run->add_option("--max-attempts", request.max_attempts,
+  run->add_flag("--resume", request.resume,
+                "With --results FILE: skip inputs already ok in FILE, append the rest (restart a killed run)");
+  run->add_option("--max-attempts", request.pool.max_attempts,
                   "Runs of a task that may crash its worker before it is reported crashed (default 3)")
       ->check(CLI::Range(1u, 100u));
-  run->add_option("--plugin", request.plugins, "Load task kinds from the shared library PATH (repeatable)")
+  run->add_option("--timeout", timeout,
+                  "Kill a task's worker after SECONDS (e.g. 30, 2.5), or after N% of the kind's median run "
+                  "time (e.g. 300%, at least 100 ms); the task is reported timeout (default: none)");
+  run->add_flag("--retry-timeouts", request.pool.retry_timeouts, "Retry a timed-out task, up to --max-attempts");
+  run->add_option("--max-tasks-per-child", request.pool.max_tasks_per_child,
+                  "Replace a worker after N tasks (default: never)")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 62));
+  run->add_option("--max-memory-per-child", max_memory,
+                  "Replace a worker whose RSS is over SIZE (e.g. 512M) once it finishes its tasks");
+  run->add_option("--hard-memory-per-child", hard_memory,
+                  "Kill a worker whose RSS is over SIZE at once, charging its task "
+                  "(default: twice --max-memory-per-child, else half the machine's memory)");
+  run->add_option("--max-restarts", request.pool.max_restarts,
+                  "Stop the run when workers died more than N times within --restart-period "
+                  "(default: 20 or twice the workers, whichever is more)")
+      ->check(CLI::Range(1u, 1000000u));
+  run->add_option("--restart-period", restart_period, "SECONDS for --max-restarts (default 10)")
+      ->check(CLI::Range(1u, 86400u));
+  run->add_option("--plugin", request.pool.plugins, "Load task kinds from the shared library PATH (repeatable)")
       ->allow_extra_args(false);  // one PATH per --plugin; what follows is an input
   run->add_flag("--no-progress", no_progress, "No progress bar (there is none unless stderr is a terminal)");
   run->add_flag("!--no-summary", request.summary, "No summary on stderr at the end");
@@ -91,8 +114,26 @@ int main(int argc, char** argv, const KindRegistry& builtin) {
   if (!out_dir.empty()) request.options.set("out", out_dir);
   if (!quality.empty()) request.options.set("quality", quality);
   request.progress = !no_progress;
+  request.pool.restart_period_ns = uint64_t{restart_period} * 1'000'000'000ull;
+  auto usage = [](const std::string& message) {
+    std::fprintf(stderr, "procpool run: %s\nRun 'procpool run --help' for usage.\n", message.c_str());
+    return 2;
+  };
+  if (!timeout.empty()) {
+    const auto spec = supervisor::parse_timeout(timeout);
+    if (!spec) return usage("--timeout must be SECONDS (0.001 to 2592000) or a percentage like 300%, not '" + timeout + "'");
+    request.pool.task_timeout_ns = spec->ns;
+    request.pool.timeout_percent = spec->percent;
+  }
+  for (auto [text, target, name] : {std::tuple{&max_memory, &request.pool.max_memory_per_child, "--max-memory-per-child"},
+                                    std::tuple{&hard_memory, &request.pool.hard_memory_per_child, "--hard-memory-per-child"}}) {
+    if (text->empty()) continue;
+    const auto bytes = supervisor::parse_bytes(*text);
+    if (!bytes) return usage(std::string(name) + " must be a size like 512M or 2G, not '" + *text + "'");
+    *target = *bytes;
+  }
   try {
-    for (std::string& plugin : request.plugins) {
+    for (std::string& plugin : request.pool.plugins) {
       std::error_code ec;
       const auto absolute = std::filesystem::absolute(plugin, ec);
       if (!ec) plugin = absolute.string();  // children must find it whatever their folder

@@ -32,6 +32,15 @@ struct PoolOptions {
   uint32_t max_prefetch = 1024;         // queued tasks per child, at most
   unsigned max_restarts = 0;            // crash-loop limit: 0 means max(20, 2 x workers)
   uint64_t restart_period_ns = 10'000'000'000ull;  // ... within this window
+  uint64_t backoff_initial_ns = 10'000'000;        // respawn delay after a 2nd crash in a row,
+  uint64_t backoff_max_ns = 2'000'000'000ull;      // doubling per crash up to this
+  uint64_t task_timeout_ns = 0;         // hard limit on one run of a task; 0: none
+  unsigned timeout_percent = 0;         // or this % of the kind's median run time (min 100 ms)
+  bool retry_timeouts = false;          // a timed-out task is retried (up to max_attempts)
+  uint64_t max_tasks_per_child = 0;     // replace a child after this many tasks; 0: never
+  uint64_t max_memory_per_child = 0;    // bytes of RSS: over it, a child finishes and is replaced
+  uint64_t hard_memory_per_child = 0;   // bytes of RSS: over it, a child is killed at once and
+                                        // its task charged; 0: 2 x max_memory, else half of RAM
 };
 
 // One task's one and only result, handed to PoolEvents::on_result.

@@ -37,6 +37,16 @@ Supervisor::Impl::Impl(PoolOptions options, std::vector<KindSpec> kinds)
   for (std::size_t i = 0; i < kinds_.size(); ++i)
     kind_definitions_.push_back(ipc::encode_define_kind({static_cast<uint8_t>(i), kinds_[i].name, kinds_[i].options}));
   run_ewma_ns_.assign(kinds_.size(), 0);
+  run_samples_.resize(kinds_.size());
+  run_sample_next_.assign(kinds_.size(), 0);
+  memory_limits_given_ = options_.max_memory_per_child != 0 || options_.hard_memory_per_child != 0;
+  if (options_.max_memory_per_child != 0 && options_.hard_memory_per_child == 0)
+    options_.hard_memory_per_child = 2 * options_.max_memory_per_child;
+  if (options_.hard_memory_per_child == 0) {  // every limit has a default: half the machine
+    options_.hard_memory_per_child = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) *
+                                     static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) / 2;
+  }
+  if (options_.max_memory_per_child == 0) options_.max_memory_per_child = options_.hard_memory_per_child;
 
   ipc::remove_stale_segments();
   segment_ = ipc::Segment::create(options_.workers, options_.ring_capacity);
@@ -53,8 +63,6 @@ Supervisor::Impl::Impl(PoolOptions options, std::vector<KindSpec> kinds)
   // Not close-on-exec: every child inherits it to wake us.
   wake_fd_ = check_fd(eventfd(0, EFD_NONBLOCK), "eventfd");
   timer_fd_ = check_fd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK), "timerfd_create");
-  const itimerspec tick{{0, 100'000'000}, {0, 100'000'000}};
-  timerfd_settime(timer_fd_, 0, &tick, nullptr);
   for (int fd : {wake_fd_, signal_fd_, timer_fd_}) {
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -63,6 +71,7 @@ Supervisor::Impl::Impl(PoolOptions options, std::vector<KindSpec> kinds)
   }
 
   slots_.resize(options_.workers);
+  update_tick_period();
   for (unsigned i = 0; i < options_.workers; ++i) {
     slots_[i].index = static_cast<int>(i);
     spawn(slots_[i]);
@@ -96,7 +105,11 @@ void Supervisor::Impl::spawn(ChildSlot& slot) {
   slot.inflight.clear();
   slot.concurrency.clear();
   slot.fatal_message.clear();
-  slot.violated = slot.killed_by_us = false;
+  slot.violated = slot.recycling = false;
+  slot.kill_reason = KillReason::None;
+  slot.kill_detail.clear();
+  slot.dispatched = 0;
+  slot.respawn_at_ns = 0;
 
   slot.process = ChildProcess::start(
       exe_,
@@ -123,15 +136,19 @@ void Supervisor::Impl::handle_exit(ChildSlot& slot) {
   slot.state = SlotState::Dead;
 
   const bool clean_exit = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-  if (was == SlotState::Starting && !slot.killed_by_us && !WIFSIGNALED(status)) {
+  if (was == SlotState::Starting && slot.kill_reason == KillReason::None && !WIFSIGNALED(status)) {
     // It could not even start (bad kind or options, exec failure): retrying cannot help.
     fail_pool("a worker could not start: " +
               (slot.fatal_message.empty() ? describe_wait_status(status) : slot.fatal_message));
     return;
   }
   if (stopping_ || !fatal_.empty()) return;
-  if (clean_exit && was == SlotState::Stopping) return;
-  if (crash_loop()) {
+  if (slot.recycling && clean_exit) {  // planned: a task or memory limit was reached
+    spawn(slot);
+    return;
+  }
+  // A timeout kill is the limit working, bounded by the timeout itself: not a crash loop.
+  if (slot.kill_reason != KillReason::Timeout && crash_loop()) {
     fail_pool("workers keep dying (" + std::to_string(restart_times_ns_.size()) + " restarts within " +
               std::to_string(options_.restart_period_ns / 1'000'000'000ull) + " s; last: " +
               describe_wait_status(status) + ")");
@@ -139,13 +156,32 @@ void Supervisor::Impl::handle_exit(ChildSlot& slot) {
   }
   ++slot.restarts;
   ++restarts_;
-  const uint64_t died = ipc::monotonic_ns();
-  try {
-    spawn(slot);
-    slot.died_ns = died;
-  } catch (const std::exception& e) {
-    fail_pool(std::string("cannot restart a worker: ") + e.what());
+  slot.died_ns = ipc::monotonic_ns();
+  // Exponential backoff from the second crash in a row: a child that dies at once is
+  // not replaced in a tight loop.
+  ++slot.consecutive_crashes;
+  uint64_t delay = 0;
+  if (slot.consecutive_crashes >= 2) {
+    delay = options_.backoff_initial_ns;
+    for (uint32_t i = 2; i < slot.consecutive_crashes && delay < options_.backoff_max_ns; ++i) delay *= 2;
+    delay = std::min(delay, options_.backoff_max_ns);
   }
+  schedule_respawn(slot, delay);
+}
+
+void Supervisor::Impl::schedule_respawn(ChildSlot& slot, uint64_t delay_ns) {
+  if (delay_ns == 0) {
+    try {
+      const uint64_t died = slot.died_ns;
+      spawn(slot);
+      slot.died_ns = died;
+    } catch (const std::exception& e) {
+      fail_pool(std::string("cannot restart a worker: ") + e.what());
+    }
+    return;
+  }
+  slot.respawn_at_ns = ipc::monotonic_ns() + delay_ns;
+  update_tick_period();
 }
 
 // The task the dead child was running (its control block says which) is charged with the
@@ -155,23 +191,26 @@ void Supervisor::Impl::requeue_inflight(ChildSlot& slot, int wait_status) {
   const ipc::SlotView view = segment_->slot(static_cast<uint32_t>(slot.index));
   // Acquire, though the child is reaped: the reap already ordered its last stores.
   const uint64_t running = view.control->current_task.load(std::memory_order_acquire);
+  const bool winding_down = stopping_ || !fatal_.empty();
   for (auto it = slot.inflight.rbegin(); it != slot.inflight.rend(); ++it) {
     const uint64_t id = *it;
     TaskEntry& task = task_entry(id);
-    if (running != 0 && id == running - 1 && !slot.killed_by_us) {
-      ++task.charged;
-      if (task.charged >= options_.max_attempts) {
-        const std::string why = describe_wait_status(wait_status) + " on " + std::to_string(task.charged) +
-                                (task.charged == 1 ? " attempt" : " attempts");
-        finish_task(id, ipc::Status::Crashed, why, &slot);
+    if (running != 0 && id == running - 1) {
+      if (slot.kill_reason == KillReason::Shutdown) {
+        finish_task(id, ipc::Status::Cancelled, "cancelled: its worker was killed at shutdown", &slot);
         continue;
       }
-    }
-    if (stopping_ || !fatal_.empty()) {
-      const bool was_running = running != 0 && id == running - 1;
-      finish_task(id, ipc::Status::Cancelled,
-                  was_running ? "cancelled: its worker was killed at shutdown" : "cancelled before it started",
-                  nullptr);
+      const bool timeout = slot.kill_reason == KillReason::Timeout;
+      ++task.charged;
+      if ((timeout && !options_.retry_timeouts) || task.charged >= options_.max_attempts || winding_down) {
+        const std::string cause = slot.kill_detail.empty() ? describe_wait_status(wait_status) : slot.kill_detail;
+        const std::string why = cause + " on " + std::to_string(task.charged) +
+                                (task.charged == 1 ? " attempt" : " attempts");
+        finish_task(id, timeout ? ipc::Status::Timeout : ipc::Status::Crashed, why, &slot);
+        continue;
+      }
+    } else if (winding_down) {
+      finish_task(id, ipc::Status::Cancelled, "cancelled before it started", nullptr);
       continue;
     }
     pending_.push_front(id);
@@ -205,7 +244,7 @@ void Supervisor::Impl::stop_children_gracefully() {
       slot.tasks.publish();
       slot.state = SlotState::Stopping;
     } else {
-      slot.killed_by_us = true;
+      slot.kill_reason = KillReason::Shutdown;
       slot.process->kill(SIGKILL);
     }
   }
@@ -219,10 +258,21 @@ void Supervisor::Impl::stop_children_gracefully() {
   }
 }
 
+// Replace a child once it has finished what it holds: no more tasks for it, and a Stop
+// record behind its queue. Its clean exit then starts a successor at once.
+void Supervisor::Impl::recycle(ChildSlot& slot) {
+  if (slot.recycling || slot.state != SlotState::Ready) return;
+  const uint8_t stop = ipc::kStopRecord;
+  if (!slot.tasks.try_write(&stop, 1)) return;  // full ring: try again at the next check
+  slot.tasks.publish();
+  slot.recycling = true;
+  slot.state = SlotState::Stopping;
+}
+
 void Supervisor::Impl::kill_all_children() {
   for (ChildSlot& slot : slots_) {
     if (slot.state == SlotState::Dead || !slot.process) continue;
-    slot.killed_by_us = true;
+    slot.kill_reason = KillReason::Shutdown;
     slot.process->kill(SIGKILL);
   }
 }

@@ -88,6 +88,8 @@ void Supervisor::Impl::handle_result(ChildSlot& slot, const ipc::ResultView& res
   ewma = ewma == 0 ? std::max<uint64_t>(run_ns, 1) : std::max<uint64_t>((ewma * 7 + run_ns) / 8, 1);
   slot.busy_ns += run_ns;
   ++slot.tasks_done;
+  slot.consecutive_crashes = 0;
+  if (options_.timeout_percent != 0) record_run_time(task.kind, run_ns);
 
   Completion c;
   c.id = id;
@@ -116,7 +118,8 @@ void Supervisor::Impl::handle_result(ChildSlot& slot, const ipc::ResultView& res
 void Supervisor::Impl::protocol_violation(ChildSlot& slot, const std::string& what) {
   if (slot.violated) return;
   slot.violated = true;
-  slot.fatal_message = "protocol violation: " + what;
+  slot.kill_reason = KillReason::Violation;
+  slot.kill_detail = "killed for a protocol violation (" + what + ")";
   if (slot.process) slot.process->kill(SIGKILL);
 }
 
@@ -166,6 +169,7 @@ void Supervisor::Impl::dispatch() {
       pending_.pop_front();
       slot.inflight.push_back(id);
       progress = true;
+      if (options_.max_tasks_per_child != 0 && ++slot.dispatched >= options_.max_tasks_per_child) recycle(slot);
     }
   }
   for (ChildSlot& slot : slots_)

@@ -25,6 +25,9 @@ struct TaskEntry {
 
 enum class SlotState { Dead, Starting, Ready, Stopping };
 
+// Why the supervisor killed a child, which decides what its running task's result is.
+enum class KillReason { None, Shutdown, Timeout, MemoryHard, Violation };
+
 struct ChildSlot {
   int index = 0;
   uint64_t generation = 0;
@@ -36,7 +39,12 @@ struct ChildSlot {
   std::vector<uint32_t> concurrency;   // per kind, from the child's Ready record
   std::string fatal_message;           // from a Fatal record
   bool violated = false;               // broke the protocol: killed, ring no longer read
-  bool killed_by_us = false;
+  KillReason kill_reason = KillReason::None;
+  std::string kill_detail;             // e.g. "timed out after 2.00 s"
+  bool recycling = false;              // told to stop (task or memory limit): replace it
+  uint64_t dispatched = 0;             // tasks sent to this generation
+  uint32_t consecutive_crashes = 0;    // since a child of this slot last finished a task
+  uint64_t respawn_at_ns = 0;          // when Dead and waiting out its backoff; 0 if not
   uint64_t spawned_ns = 0;
   uint64_t died_ns = 0;                // of the predecessor, for respawn latency; 0 if planned
   uint64_t busy_ns = 0;
@@ -65,6 +73,16 @@ struct Supervisor::Impl {
   void stop_children_gracefully();
   void kill_all_children();
   void fail_pool(std::string message);
+  void recycle(ChildSlot& slot);
+  void schedule_respawn(ChildSlot& slot, uint64_t delay_ns);
+
+  // pool_limits.cpp: time-driven lifecycle (start, task and memory limits, backoff)
+  void service_timers();
+  void check_task_timeout(ChildSlot& slot, uint64_t now);
+  void check_memory(ChildSlot& slot);
+  uint64_t timeout_for(uint8_t kind) const;  // 0: none
+  void record_run_time(uint8_t kind, uint64_t run_ns);
+  void update_tick_period();
 
   // pool_dispatch.cpp
   bool collect();                      // drains every child's results; true if any
@@ -89,6 +107,8 @@ struct Supervisor::Impl {
   uint64_t next_id_ = 0;
   std::deque<uint64_t> pending_;
   std::vector<uint64_t> run_ewma_ns_;          // per kind, smoothed run time
+  std::vector<std::vector<uint64_t>> run_samples_;  // per kind, recent run times (for % timeouts)
+  std::vector<std::size_t> run_sample_next_;
   uint64_t done_count_ = 0;
   PoolEvents* events_ = nullptr;
 
@@ -104,6 +124,10 @@ struct Supervisor::Impl {
   uint64_t restarts_ = 0;
   std::vector<uint64_t> respawn_latencies_;
   uint64_t last_poll_ns_ = 0;
+  uint64_t tick_period_ns_ = 0;
+  uint64_t last_user_tick_ns_ = 0;
+  uint64_t last_memory_check_ns_ = 0;
+  bool memory_limits_given_ = false;  // by the user: checked every 10 ms, else every 100 ms
   std::string exe_;
 };
 

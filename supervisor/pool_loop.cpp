@@ -102,15 +102,12 @@ void Supervisor::Impl::handle_signal() {
 }
 
 void Supervisor::Impl::on_tick() {
+  service_timers();
   const uint64_t now = ipc::monotonic_ns();
-  for (ChildSlot& slot : slots_) {
-    if (slot.state == SlotState::Starting && now - slot.spawned_ns > options_.start_timeout_ns) {
-      slot.fatal_message = "not ready within " + std::to_string(options_.start_timeout_ns / 1'000'000'000ull) + " s";
-      slot.process->kill(SIGKILL);
-      fail_pool("a worker could not start: " + slot.fatal_message);
-    }
+  if (events_ && now - last_user_tick_ns_ >= 100'000'000) {
+    last_user_tick_ns_ = now;
+    events_->on_tick();
   }
-  if (events_) events_->on_tick();
 }
 
 // Supervisor: the public face forwards to Impl.

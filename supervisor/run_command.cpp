@@ -1,5 +1,6 @@
 #include "supervisor/run_command.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -9,6 +10,7 @@
 #include "ipc/clock.hpp"
 #include "supervisor/intake.hpp"
 #include "supervisor/pool.hpp"
+#include "supervisor/resume.hpp"
 #include "supervisor/run_report.hpp"
 
 namespace procpool::supervisor {
@@ -78,7 +80,22 @@ std::vector<std::string> gather_inputs(const RunRequest& request) {
 
 int run_batch(const RunRequest& request, const KindValidator& validate) {
   validate(request.kind, request.options);  // before any child starts
-  const std::vector<std::string> inputs = gather_inputs(request);
+  std::vector<std::string> inputs = gather_inputs(request);
+  const std::size_t given = inputs.size();
+  if (request.resume) {
+    if (request.results_path.empty() || request.results_path == "-")
+      throw UsageError("--resume needs --results FILE: the file says what is already done");
+    std::size_t skipped = 0;
+    try {
+      inputs = without_finished(inputs, finished_inputs(request.results_path, request.kind, &skipped));
+    } catch (const std::runtime_error& e) {
+      throw UsageError(e.what());
+    }
+    if (skipped != 0)
+      std::fprintf(stderr, "procpool: %zu unreadable lines in %s were ignored\n", skipped, request.results_path.c_str());
+    std::fprintf(stderr, "procpool: resuming: %zu of %zu inputs already ok\n", given - inputs.size(), given);
+    if (inputs.empty()) return 0;
+  }
   if (inputs.empty())
     throw UsageError("no inputs: give them as arguments or with --input-file FILE (- for stdin)" +
                      std::string(request.kind == "thumbnail" ? ", or a folder with images in it" : ""));
@@ -88,17 +105,17 @@ int run_batch(const RunRequest& request, const KindValidator& validate) {
   if (request.results_path == "-") {
     results_stream = stdout;
   } else if (!request.results_path.empty()) {
-    results.reset(std::fopen(request.results_path.c_str(), "we"));  // close-on-exec: children never hold it
+    // Created for the owner only; close-on-exec, so children never hold it.
+    const int fd = ::open(request.results_path.c_str(),
+                          O_WRONLY | O_CREAT | O_CLOEXEC | (request.resume ? O_APPEND : O_TRUNC), 0600);
+    if (fd >= 0) results.reset(fdopen(fd, request.resume ? "a" : "w"));
+    if (fd >= 0 && !results) ::close(fd);
     if (!results) throw UsageError("cannot write results to " + request.results_path + ": " + std::strerror(errno));
     results_stream = results.get();
   }
 
-  PoolOptions options;
-  options.workers = request.workers;
-  options.max_attempts = request.max_attempts;
-  options.plugins = request.plugins;
   const uint64_t start_ns = ipc::monotonic_ns();
-  Supervisor pool(options, {KindSpec{request.kind, request.options.encode()}});
+  Supervisor pool(request.pool, {KindSpec{request.kind, request.options.encode()}});
   for (const std::string& input : inputs) pool.submit(0, input);
 
   BatchEvents events(results_stream, request.kind, inputs.size(), request.progress && isatty(STDERR_FILENO) != 0,

@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "ipc/kind_options.hpp"
+#include "supervisor/pool.hpp"
 
 namespace procpool::supervisor {
 
@@ -18,12 +19,11 @@ struct UsageError : std::runtime_error {
 struct RunRequest {
   std::string kind;
   std::vector<std::string> inputs;
-  std::vector<std::string> plugins;  // absolute paths, loaded by every child
   std::string input_file;    // "-" for stdin, empty for none
   std::string results_path;  // "-" for stdout, empty for none
+  bool resume = false;       // skip inputs already ok in results_path, append the rest
   KindOptions options;       // the kind's own options (--size, --out, ...)
-  unsigned workers = 0;      // 0: usable cores
-  unsigned max_attempts = 3;
+  PoolOptions pool;          // workers, limits, plugins (absolute paths)
   bool progress = true;      // shown only while stderr is a terminal anyway
   bool summary = true;
 };

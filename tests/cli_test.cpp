@@ -13,46 +13,16 @@
 #include <sstream>
 #include <string>
 
+#include "tests/test_support.hpp"
+
 namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
 
-struct CliRun {
-  int status = -1;
-  std::string out, err;
-};
-
-// Runs procpool with args (through /bin/sh), stdin_text as its standard input.
-CliRun run_cli(const std::string& args, const std::string& stdin_text = "") {
-  const fs::path err_file = fs::temp_directory_path() / ("procpool-cli-err-" + std::to_string(getpid()));
-  const fs::path in_file = fs::temp_directory_path() / ("procpool-cli-in-" + std::to_string(getpid()));
-  std::ofstream(in_file) << stdin_text;
-  const std::string cmd = std::string(PROCPOOL_EXE) + " " + args + " 2>" + err_file.string() + " <" + in_file.string();
-  CliRun r;
-  FILE* p = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf{};
-  std::size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int raw = pclose(p);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
-  std::ifstream e(err_file);
-  std::stringstream ss;
-  ss << e.rdbuf();
-  r.err = ss.str();
-  fs::remove(err_file);
-  fs::remove(in_file);
-  return r;
-}
-
-std::vector<json> lines(const std::string& text) {
-  std::vector<json> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line))
-    if (!line.empty()) out.push_back(json::parse(line));
-  return out;
-}
+using procpool::testing::CliRun;
+using procpool::testing::run_cli;
+std::vector<json> lines(const std::string& text) { return procpool::testing::json_lines(text); }
 
 class Photos : public ::testing::Test {
  protected:

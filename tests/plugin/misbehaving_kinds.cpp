@@ -1,12 +1,14 @@
 // The test plugin: kinds that crash, hang or leak on purpose, for the lifecycle tests.
 // Never part of procpool itself.
 //
-//   misbehave  input "segv" | "abort" | "exit3" | "hang" | "leak" | "sleep:MS" | anything
-//              else (ok: echoes the input)
+//   misbehave  input "segv" | "abort" | "exit3" | "hang" | "leak" (without bound) |
+//              "hold:MB" (allocates MB and keeps it) | "sleep:MS" | "spin:US" (busy) |
+//              anything else (ok: echoes the input)
 //   bad-start  its start() throws: a child that cannot start
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -35,8 +37,23 @@ class Misbehave final : public procpool::TaskKind {
       }
     }
     if (input.substr(0, 6) == "sleep:") usleep(static_cast<useconds_t>(std::stoul(std::string(input.substr(6))) * 1000));
+    if (input.substr(0, 5) == "spin:") {
+      const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(std::stoul(std::string(input.substr(5))));
+      while (std::chrono::steady_clock::now() < until) {
+      }
+    }
+    if (input.substr(0, 5) == "hold:") {
+      const std::size_t bytes = std::stoul(std::string(input.substr(5))) << 20;
+      char* block = static_cast<char*>(std::malloc(bytes));
+      if (block == nullptr) throw std::bad_alloc();
+      std::memset(block, 1, bytes);
+      held_.push_back(block);  // kept: the child's RSS grows task by task
+    }
     out.data = std::string(input);
   }
+
+ private:
+  std::vector<char*> held_;
 };
 
 class BadStart final : public procpool::TaskKind {

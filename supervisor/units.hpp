@@ -1,0 +1,20 @@
+#pragma once
+// Parsing of the command line's sizes and durations.
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace procpool::supervisor {
+
+// "1048576", "512K", "300M", "2G", "1.5G" (powers of 1024; a trailing "B" or "iB" is
+// allowed). nullopt if malformed, zero or over 2^62.
+std::optional<uint64_t> parse_bytes(std::string_view text);
+
+// A task timeout: "30" or "2.5" seconds, or "300%" of the kind's median run time.
+struct TimeoutSpec {
+  uint64_t ns = 0;
+  unsigned percent = 0;
+};
+std::optional<TimeoutSpec> parse_timeout(std::string_view text);
+
+}  // namespace procpool::supervisor

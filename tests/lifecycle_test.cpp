@@ -1,0 +1,294 @@
+// Crash isolation and the worker lifecycle, end to end through `procpool run`, with the
+// test plugin's kinds that really crash, hang and leak, and real signals.
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <filesystem>
+#include <gtest/gtest.h>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "tests/test_support.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using procpool::testing::CliRun;
+using procpool::testing::json_lines;
+using procpool::testing::run_cli;
+
+namespace {
+
+const std::string kPlugin = std::string("--plugin ") + TEST_PLUGIN + " ";
+
+std::map<std::string, json> by_input(const std::vector<json>& results) {
+  std::map<std::string, json> out;
+  for (const json& j : results) out[j["input"].get<std::string>()] = j;
+  return out;
+}
+
+std::string repeat(const std::string& word, int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out += word + "\n";
+  return out;
+}
+
+// Starts procpool in the background (its own process group), returns its pid.
+pid_t start_background(const std::string& args, const std::string& out_file, const std::string& err_file) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    setpgid(0, 0);
+    const std::string cmd = "exec " + std::string(PROCPOOL_EXE) + " " + args + " >" + out_file + " 2>" + err_file;
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+std::vector<pid_t> children_of(pid_t parent) {
+  std::vector<pid_t> out;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    const auto close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(line.substr(close + 2));
+    char state = 0;
+    pid_t ppid = 0;
+    rest >> state >> ppid;
+    if (ppid == parent && state != 'Z') out.push_back(std::stoi(name));
+  }
+  return out;
+}
+
+bool alive(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return false;
+  const auto close = line.rfind(')');
+  return close != std::string::npos && line[close + 2] != 'Z';
+}
+
+int wait_status(pid_t pid) {
+  int raw = 0;
+  waitpid(pid, &raw, 0);
+  return WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
+}
+
+}  // namespace
+
+TEST(Lifecycle, EachKindOfDeathIsChargedToItsTaskWithItsCause) {
+  const CliRun r = run_cli("run misbehave " + kPlugin + "--results - ok1 segv ok2 abort exit3 ok3");
+  EXPECT_EQ(r.status, 1) << r.err;
+  auto results = by_input(json_lines(r.out));
+  ASSERT_EQ(results.size(), 6u) << r.out;
+  EXPECT_EQ(results["segv"]["error"], "killed by SIGSEGV on 3 attempts");
+  EXPECT_EQ(results["abort"]["error"], "killed by SIGABRT on 3 attempts");
+  EXPECT_EQ(results["exit3"]["error"], "exit status 3 on 3 attempts");
+  for (const char* bad : {"segv", "abort", "exit3"}) {
+    EXPECT_EQ(results[bad]["status"], "crashed");
+    EXPECT_EQ(results[bad]["attempts"], 3);
+  }
+  for (const char* ok : {"ok1", "ok2", "ok3"}) EXPECT_EQ(results[ok]["status"], "ok") << ok;
+  EXPECT_NE(r.err.find("restarts: 9"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("crashed task"), std::string::npos) << r.err;
+}
+
+TEST(Lifecycle, OnePoisonInputAmongAThousand) {
+  std::string input = repeat("fine", 500) + "segv\n" + repeat("fine", 499);
+  const CliRun r = run_cli("run misbehave " + kPlugin + "--results - --input-file -", input);
+  EXPECT_EQ(r.status, 1);
+  const auto results = json_lines(r.out);
+  ASSERT_EQ(results.size(), 1000u);
+  std::set<uint64_t> ids;
+  int ok = 0, crashed = 0;
+  for (const json& j : results) {
+    ids.insert(j["id"].get<uint64_t>());
+    if (j["status"] == "ok") ++ok;
+    if (j["status"] == "crashed") {
+      ++crashed;
+      EXPECT_EQ(j["input"], "segv");
+      EXPECT_EQ(j["attempts"], 3);
+    }
+  }
+  EXPECT_EQ(ids.size(), 1000u);
+  EXPECT_EQ(ok, 999);
+  EXPECT_EQ(crashed, 1);
+}
+
+TEST(Lifecycle, AHangingTaskTimesOutAndTheRestGoOn) {
+  CliRun r = run_cli("run misbehave " + kPlugin + "--timeout 0.3 --results - ok hang sleep:50 ok2");
+  EXPECT_EQ(r.status, 1);
+  auto results = by_input(json_lines(r.out));
+  ASSERT_EQ(results.size(), 4u);
+  EXPECT_EQ(results["hang"]["status"], "timeout");
+  EXPECT_NE(results["hang"]["error"].get<std::string>().find("limit 0.30 s"), std::string::npos);
+  EXPECT_EQ(results["hang"]["attempts"], 1);  // not retried unless asked
+  for (const char* ok : {"ok", "sleep:50", "ok2"}) EXPECT_EQ(results[ok]["status"], "ok");
+  // Retried when asked, up to --max-attempts.
+  r = run_cli("run misbehave " + kPlugin + "--timeout 0.2 --retry-timeouts --max-attempts 2 --results - hang");
+  results = by_input(json_lines(r.out));
+  EXPECT_EQ(results["hang"]["status"], "timeout");
+  EXPECT_EQ(results["hang"]["attempts"], 2);
+}
+
+TEST(Lifecycle, TimeoutAsAPercentageOfTheMedianRunTime) {
+  // 20 tasks of 30 ms set the median; then one of 2 s is over 300% (and over 100 ms).
+  const CliRun r = run_cli("run misbehave " + kPlugin + "-j 1 --timeout 300% --results - --input-file -",
+                           repeat("sleep:30", 20) + "sleep:2000\n");
+  const auto results = json_lines(r.out);
+  ASSERT_EQ(results.size(), 21u);
+  int timeouts = 0;
+  for (const json& j : results) timeouts += j["status"] == "timeout";
+  EXPECT_EQ(timeouts, 1) << r.out;
+}
+
+TEST(Lifecycle, AChildOverTheHardMemoryLimitIsKilledAndItsTaskCharged) {
+  const CliRun r = run_cli("run misbehave " + kPlugin +
+                           "--max-memory-per-child 100M --hard-memory-per-child 200M --max-attempts 2 --results - "
+                           "ok leak ok2");
+  EXPECT_EQ(r.status, 1);
+  auto results = by_input(json_lines(r.out));
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_EQ(results["leak"]["status"], "crashed");
+  EXPECT_NE(results["leak"]["error"].get<std::string>().find("over the hard limit of 200 MiB on 2 attempts"),
+            std::string::npos)
+      << results["leak"];
+  EXPECT_EQ(results["ok"]["status"], "ok");
+  EXPECT_EQ(results["ok2"]["status"], "ok");
+}
+
+TEST(Lifecycle, AChildOverTheSoftMemoryLimitIsReplacedWithoutLosingATask) {
+  // Each task keeps 40 MiB: past 100 MiB the child finishes and a fresh one takes over.
+  const CliRun r = run_cli("run misbehave " + kPlugin + "-j 1 --max-memory-per-child 100M --results - --input-file -",
+                           repeat("hold:40", 10));
+  EXPECT_EQ(r.status, 0) << r.err;
+  const auto results = json_lines(r.out);
+  ASSERT_EQ(results.size(), 10u);
+  std::set<int> pids;
+  for (const json& j : results) {
+    EXPECT_EQ(j["status"], "ok");
+    pids.insert(j["pid"].get<int>());
+  }
+  EXPECT_GE(pids.size(), 3u) << "children should have been replaced as they grew";
+  EXPECT_NE(r.err.find("restarts: 0"), std::string::npos) << "recycling is not a restart: " << r.err;
+}
+
+TEST(Lifecycle, MaxTasksPerChildRecyclesChildren) {
+  const CliRun r = run_cli("run misbehave " + kPlugin + "-j 1 --max-tasks-per-child 3 --results - a b c d e f g");
+  EXPECT_EQ(r.status, 0) << r.err;
+  std::map<int, int> per_pid;
+  for (const json& j : json_lines(r.out)) ++per_pid[j["pid"].get<int>()];
+  ASSERT_EQ(per_pid.size(), 3u);
+  for (const auto& [pid, n] : per_pid) EXPECT_LE(n, 3);
+}
+
+TEST(Lifecycle, ACrashLoopStopsTheRunWithAClearErrorInsteadOfForkingForever) {
+  const auto start = std::chrono::steady_clock::now();
+  const CliRun r = run_cli("run misbehave " + kPlugin +
+                           "--max-attempts 100 --max-restarts 5 --restart-period 60 --results - --input-file -",
+                           repeat("segv", 50));
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("workers keep dying (6 restarts within 60 s"), std::string::npos) << r.err;
+  const auto results = json_lines(r.out);
+  ASSERT_EQ(results.size(), 50u) << "every task still gets exactly one result";
+  for (const json& j : results) EXPECT_TRUE(j["status"] == "cancelled" || j["status"] == "crashed") << j;
+  EXPECT_LT(took, std::chrono::seconds(10));
+}
+
+TEST(Lifecycle, AKindWhoseInitializerFailsIsAnImmediateClearError) {
+  const CliRun r = run_cli("run bad-start " + kPlugin + "--results - a b");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("a worker could not start: bad-start: initializer failed on purpose"), std::string::npos)
+      << r.err;
+  const auto results = json_lines(r.out);
+  ASSERT_EQ(results.size(), 2u);
+  for (const json& j : results) EXPECT_EQ(j["status"], "cancelled");
+}
+
+TEST(Lifecycle, FirstSignalDrainsSecondKills) {
+  const std::string dir = fs::temp_directory_path() / ("pp-signal-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  std::string args = "run sleep -j 2 --results -";
+  for (int i = 0; i < 20; ++i) args += " 600";
+  // One SIGINT: the two running tasks finish, the other 18 are cancelled.
+  pid_t pid = start_background(args, dir + "/out1", dir + "/err1");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  kill(pid, SIGINT);
+  EXPECT_EQ(wait_status(pid), 130);
+  auto results = json_lines(procpool::testing::read_file(dir + "/out1"));
+  ASSERT_EQ(results.size(), 20u);
+  int ok = 0, cancelled = 0;
+  for (const json& j : results) {
+    ok += j["status"] == "ok";
+    cancelled += j["status"] == "cancelled";
+  }
+  EXPECT_EQ(ok, 2);
+  EXPECT_EQ(cancelled, 18);
+  // Two: the running ones are killed too, at once.
+  pid = start_background(args, dir + "/out2", dir + "/err2");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const auto t0 = std::chrono::steady_clock::now();
+  kill(pid, SIGTERM);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  kill(pid, SIGTERM);
+  EXPECT_EQ(wait_status(pid), 143);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(250)) << "did not wait for 600 ms tasks";
+  results = json_lines(procpool::testing::read_file(dir + "/out2"));
+  ASSERT_EQ(results.size(), 20u);
+  for (const json& j : results) EXPECT_EQ(j["status"], "cancelled") << j;
+  fs::remove_all(dir);
+}
+
+TEST(Lifecycle, SupervisorKilledThenResumedFinishesWithoutRedoingWork) {
+  const std::string dir = fs::temp_directory_path() / ("pp-resume-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  const std::string results_file = dir + "/results.jsonl";
+  std::string inputs;
+  for (int i = 0; i < 40; ++i) inputs += " sleep:" + std::to_string(50 + i);
+  const std::string args = "run misbehave " + kPlugin + "-j 2 --results " + results_file + " --resume" + inputs;
+  const pid_t pid = start_background(args, dir + "/out", dir + "/err");
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  const std::vector<pid_t> workers = children_of(pid);
+  ASSERT_EQ(workers.size(), 2u);
+  kill(pid, SIGKILL);
+  EXPECT_EQ(wait_status(pid), 128 + SIGKILL);
+  // Its children die with it (parent-death signal), within a second.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  while ((alive(workers[0]) || alive(workers[1])) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_FALSE(alive(workers[0]));
+  EXPECT_FALSE(alive(workers[1]));
+  // Its segment is left behind in /dev/shm ...
+  const std::string prefix = "procpool-" + std::to_string(getuid()) + "-" + std::to_string(pid) + "-";
+  auto stale = [&] {
+    for (const auto& e : fs::directory_iterator("/dev/shm"))
+      if (e.path().filename().string().rfind(prefix, 0) == 0) return true;
+    return false;
+  };
+  EXPECT_TRUE(stale());
+  const std::size_t done_before = json_lines(procpool::testing::read_file(results_file)).size();
+  EXPECT_GT(done_before, 0u);
+  EXPECT_LT(done_before, 40u);
+  // ... and the same command, run again, removes it and finishes only what was left.
+  const CliRun again = run_cli(args);
+  EXPECT_EQ(again.status, 0) << again.err;
+  EXPECT_FALSE(stale());
+  EXPECT_NE(again.err.find("resuming: " + std::to_string(done_before) + " of 40 inputs already ok"), std::string::npos)
+      << again.err;
+  std::map<std::string, int> ok_count;
+  for (const json& j : json_lines(procpool::testing::read_file(results_file)))
+    if (j["status"] == "ok") ++ok_count[j["input"].get<std::string>()];
+  EXPECT_EQ(ok_count.size(), 40u);
+  for (const auto& [input, n] : ok_count) EXPECT_EQ(n, 1) << input << " ran more than once";
+  struct stat st{};
+  ASSERT_EQ(stat(results_file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u) << "results are the owner's only";
+  fs::remove_all(dir);
+}

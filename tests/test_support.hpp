@@ -1,0 +1,62 @@
+#pragma once
+// Helpers shared by the end-to-end tests: run the procpool executable, read JSON lines.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace procpool::testing {
+
+struct CliRun {
+  int status = -1;  // exit status, or 128 + signal
+  std::string out, err;
+};
+
+// Runs procpool with args (through /bin/sh), stdin_text as its standard input.
+inline CliRun run_cli(const std::string& args, const std::string& stdin_text = "") {
+  namespace fs = std::filesystem;
+  const std::string tag = std::to_string(getpid()) + "-" + std::to_string(reinterpret_cast<uintptr_t>(&args));
+  const fs::path err_file = fs::temp_directory_path() / ("procpool-cli-err-" + tag);
+  const fs::path in_file = fs::temp_directory_path() / ("procpool-cli-in-" + tag);
+  std::ofstream(in_file) << stdin_text;
+  const std::string cmd = std::string(PROCPOOL_EXE) + " " + args + " 2>" + err_file.string() + " <" + in_file.string();
+  CliRun r;
+  FILE* p = popen(cmd.c_str(), "r");
+  std::array<char, 4096> buf{};
+  std::size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int raw = pclose(p);
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
+  std::ifstream e(err_file);
+  std::stringstream ss;
+  ss << e.rdbuf();
+  r.err = ss.str();
+  fs::remove(err_file);
+  fs::remove(in_file);
+  return r;
+}
+
+inline std::vector<nlohmann::json> json_lines(const std::string& text) {
+  std::vector<nlohmann::json> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+inline std::string read_file(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+}  // namespace procpool::testing
