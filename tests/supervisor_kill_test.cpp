@@ -1,0 +1,119 @@
+// The supervisor killed with SIGKILL: its children die with it, its segment is swept by
+// the next start, and --resume finishes the job without redoing finished work. Run
+// serially (ctest RUN_SERIAL): any other procpool starting meanwhile would sweep the
+// stale segment this test looks for.
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <filesystem>
+#include <gtest/gtest.h>
+#include <map>
+#include <string>
+#include <thread>
+
+#include "tests/test_support.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using procpool::testing::CliRun;
+using procpool::testing::json_lines;
+using procpool::testing::run_cli;
+
+namespace {
+
+const std::string kPlugin = std::string("--plugin ") + TEST_PLUGIN + " ";
+
+// Starts procpool in the background (its own process group), returns its pid.
+pid_t start_background(const std::string& args, const std::string& out_file, const std::string& err_file) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    setpgid(0, 0);
+    const std::string cmd = "exec " + std::string(PROCPOOL_EXE) + " " + args + " >" + out_file + " 2>" + err_file;
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+std::vector<pid_t> children_of(pid_t parent) {
+  std::vector<pid_t> out;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    const auto close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(line.substr(close + 2));
+    char state = 0;
+    pid_t ppid = 0;
+    rest >> state >> ppid;
+    if (ppid == parent && state != 'Z') out.push_back(std::stoi(name));
+  }
+  return out;
+}
+
+bool alive(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return false;
+  const auto close = line.rfind(')');
+  return close != std::string::npos && line[close + 2] != 'Z';
+}
+
+int wait_status(pid_t pid) {
+  int raw = 0;
+  waitpid(pid, &raw, 0);
+  return WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
+}
+
+}  // namespace
+
+TEST(Lifecycle, SupervisorKilledThenResumedFinishesWithoutRedoingWork) {
+  const std::string dir = fs::temp_directory_path() / ("pp-resume-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  const std::string results_file = dir + "/results.jsonl";
+  std::string inputs;
+  for (int i = 0; i < 40; ++i) inputs += " sleep:" + std::to_string(50 + i);
+  const std::string args = "run misbehave " + kPlugin + "-j 2 --results " + results_file + " --resume" + inputs;
+  const pid_t pid = start_background(args, dir + "/out", dir + "/err");
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  const std::vector<pid_t> workers = children_of(pid);
+  ASSERT_EQ(workers.size(), 2u);
+  kill(pid, SIGKILL);
+  EXPECT_EQ(wait_status(pid), 128 + SIGKILL);
+  // Its children die with it (parent-death signal), within a second.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  while ((alive(workers[0]) || alive(workers[1])) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_FALSE(alive(workers[0]));
+  EXPECT_FALSE(alive(workers[1]));
+  // Its segment is left behind in /dev/shm ...
+  const std::string prefix = "procpool-" + std::to_string(getuid()) + "-" + std::to_string(pid) + "-";
+  auto stale = [&] {
+    for (const auto& e : fs::directory_iterator("/dev/shm"))
+      if (e.path().filename().string().rfind(prefix, 0) == 0) return true;
+    return false;
+  };
+  EXPECT_TRUE(stale());
+  const std::size_t done_before = json_lines(procpool::testing::read_file(results_file)).size();
+  EXPECT_GT(done_before, 0u);
+  EXPECT_LT(done_before, 40u);
+  // ... and the same command, run again, removes it and finishes only what was left.
+  const CliRun again = run_cli(args);
+  EXPECT_EQ(again.status, 0) << again.err;
+  EXPECT_FALSE(stale());
+  EXPECT_NE(again.err.find("resuming: " + std::to_string(done_before) + " of 40 inputs already ok"), std::string::npos)
+      << again.err;
+  std::map<std::string, int> ok_count;
+  for (const json& j : json_lines(procpool::testing::read_file(results_file)))
+    if (j["status"] == "ok") ++ok_count[j["input"].get<std::string>()];
+  EXPECT_EQ(ok_count.size(), 40u);
+  for (const auto& [input, n] : ok_count) EXPECT_EQ(n, 1) << input << " ran more than once";
+  struct stat st{};
+  ASSERT_EQ(stat(results_file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u) << "results are the owner's only";
+  fs::remove_all(dir);
+}
