@@ -18,6 +18,8 @@ using nlohmann::json;
 using procpool::testing::CliRun;
 using procpool::testing::json_lines;
 using procpool::testing::run_cli;
+using procpool::testing::start_background;
+using procpool::testing::wait_status;
 
 namespace {
 
@@ -33,51 +35,6 @@ std::string repeat(const std::string& word, int n) {
   std::string out;
   for (int i = 0; i < n; ++i) out += word + "\n";
   return out;
-}
-
-// Starts procpool in the background (its own process group), returns its pid.
-pid_t start_background(const std::string& args, const std::string& out_file, const std::string& err_file) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    setpgid(0, 0);
-    const std::string cmd = "exec " + std::string(PROCPOOL_EXE) + " " + args + " >" + out_file + " 2>" + err_file;
-    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  return pid;
-}
-
-std::vector<pid_t> children_of(pid_t parent) {
-  std::vector<pid_t> out;
-  for (const auto& entry : fs::directory_iterator("/proc")) {
-    const std::string name = entry.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream stat(entry.path() / "stat");
-    std::string line;
-    std::getline(stat, line);
-    const auto close = line.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(line.substr(close + 2));
-    char state = 0;
-    pid_t ppid = 0;
-    rest >> state >> ppid;
-    if (ppid == parent && state != 'Z') out.push_back(std::stoi(name));
-  }
-  return out;
-}
-
-bool alive(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(stat, line)) return false;
-  const auto close = line.rfind(')');
-  return close != std::string::npos && line[close + 2] != 'Z';
-}
-
-int wait_status(pid_t pid) {
-  int raw = 0;
-  waitpid(pid, &raw, 0);
-  return WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
 }
 
 }  // namespace
