@@ -59,6 +59,7 @@ void Supervisor::Impl::handle_record(ChildSlot& slot, std::string_view record) {
     for (uint32_t& c : *concurrency) c = std::clamp<uint32_t>(c, 1, 4096);
     slot.concurrency = std::move(*concurrency);
     slot.state = SlotState::Ready;
+    slot.progress_ns = ipc::monotonic_ns();
     if (slot.died_ns != 0) respawn_latencies_.push_back(ipc::monotonic_ns() - slot.died_ns);
     slot.died_ns = 0;
     return;
@@ -89,6 +90,7 @@ void Supervisor::Impl::handle_result(ChildSlot& slot, const ipc::ResultView& res
   slot.busy_ns += run_ns;
   ++slot.tasks_done;
   slot.consecutive_crashes = 0;
+  slot.progress_ns = result.header.end_ns;
   if (options_.timeout_percent != 0) record_run_time(task.kind, run_ns);
 
   Completion c;
@@ -167,6 +169,7 @@ void Supervisor::Impl::dispatch() {
       header.task_id = id;
       if (!slot.tasks.try_write(&header, sizeof header, task.input.data(), task.input.size())) continue;
       pending_.pop_front();
+      if (slot.inflight.empty()) slot.progress_ns = ipc::monotonic_ns();  // the stall clock starts with work
       slot.inflight.push_back(id);
       progress = true;
       if (options_.max_tasks_per_child != 0 && ++slot.dispatched >= options_.max_tasks_per_child) recycle(slot);

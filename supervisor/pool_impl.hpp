@@ -45,6 +45,7 @@ struct ChildSlot {
   uint64_t dispatched = 0;             // tasks sent to this generation
   uint32_t consecutive_crashes = 0;    // since a child of this slot last finished a task
   uint64_t respawn_at_ns = 0;          // when Dead and waiting out its backoff; 0 if not
+  uint64_t progress_ns = 0;            // its last sign of life: ready, or a result
   uint64_t spawned_ns = 0;
   uint64_t died_ns = 0;                // of the predecessor, for respawn latency; 0 if planned
   uint64_t busy_ns = 0;

@@ -83,7 +83,19 @@ void Supervisor::Impl::check_task_timeout(ChildSlot& slot, uint64_t now) {
   if (options_.task_timeout_ns == 0 && options_.timeout_percent == 0) return;
   const ipc::SlotView view = segment_->slot(static_cast<uint32_t>(slot.index));
   const uint64_t running = view.control->current_task.load(std::memory_order_acquire);
-  if (running == 0 || running - 1 < first_id_ || running - 1 >= next_id_) return;
+  if (running == 0) {
+    // Tasks queued but none started or finished for a whole timeout: the child is
+    // stopped or wedged outside any task. Its tasks go back, uncharged.
+    if (slot.inflight.empty() || slot.state != SlotState::Ready) return;
+    const uint64_t limit = timeout_for(task_entry(slot.inflight.front()).kind);
+    if (limit != 0 && now > slot.progress_ns && now - slot.progress_ns > limit) {
+      slot.kill_reason = KillReason::Timeout;
+      slot.kill_detail = "stalled: no task started or finished for " + seconds(now - slot.progress_ns);
+      slot.process->kill(SIGKILL);
+    }
+    return;
+  }
+  if (running - 1 < first_id_ || running - 1 >= next_id_) return;
   const uint64_t started = view.control->current_started_ns.load(std::memory_order_relaxed);
   const uint64_t limit = timeout_for(task_entry(running - 1).kind);
   if (limit == 0 || started == 0 || now < started || now - started <= limit) return;

@@ -6,7 +6,9 @@
 #include <signal.h>
 
 #include <gtest/gtest.h>
+#include <chrono>
 #include <map>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -162,4 +164,20 @@ TEST(Pool, AnOversizedInputIsAnErrorResult) {
   EXPECT_EQ(rec.results[0].status, Status::Error);
   EXPECT_NE(rec.results[0].output.find("exceeds the limit"), std::string::npos);
   EXPECT_EQ(rec.results[1].status, Status::Ok);
+}
+
+TEST(Pool, AChildIdleLongerThanTheTimeoutIsNotMistakenForAStalledOne) {
+  PoolOptions o = options(1);
+  o.task_timeout_ns = 200'000'000;
+  Supervisor pool(o, {{"sleep", ""}});
+  Recorder rec;
+  pool.submit(0, "10");
+  pool.run(rec);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // idle for 2.5 timeouts
+  pool.submit(0, "100");
+  pool.submit(0, "100");
+  EXPECT_EQ(pool.run(rec).error, "");
+  ASSERT_EQ(rec.results.size(), 3u);
+  for (const auto& [id, r] : rec.results) EXPECT_EQ(r.status, Status::Ok) << id << ": " << r.output;
+  EXPECT_EQ(pool.restarts(), 0u);
 }
