@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "ipc/chunk.hpp"
 #include "ipc/clock.hpp"
 #include "ipc/records.hpp"
 #include "ipc/segment.hpp"
@@ -134,6 +135,8 @@ class Worker {
         if (!load_plugin_record(record)) return false;
       } else if (type == RecordType::DefineKind) {
         if (!define_kind(record)) return false;
+      } else if (type == RecordType::Initialize) {
+        if (!run_initializer(record)) return false;
       } else {
         break;
       }
@@ -154,6 +157,24 @@ class Worker {
     } catch (const std::exception& e) {
       return refuse(e.what());
     }
+    tasks_.pop();
+    tasks_.release();
+    return true;
+  }
+
+  // The pool's initializer: one run of a kind before any task. Its failure is the
+  // child's failure to start, which stops the pool with the initializer's message.
+  bool run_initializer(std::string_view record) {
+    if (record.size() < 2) return refuse("malformed initializer record");
+    const auto kind = static_cast<uint8_t>(record[1]);
+    if (kind >= kinds_.size() || !kinds_[kind]) return refuse("initializer names an undefined kind");
+    TaskOutput out;
+    try {
+      kinds_[kind]->run(record.substr(2), out);
+    } catch (const std::exception& e) {
+      out.fail(e.what());
+    }
+    if (!out.ok) return refuse("initializer failed: " + out.data);
     tasks_.pop();
     tasks_.release();
     return true;
@@ -193,7 +214,7 @@ class Worker {
     result.task_id = task->header.task_id;
     // CPU time costs two system calls, more than a very short task itself: measure it
     // only while this kind's recent tasks ran long enough (see kMeasureCpuNs).
-    uint64_t& ewma = run_ewma_ns_[task->header.kind];
+    uint64_t& ewma = run_ewma_ns_[task->header.kind];  // chunks share it: their run is long anyway
     const bool measure = ewma >= kMeasureCpuNs;
     const uint64_t cpu_start = measure ? thread_cpu_ns() : 0;
     result.start_ns = ipc::monotonic_ns();
@@ -202,15 +223,11 @@ class Worker {
     control.current_started_ns.store(result.start_ns, std::memory_order_relaxed);
     control.current_task.store(task->header.task_id + 1, std::memory_order_release);
 
-    output_.ok = true;
-    output_.output_is_json = false;
-    output_.data.clear();
-    try {
-      kinds_[task->header.kind]->run(task->input, output_);
-    } catch (const std::exception& e) {
-      output_.fail(e.what());
-    } catch (...) {
-      output_.fail("task threw a non-standard exception");
+    TaskKind& kind = *kinds_[task->header.kind];
+    if ((task->header.flags & ipc::kTaskChunk) != 0) {
+      run_chunk(kind, task->input);
+    } else {
+      run_one(kind, task->input, output_);
     }
     result.end_ns = ipc::monotonic_ns();
     const uint64_t run_ns = result.end_ns - result.start_ns;
@@ -239,6 +256,31 @@ class Worker {
     tasks_.pop();
     tasks_.release();
     return true;
+  }
+
+  static void run_one(TaskKind& kind, std::string_view input, TaskOutput& out) {
+    out.ok = true;
+    out.output_is_json = false;
+    out.data.clear();
+    try {
+      kind.run(input, out);
+    } catch (const std::exception& e) {
+      out.fail(e.what());
+    } catch (...) {
+      out.fail("task threw a non-standard exception");
+    }
+  }
+
+  // Each input of the chunk in turn; their outputs concatenated (ipc/chunk.hpp).
+  void run_chunk(TaskKind& kind, std::string_view chunk) {
+    std::string combined;
+    const bool well_formed = ipc::for_each_chunk_input(chunk, [&](std::string_view input) {
+      run_one(kind, input, item_);
+      ipc::append_chunk_output(combined, item_.ok, item_.output_is_json ? ipc::kResultOutputIsJson : 0, item_.data);
+    });
+    output_.ok = well_formed;
+    output_.output_is_json = false;
+    output_.data = well_formed ? std::move(combined) : "malformed chunk";
   }
 
   // Nothing to do: spin a little (a busy pool's next task is microseconds away), then
@@ -274,6 +316,7 @@ class Worker {
   ipc::RingProducer results_;
   std::vector<std::unique_ptr<TaskKind>> kinds_;
   TaskOutput output_;
+  TaskOutput item_;  // one input of a chunk
   std::vector<uint64_t> run_ewma_ns_;  // per kind; starts "long", so first tasks are measured
   uint64_t rss_kb_ = 0;
   uint64_t rss_read_ns_ = 0;

@@ -86,6 +86,14 @@ std::optional<std::string_view> decode_load_plugin(std::string_view in) {
   return in;
 }
 
+std::string encode_initialize(uint8_t kind, std::string_view input) {
+  std::string out;
+  put(out, static_cast<uint8_t>(RecordType::Initialize));
+  put(out, kind);
+  out += input;
+  return out;
+}
+
 std::string encode_fatal(std::string_view message) {
   std::string out;
   put(out, static_cast<uint8_t>(RecordType::Fatal));

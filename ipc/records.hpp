@@ -20,6 +20,7 @@ enum class RecordType : uint8_t {
   Task = 2,        // one task to run
   Stop = 3,        // finish what you hold and exit 0
   LoadPlugin = 4,  // a plugin path to load before the kinds are defined
+  Initialize = 5,  // run this kind once with this input before any task (an initializer)
   Ready = 16,      // the child loaded every kind: their concurrencies
   Result = 17,     // one task's outcome
   Fatal = 18,      // the child cannot work (bad kind, bad options): a message, then exit
@@ -34,10 +35,12 @@ inline constexpr int kStatusCount = 5;
 inline constexpr uint8_t kResultOutputIsJson = 1;    // output bytes are one JSON value
 inline constexpr uint8_t kResultCpuNotMeasured = 2;  // cpu_ns is 0: the task was too short to measure
 
+inline constexpr uint16_t kTaskChunk = 1;  // input holds many inputs; see encode_chunk()
+
 struct TaskHeader {
   uint8_t type;  // RecordType::Task
   uint8_t kind;  // index of a DefineKind sent earlier
-  uint16_t reserved;
+  uint16_t flags;  // kTaskChunk
   uint32_t attempt;
   uint64_t task_id;
 };
@@ -74,6 +77,9 @@ std::optional<std::vector<uint32_t>> decode_ready(std::string_view record);
 
 std::string encode_load_plugin(std::string_view path);
 std::optional<std::string_view> decode_load_plugin(std::string_view record);
+
+// Initialize: [type][kind][input...]
+std::string encode_initialize(uint8_t kind, std::string_view input);
 
 std::string encode_fatal(std::string_view message);
 std::optional<std::string_view> decode_fatal(std::string_view record);

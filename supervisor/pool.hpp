@@ -26,6 +26,10 @@ struct PoolOptions {
   uint64_t ring_capacity = 1u << 20;    // bytes per ring per direction (power of two)
   std::string child_exe;                // empty: this executable, re-executed in child mode
   std::vector<std::string> plugins;     // shared libraries every child loads before its kinds
+  int initializer_kind = -1;            // index of a kind each child runs once before any task
+  std::string initializer_input;        // ... with this input; its failure stops the pool
+  bool handle_signals = false;          // SIGINT/SIGTERM drain the pool (the command line's way);
+                                        // a library leaves the program's signals alone
   unsigned max_attempts = 3;            // runs of a task that may crash its child
   uint64_t start_timeout_ns = 30'000'000'000ull;  // a child must be ready within this
   uint64_t target_queue_ns = 2'000'000; // prefetch ~ this much work per child ahead
@@ -74,6 +78,23 @@ struct WorkerStats {
   uint32_t restarts = 0;
 };
 
+// Work that arrives from other threads (the C++ API's submit and cancel). The loop calls
+// take() on its own thread whenever wake_fd() is readable or it is about to sleep.
+class Remote {
+ public:
+  virtual ~Remote() = default;
+  // An eventfd (or any fd) that becomes readable when something was posted.
+  virtual int wake_fd() const = 0;
+  // Loop thread: takes what was posted (calling submit/cancel); true if anything was.
+  virtual bool take(class Supervisor& pool) = 0;
+  // Loop thread: announce that the loop will sleep unless something is posted now; true
+  // if something was posted meanwhile (then the loop does not sleep). See ipc/doorbell.hpp.
+  virtual bool prepare_sleep() = 0;
+  virtual void woke() = 0;
+  // Loop thread: true once the owner asked the loop to stop and what it wanted done is done.
+  virtual bool finished(const class Supervisor& pool) const = 0;
+};
+
 struct RunOutcome {
   int signal = 0;     // SIGINT/SIGTERM that stopped the run, 0 if none
   std::string error;  // why the pool could not work (then every unfinished task was cancelled)
@@ -90,12 +111,23 @@ class Supervisor {
 
   unsigned workers() const;
   // Queues a task of kinds[kind]; returns its id (0, 1, 2, ... in submission order).
-  uint64_t submit(uint8_t kind, std::string input);
+  // flags: ipc::kTaskChunk for a chunk of inputs (ipc/chunk.hpp).
+  uint64_t submit(uint8_t kind, std::string input, uint16_t flags = 0);
+  // Runs the loop until every child is ready, or the pool failed (then the error).
+  std::string start_up();
   // Runs until every task submitted so far has had exactly one on_result; the children
   // stay up for more. A first SIGINT/SIGTERM cancels queued tasks and lets running ones
   // finish; a second kills the children (their running tasks are reported cancelled).
   // After a signal or an error the pool takes no more work.
   RunOutcome run(PoolEvents& events);
+  // As run(), but also takes work from `remote` (other threads) and returns only when
+  // remote.finished() says so (or the pool failed).
+  RunOutcome serve(PoolEvents& events, Remote& remote);
+  // Loop thread: cancels a task not yet given to a child (reported cancelled at once).
+  // False if it is already running, done, or unknown.
+  bool cancel(uint64_t id, const std::string& reason);
+  // Loop thread: tasks submitted and not yet reported.
+  uint64_t unfinished() const;
   // Lets every child finish what it holds and exit (SIGKILL after 5 s). The destructor
   // does not wait: it kills the children at once.
   void shutdown();

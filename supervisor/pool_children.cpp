@@ -36,6 +36,11 @@ Supervisor::Impl::Impl(PoolOptions options, std::vector<KindSpec> kinds)
   for (const std::string& plugin : options_.plugins) kind_definitions_.push_back(ipc::encode_load_plugin(plugin));
   for (std::size_t i = 0; i < kinds_.size(); ++i)
     kind_definitions_.push_back(ipc::encode_define_kind({static_cast<uint8_t>(i), kinds_[i].name, kinds_[i].options}));
+  if (options_.initializer_kind >= static_cast<int>(kinds_.size()))
+    throw std::invalid_argument("the initializer names no kind of this pool");
+  if (options_.initializer_kind >= 0)
+    kind_definitions_.push_back(
+        ipc::encode_initialize(static_cast<uint8_t>(options_.initializer_kind), options_.initializer_input));
   run_ewma_ns_.assign(kinds_.size(), 0);
   run_samples_.resize(kinds_.size());
   run_sample_next_.assign(kinds_.size(), 0);
@@ -51,19 +56,22 @@ Supervisor::Impl::Impl(PoolOptions options, std::vector<KindSpec> kinds)
   ipc::remove_stale_segments();
   segment_ = ipc::Segment::create(options_.workers, options_.ring_capacity);
 
-  // SIGINT/SIGTERM arrive through a signalfd: the loop acts on them between batches.
-  // Children unblock them again at start (a blocked mask survives exec).
-  sigset_t mask;
-  sigemptyset(&mask);
-  sigaddset(&mask, SIGINT);
-  sigaddset(&mask, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &mask, nullptr);
-  signal_fd_ = check_fd(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK), "signalfd");
+  if (options_.handle_signals) {
+    // SIGINT/SIGTERM arrive through a signalfd: the loop acts on them between batches.
+    // Children unblock them again at start (a blocked mask survives exec).
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+    signal_fd_ = check_fd(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK), "signalfd");
+  }
   epoll_fd_ = check_fd(epoll_create1(EPOLL_CLOEXEC), "epoll_create1");
   // Not close-on-exec: every child inherits it to wake us.
   wake_fd_ = check_fd(eventfd(0, EFD_NONBLOCK), "eventfd");
   timer_fd_ = check_fd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK), "timerfd_create");
   for (int fd : {wake_fd_, signal_fd_, timer_fd_}) {
+    if (fd < 0) continue;
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u64 = static_cast<uint64_t>(fd);
@@ -115,7 +123,9 @@ void Supervisor::Impl::spawn(ChildSlot& slot) {
       exe_,
       {kChildModeArg, segment_->name(), std::to_string(slot.index), std::to_string(slot.generation),
        std::to_string(wake_fd_), std::to_string(getpid())},
-      {{"MAGICK_THREAD_LIMIT", "1"}, {"OMP_NUM_THREADS", "1"}});
+      // PROCPOOL_CHILD: a program that forgot procpool::init() refuses to start a pool
+      // in its children instead of forking without end.
+      {{"MAGICK_THREAD_LIMIT", "1"}, {"OMP_NUM_THREADS", "1"}, {"PROCPOOL_CHILD", "1"}});
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.u64 = kPidfdTag | static_cast<uint64_t>(slot.index);
@@ -213,6 +223,7 @@ void Supervisor::Impl::requeue_inflight(ChildSlot& slot, int wait_status) {
       finish_task(id, ipc::Status::Cancelled, "cancelled before it started", nullptr);
       continue;
     }
+    task.sent = false;
     pending_.push_front(id);
   }
   slot.inflight.clear();

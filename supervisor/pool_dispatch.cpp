@@ -152,6 +152,11 @@ void Supervisor::Impl::dispatch() {
       if (slot.state != SlotState::Ready || slot.violated) continue;
       const uint64_t id = pending_.front();
       TaskEntry& task = task_entry(id);
+      if (task.done) {  // cancelled while it waited
+        pending_.pop_front();
+        progress = true;
+        continue;
+      }
       if (task.input.size() + sizeof(ipc::TaskHeader) > slot.tasks.max_payload()) {
         pending_.pop_front();
         finish_task(id, ipc::Status::Error,
@@ -167,8 +172,10 @@ void Supervisor::Impl::dispatch() {
       header.kind = task.kind;
       header.attempt = task.charged + 1;
       header.task_id = id;
+      header.flags = task.flags;
       if (!slot.tasks.try_write(&header, sizeof header, task.input.data(), task.input.size())) continue;
       pending_.pop_front();
+      task.sent = true;
       if (slot.inflight.empty()) slot.progress_ns = ipc::monotonic_ns();  // the stall clock starts with work
       slot.inflight.push_back(id);
       progress = true;
@@ -202,7 +209,7 @@ void Supervisor::Impl::cancel_pending(const std::string& reason) {
   while (!pending_.empty()) {
     const uint64_t id = pending_.front();
     pending_.pop_front();
-    finish_task(id, ipc::Status::Cancelled, reason, nullptr);
+    finish_task(id, ipc::Status::Cancelled, reason, nullptr);  // no-op if already done
   }
 }
 

@@ -20,7 +20,9 @@ struct TaskEntry {
   uint64_t queued_ns = 0;
   uint32_t charged = 0;  // runs that ended in a crash of their child
   uint8_t kind = 0;
+  uint16_t flags = 0;  // ipc::kTask* flags, sent with the task
   bool done = false;
+  bool sent = false;   // given to a child (cancel() can no longer take it back)
 };
 
 enum class SlotState { Dead, Starting, Ready, Stopping };
@@ -58,7 +60,7 @@ struct Supervisor::Impl {
   ~Impl();
 
   // pool_loop.cpp
-  RunOutcome run(PoolEvents& events);
+  RunOutcome run(PoolEvents& events, Remote* remote);
   void wait_for_events(int timeout_ms);
   void handle_signal();
   void on_tick();
@@ -130,6 +132,7 @@ struct Supervisor::Impl {
   uint64_t last_memory_check_ns_ = 0;
   bool memory_limits_given_ = false;  // by the user: checked every 10 ms, else every 100 ms
   std::string exe_;
+  Supervisor* owner_ = nullptr;  // for Remote callbacks
 };
 
 }  // namespace procpool::supervisor

@@ -16,17 +16,26 @@ namespace procpool::supervisor {
 
 namespace {
 constexpr uint64_t kPidfdTag = 1ull << 32;
+constexpr uint64_t kRemoteTag = 1ull << 33;
 constexpr uint64_t kSpinNs = 20'000;         // look again before sleeping: results are often close
 constexpr uint64_t kBusyPollNs = 1'000'000;  // while busy, still look at exits/signals this often
 }  // namespace
 
-RunOutcome Supervisor::Impl::run(PoolEvents& events) {
+RunOutcome Supervisor::Impl::run(PoolEvents& events, Remote* remote) {
   events_ = &events;
+  Supervisor& self = *owner_;
+  if (remote != nullptr) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = kRemoteTag;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, remote->wake_fd(), &ev);
+  }
   for (;;) {
-    bool worked = collect();
+    bool worked = remote != nullptr && remote->take(self);
+    worked |= collect();
     if (stopping_ && !pending_.empty()) cancel_pending(fatal_.empty() ? "cancelled: the pool is stopping" : "cancelled: " + fatal_);
     dispatch();
-    if (all_done() && fatal_.empty()) break;
+    if (remote == nullptr ? all_done() && fatal_.empty() : remote->finished(self)) break;
     if (!fatal_.empty() && std::all_of(slots_.begin(), slots_.end(),
                                        [](const ChildSlot& s) { return s.state == SlotState::Dead; }))
       break;
@@ -44,13 +53,15 @@ RunOutcome Supervisor::Impl::run(PoolEvents& events) {
     }
     if (worked) continue;
     events.on_idle();
-    bool ready = false;
+    bool ready = remote != nullptr && remote->prepare_sleep();
     for (ChildSlot& slot : slots_)
       if (slot.state != SlotState::Dead && !slot.results.prepare_sleep()) ready = true;
     if (!ready) wait_for_events(100);
     for (ChildSlot& slot : slots_)
       if (slot.state != SlotState::Dead) slot.results.shared()->data_ready.clear();
+    if (remote != nullptr) remote->woke();
   }
+  if (remote != nullptr) epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, remote->wake_fd(), nullptr);
   events.on_idle();
   events_ = nullptr;
   return RunOutcome{first_signal_, fatal_};
@@ -65,6 +76,8 @@ void Supervisor::Impl::wait_for_events(int timeout_ms) {
     if (tag & kPidfdTag) {
       ChildSlot& slot = slots_[tag & 0xffffffffu];
       if (slot.process) handle_exit(slot);
+    } else if (tag == kRemoteTag) {
+      // Nothing to read here: Remote::take() drains its own eventfd.
     } else if (tag == static_cast<uint64_t>(wake_fd_)) {
       uint64_t count = 0;
       [[maybe_unused]] ssize_t r = read(wake_fd_, &count, sizeof count);
@@ -112,23 +125,55 @@ void Supervisor::Impl::on_tick() {
 
 // Supervisor: the public face forwards to Impl.
 Supervisor::Supervisor(PoolOptions options, std::vector<KindSpec> kinds)
-    : impl_(std::make_unique<Impl>(std::move(options), std::move(kinds))) {}
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(kinds))) {
+  impl_->owner_ = this;
+}
 Supervisor::~Supervisor() = default;
 
 unsigned Supervisor::workers() const { return static_cast<unsigned>(impl_->slots_.size()); }
 
-uint64_t Supervisor::submit(uint8_t kind, std::string input) {
+uint64_t Supervisor::submit(uint8_t kind, std::string input, uint16_t flags) {
   if (kind >= impl_->kinds_.size()) throw std::out_of_range("submit: no such task kind");
   const uint64_t id = impl_->next_id_++;
   TaskEntry& task = impl_->tasks_.emplace_back();
   task.input = std::move(input);
   task.kind = kind;
+  task.flags = flags;
   task.queued_ns = ipc::monotonic_ns();
   impl_->pending_.push_back(id);  // run() cancels it if the pool is already stopping
   return id;
 }
 
-RunOutcome Supervisor::run(PoolEvents& events) { return impl_->run(events); }
+RunOutcome Supervisor::run(PoolEvents& events) { return impl_->run(events, nullptr); }
+RunOutcome Supervisor::serve(PoolEvents& events, Remote& remote) { return impl_->run(events, &remote); }
+
+bool Supervisor::cancel(uint64_t id, const std::string& reason) {
+  Impl& p = *impl_;
+  if (id < p.first_id_ || id >= p.next_id_) return false;
+  TaskEntry& task = p.task_entry(id);
+  if (task.done || task.sent) return false;
+  p.finish_task(id, ipc::Status::Cancelled, reason, nullptr);  // dispatch skips it later
+  return true;
+}
+
+std::string Supervisor::start_up() {
+  Impl& p = *impl_;
+  struct Discard final : PoolEvents {
+    void on_result(const Completion&) override {}
+  } discard;
+  p.events_ = &discard;
+  auto all_ready = [&] {
+    return std::all_of(p.slots_.begin(), p.slots_.end(), [](const ChildSlot& s) { return s.state == SlotState::Ready; });
+  };
+  while (!all_ready() && p.fatal_.empty()) {
+    p.collect();
+    if (!all_ready()) p.wait_for_events(10);
+  }
+  p.events_ = nullptr;
+  return p.fatal_;
+}
+
+uint64_t Supervisor::unfinished() const { return impl_->next_id_ - impl_->done_count_; }
 
 void Supervisor::shutdown() {
   // Every task has its result by now unless a run was interrupted; whatever is left is

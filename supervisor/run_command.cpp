@@ -115,7 +115,9 @@ int run_batch(const RunRequest& request, const KindValidator& validate) {
   }
 
   const uint64_t start_ns = ipc::monotonic_ns();
-  Supervisor pool(request.pool, {KindSpec{request.kind, request.options.encode()}});
+  PoolOptions pool_options = request.pool;
+  pool_options.handle_signals = true;  // ^C drains the run, a second ^C kills it
+  Supervisor pool(pool_options, {KindSpec{request.kind, request.options.encode()}});
   for (const std::string& input : inputs) pool.submit(0, input);
 
   BatchEvents events(results_stream, request.kind, inputs.size(), request.progress && isatty(STDERR_FILENO) != 0,

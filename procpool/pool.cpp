@@ -1,0 +1,440 @@
+// The C++ API over the supervisor: a loop thread owns the Supervisor (children are
+// spawned from it, so their parent-death signal follows it), takes submissions posted
+// by any thread through an eventfd-woken inbox, and fulfils futures from its results.
+#include "procpool/pool.hpp"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <future>
+#include <thread>
+
+#include "child/plugin_loader.hpp"
+#include "ipc/chunk.hpp"
+#include "ipc/doorbell.hpp"
+#include "supervisor/pool.hpp"
+
+namespace procpool {
+
+const char* to_string(Status status) {
+  static const char* const names[] = {"ok", "error", "crashed", "timeout", "cancelled"};
+  return names[static_cast<int>(status)];
+}
+
+struct ResultStream::Queue {
+  std::mutex m;
+  std::condition_variable cv;
+  std::deque<Result> ready;
+  std::size_t remaining = 0;  // results not yet taken by next()
+};
+
+namespace detail {
+
+constexpr uint64_t kNoId = UINT64_MAX;
+
+struct TaskState {
+  std::mutex m;
+  std::condition_variable cv;
+  bool done = false;
+  bool chunk = false;
+  std::size_t first_index = 0;   // of its (first) input in map()'s inputs
+  std::vector<Result> results;   // one, or one per input of the chunk
+  std::shared_ptr<ResultStream::Queue> stream;
+  std::atomic<uint64_t> id{kNoId};  // set by the loop thread when it submits the task
+};
+
+struct Posted {
+  uint8_t kind;
+  std::string input;
+  uint16_t flags;
+  std::shared_ptr<TaskState> state;
+};
+
+Result to_result(const supervisor::Completion& c, Status status, std::string_view bytes, bool json) {
+  Result r;
+  r.status = status;
+  (status == Status::ok ? r.output : r.error) = std::string(bytes);
+  r.output_is_json = json;
+  r.attempts = c.attempts;
+  r.worker = c.worker;
+  r.pid = c.pid;
+  if (c.start_ns != 0) {
+    r.wait = std::chrono::nanoseconds(c.start_ns > c.queued_ns ? c.start_ns - c.queued_ns : 0);
+    r.run = std::chrono::nanoseconds(c.end_ns - c.start_ns);
+    r.cpu = std::chrono::nanoseconds(c.cpu_measured ? c.cpu_ns : 0);
+    r.max_rss_kb = c.max_rss_kb;
+  }
+  return r;
+}
+
+void complete(TaskState& state, std::vector<Result> results) {
+  for (std::size_t i = 0; i < results.size(); ++i) results[i].index = state.first_index + i;
+  if (state.stream) {
+    std::lock_guard<std::mutex> lock(state.stream->m);
+    for (const Result& r : results) state.stream->ready.push_back(r);
+    state.stream->cv.notify_all();
+  }
+  {
+    std::lock_guard<std::mutex> lock(state.m);
+    state.results = std::move(results);
+    state.done = true;
+  }
+  state.cv.notify_all();
+}
+
+struct PoolCore final : supervisor::Remote, supervisor::PoolEvents {
+  std::vector<std::string> kind_names;
+  std::map<std::string, uint8_t> kind_ids;
+  std::thread loop;
+  int efd = -1;
+  ipc::Doorbell bell;  // the loop's sleeping flag (in-process use of the same protocol)
+  unsigned workers = 0;
+
+  std::mutex m;  // guards the inbox below
+  std::vector<Posted> posts;
+  std::vector<std::shared_ptr<TaskState>> cancels;
+  bool stop_requested = false;
+  bool cancel_pending = false;
+  bool closed = false;  // the loop has ended: posts are refused
+  std::string closed_reason;
+
+  // Loop thread only.
+  std::deque<std::shared_ptr<TaskState>> by_id;  // states of task ids first_id, first_id+1, ...
+  uint64_t first_id = 0;
+  bool stopping = false;
+
+  ~PoolCore() override {
+    if (efd >= 0) close(efd);
+  }
+
+  void wake() {
+    const uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(efd, &one, sizeof one);
+  }
+
+  // Any thread.
+  void post(Posted p) {
+    {
+      std::lock_guard<std::mutex> lock(m);
+      if (closed || stop_requested) {
+        const std::string why = closed ? closed_reason : "the pool is shut down";
+        throw PoolError("cannot submit: " + why);
+      }
+      posts.push_back(std::move(p));
+    }
+    if (bell.should_wake()) wake();
+  }
+
+  void post_cancel(std::shared_ptr<TaskState> state) {
+    {
+      std::lock_guard<std::mutex> lock(m);
+      if (closed) return;
+      cancels.push_back(std::move(state));
+    }
+    wake();
+  }
+
+  // Remote, on the loop thread.
+  int wake_fd() const override { return efd; }
+
+  bool take(supervisor::Supervisor& pool) override {
+    uint64_t drained = 0;
+    [[maybe_unused]] ssize_t n = ::read(efd, &drained, sizeof drained);
+    std::vector<Posted> new_posts;
+    std::vector<std::shared_ptr<TaskState>> new_cancels;
+    bool cancel_all = false;
+    {
+      std::lock_guard<std::mutex> lock(m);
+      new_posts.swap(posts);
+      new_cancels.swap(cancels);
+      if (stop_requested && !stopping) {
+        stopping = true;
+        cancel_all = cancel_pending;
+      }
+    }
+    for (Posted& p : new_posts) {
+      const uint64_t id = pool.submit(p.kind, std::move(p.input), p.flags);
+      p.state->id.store(id, std::memory_order_release);
+      by_id.push_back(std::move(p.state));
+    }
+    for (const auto& state : new_cancels) {
+      const uint64_t id = state->id.load(std::memory_order_acquire);
+      if (id != kNoId) pool.cancel(id, "cancelled");
+    }
+    if (cancel_all)
+      for (std::size_t i = 0; i < by_id.size(); ++i)
+        if (by_id[i]) pool.cancel(first_id + i, "cancelled by shutdown");
+    return !new_posts.empty() || !new_cancels.empty() || cancel_all;
+  }
+
+  bool prepare_sleep() override {
+    bell.announce_sleep();
+    std::lock_guard<std::mutex> lock(m);
+    const bool pending = !posts.empty() || !cancels.empty() || (stop_requested && !stopping);
+    if (pending) bell.clear();
+    return pending;
+  }
+  void woke() override { bell.clear(); }
+  bool finished(const supervisor::Supervisor& pool) const override { return stopping && pool.unfinished() == 0; }
+
+  // PoolEvents, on the loop thread.
+  void on_result(const supervisor::Completion& c) override {
+    if (c.id < first_id || c.id - first_id >= by_id.size() || !by_id[c.id - first_id]) return;
+    std::shared_ptr<TaskState> state = std::move(by_id[c.id - first_id]);
+    const auto status = static_cast<Status>(c.status);
+    std::vector<Result> results;
+    if (!state->chunk) {
+      results.push_back(to_result(c, status, c.output, c.output_is_json));
+    } else if (status != Status::ok) {
+      for (std::size_t i = 0; i < state->results.size(); ++i) results.push_back(to_result(c, status, c.output, false));
+    } else {
+      const bool well_formed = ipc::for_each_chunk_output(c.output, [&](bool ok, uint8_t flags, std::string_view bytes) {
+        results.push_back(to_result(c, ok ? Status::ok : Status::error, bytes, (flags & ipc::kResultOutputIsJson) != 0));
+      });
+      if (!well_formed || results.size() != state->results.size()) {
+        results.assign(state->results.size(), to_result(c, Status::error, "malformed chunk output from the worker", false));
+      }
+    }
+    complete(*state, std::move(results));
+    while (!by_id.empty() && !by_id.front()) {
+      by_id.pop_front();
+      ++first_id;
+    }
+  }
+
+  // The loop ends: nothing posted later or left untaken may wait forever.
+  void close_with(const std::string& reason) {
+    std::vector<Posted> leftover;
+    {
+      std::lock_guard<std::mutex> lock(m);
+      closed = true;
+      closed_reason = reason;
+      leftover.swap(posts);
+    }
+    for (Posted& p : leftover) {
+      Result r;
+      r.status = Status::cancelled;
+      r.error = "cancelled: " + reason;
+      complete(*p.state, std::vector<Result>(p.state->chunk ? p.state->results.size() : 1, r));
+    }
+  }
+};
+
+}  // namespace detail
+
+using detail::PoolCore;
+using detail::TaskState;
+
+Pool::Pool(Options options) : core_(std::make_shared<PoolCore>()) {
+  if (std::getenv("PROCPOOL_CHILD") != nullptr)
+    throw PoolError("a worker process tried to start a pool: call procpool::init(argc, argv) first thing in main()");
+  KindRegistry registry;
+  register_builtin_kinds(registry);
+  for (const KindInfo* kind : program_kinds().all()) registry.add(*kind);
+  try {
+    for (const std::string& plugin : options.plugins) load_plugin(plugin, registry);
+  } catch (const std::exception& e) {
+    throw PoolError(e.what());
+  }
+  std::vector<supervisor::KindSpec> specs;
+  for (const KindInfo* kind : registry.all()) {
+    KindOptions kind_opts;
+    if (auto it = options.kind_options.find(kind->name); it != options.kind_options.end()) kind_opts = it->second;
+    try {
+      kind->make(kind_opts);  // validate here, where the caller can catch it
+      specs.push_back({kind->name, kind_opts.encode()});
+    } catch (const std::exception& e) {
+      throw PoolError(kind->name + ": " + e.what());
+    }
+    core_->kind_ids[kind->name] = static_cast<uint8_t>(core_->kind_names.size());
+    core_->kind_names.push_back(kind->name);
+  }
+  if (specs.size() > 255) throw PoolError("a pool supports at most 255 task kinds");
+
+  supervisor::PoolOptions popts;
+  popts.workers = options.workers;
+  popts.max_attempts = options.max_attempts;
+  popts.task_timeout_ns = static_cast<uint64_t>(options.task_timeout.count());
+  popts.retry_timeouts = options.retry_timeouts;
+  popts.max_tasks_per_child = options.max_tasks_per_child;
+  popts.max_memory_per_child = options.max_memory_per_child;
+  popts.hard_memory_per_child = options.hard_memory_per_child;
+  popts.plugins = options.plugins;
+  popts.child_exe = options.executable;
+  if (!options.initializer.empty()) {
+    auto it = core_->kind_ids.find(options.initializer);
+    if (it == core_->kind_ids.end()) throw PoolError("initializer: unknown task kind '" + options.initializer + "'");
+    popts.initializer_kind = it->second;
+    popts.initializer_input = options.initializer_input;
+  }
+
+  core_->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (core_->efd < 0) throw PoolError(std::string("eventfd failed: ") + std::strerror(errno));
+  std::promise<std::string> started;
+  auto started_future = started.get_future();
+  PoolCore* core = core_.get();
+  core_->loop = std::thread([core, popts, specs, started = std::move(started)]() mutable {
+    bool reported = false;
+    try {
+      supervisor::Supervisor supervisor(popts, specs);
+      const std::string error = supervisor.start_up();
+      core->workers = supervisor.workers();
+      started.set_value(error);
+      reported = true;
+      if (!error.empty()) {
+        core->close_with(error);
+        return;
+      }
+      const supervisor::RunOutcome outcome = supervisor.serve(*core, *core);
+      core->close_with(outcome.error.empty() ? "the pool is shut down" : outcome.error);
+      supervisor.shutdown();
+    } catch (const std::exception& e) {
+      if (!reported) started.set_value(e.what());
+      core->close_with(e.what());
+    }
+  });
+  const std::string error = started_future.get();
+  if (!error.empty()) {
+    core_->loop.join();
+    throw PoolError("the pool could not start: " + error);
+  }
+}
+
+Pool::~Pool() { shutdown(true, false); }
+
+unsigned Pool::workers() const { return core_->workers; }
+
+void Pool::shutdown(bool wait, bool cancel_pending) {
+  {
+    std::lock_guard<std::mutex> lock(core_->m);
+    if (!core_->stop_requested) {
+      core_->stop_requested = true;
+      core_->cancel_pending = cancel_pending;
+    }
+  }
+  core_->wake();
+  if (wait && core_->loop.joinable() && core_->loop.get_id() != std::this_thread::get_id()) core_->loop.join();
+}
+
+TaskFuture Pool::submit(const std::string& kind, std::string input) {
+  auto it = core_->kind_ids.find(kind);
+  if (it == core_->kind_ids.end()) throw PoolError("unknown task kind '" + kind + "'");
+  TaskFuture f;
+  f.state_ = std::make_shared<TaskState>();
+  f.core_ = core_;
+  core_->post({it->second, std::move(input), 0, f.state_});
+  return f;
+}
+
+std::vector<TaskFuture> Pool::submit_chunks(const std::string& kind, const std::vector<std::string>& inputs,
+                                            std::size_t chunksize, const std::shared_ptr<ResultStream::Queue>& stream) {
+  auto it = core_->kind_ids.find(kind);
+  if (it == core_->kind_ids.end()) throw PoolError("unknown task kind '" + kind + "'");
+  if (chunksize == 0) chunksize = 1;
+  std::vector<TaskFuture> futures;
+  for (std::size_t first = 0; first < inputs.size(); first += chunksize) {
+    const std::size_t n = std::min(chunksize, inputs.size() - first);
+    TaskFuture f;
+    f.state_ = std::make_shared<TaskState>();
+    f.core_ = core_;
+    f.state_->first_index = first;
+    f.state_->stream = stream;
+    std::string payload;
+    uint16_t flags = 0;
+    if (chunksize == 1) {
+      payload = inputs[first];
+    } else {
+      f.state_->chunk = true;
+      f.state_->results.resize(n);  // its size tells on_result how many inputs it holds
+      for (std::size_t i = 0; i < n; ++i) ipc::append_chunk_input(payload, inputs[first + i]);
+      flags = ipc::kTaskChunk;
+    }
+    core_->post({it->second, std::move(payload), flags, f.state_});
+    futures.push_back(std::move(f));
+  }
+  return futures;
+}
+
+std::vector<Result> Pool::map(const std::string& kind, const std::vector<std::string>& inputs, std::size_t chunksize,
+                              std::chrono::nanoseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::vector<TaskFuture> futures = submit_chunks(kind, inputs, chunksize, nullptr);
+  std::vector<Result> out(inputs.size());
+  for (TaskFuture& f : futures) {
+    std::unique_lock<std::mutex> lock(f.state_->m);
+    if (timeout.count() == 0) {
+      f.state_->cv.wait(lock, [&] { return f.state_->done; });
+    } else if (!f.state_->cv.wait_until(lock, deadline, [&] { return f.state_->done; })) {
+      throw TimeoutError("map: not every result arrived within the timeout");
+    }
+    for (Result& r : f.state_->results) out[r.index] = std::move(r);
+  }
+  return out;
+}
+
+ResultStream Pool::map_unordered(const std::string& kind, const std::vector<std::string>& inputs, std::size_t chunksize) {
+  ResultStream stream;
+  stream.queue_ = std::make_shared<ResultStream::Queue>();
+  stream.queue_->remaining = inputs.size();
+  submit_chunks(kind, inputs, chunksize, stream.queue_);
+  return stream;
+}
+
+std::optional<Result> ResultStream::next() {
+  std::unique_lock<std::mutex> lock(queue_->m);
+  if (queue_->remaining == 0) return std::nullopt;
+  queue_->cv.wait(lock, [&] { return !queue_->ready.empty(); });
+  Result r = std::move(queue_->ready.front());
+  queue_->ready.pop_front();
+  --queue_->remaining;
+  return r;
+}
+
+ResultStream::iterator::iterator(ResultStream* s) : stream_(s) { ++*this; }
+
+ResultStream::iterator& ResultStream::iterator::operator++() {
+  auto r = stream_->next();
+  if (r) {
+    current_ = std::move(*r);
+  } else {
+    stream_ = nullptr;
+  }
+  return *this;
+}
+
+Result TaskFuture::get() const {
+  wait();
+  std::lock_guard<std::mutex> lock(state_->m);
+  return state_->results.front();
+}
+
+void TaskFuture::wait() const {
+  if (!state_) throw PoolError("an empty TaskFuture");
+  std::unique_lock<std::mutex> lock(state_->m);
+  state_->cv.wait(lock, [&] { return state_->done; });
+}
+
+bool TaskFuture::wait_for(std::chrono::nanoseconds timeout) const {
+  if (!state_) throw PoolError("an empty TaskFuture");
+  std::unique_lock<std::mutex> lock(state_->m);
+  return state_->cv.wait_for(lock, timeout, [&] { return state_->done; });
+}
+
+bool TaskFuture::ready() const {
+  if (!state_) return false;
+  std::lock_guard<std::mutex> lock(state_->m);
+  return state_->done;
+}
+
+bool TaskFuture::cancel() {
+  if (!state_ || ready()) return false;
+  core_->post_cancel(state_);
+  wait();
+  std::lock_guard<std::mutex> lock(state_->m);
+  return state_->results.front().status == Status::cancelled;
+}
+
+}  // namespace procpool

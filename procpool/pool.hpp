@@ -1,0 +1,195 @@
+#pragma once
+// procpool's C++ API: a pool of worker processes, as Python's multiprocessing.Pool and
+// concurrent.futures.ProcessPoolExecutor, with crash isolation: a task that crashes its
+// worker comes back as a Result with status crashed; the pool goes on.
+//
+//   procpool::Pool pool;                                   // one worker per usable core
+//   auto f = pool.submit("sum_squares", Range{0, 1000});   // a TaskFuture
+//   uint64_t total = f.get().value<uint64_t>();
+//   std::vector<procpool::Result> rs = pool.map("thumbnail", paths, /*chunksize=*/4);
+//
+// Every method may be called from any thread. The pool's supervisor runs on a thread of
+// its own; futures are fulfilled from it. Nothing here hangs on a crashed worker.
+#include <sys/types.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "procpool/task.hpp"
+
+namespace procpool {
+
+enum class Status { ok, error, crashed, timeout, cancelled };
+const char* to_string(Status status);
+
+// The pool could not start or was used wrongly (a kind it does not know, after shutdown).
+struct PoolError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+// Result::value() on a result that is not ok: what() is the task's error.
+struct TaskFailed : std::runtime_error {
+  TaskFailed(Status s, const std::string& error) : std::runtime_error(std::string(to_string(s)) + ": " + error), status(s) {}
+  Status status;
+};
+// map() with a timeout that passed before every result arrived (the tasks go on).
+struct TimeoutError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct Result {
+  Status status = Status::cancelled;
+  std::string output;  // when ok
+  std::string error;   // otherwise
+  bool output_is_json = false;
+  uint32_t attempts = 0;
+  int worker = -1;
+  pid_t pid = 0;
+  std::size_t index = 0;  // position in map()/map_unordered() inputs; 0 for submit()
+  std::chrono::nanoseconds wait{0}, run{0}, cpu{0};  // cpu is 0 when not measured
+  uint64_t max_rss_kb = 0;
+
+  bool ok() const { return status == Status::ok; }
+  // The output decoded as T (see Codec). Throws TaskFailed if not ok, DecodeError if the
+  // bytes are not a T.
+  template <typename T>
+  T value() const {
+    if (!ok()) throw TaskFailed(status, error);
+    return Codec<T>::decode(output);
+  }
+};
+
+namespace detail {
+struct TaskState;
+struct PoolCore;
+}  // namespace detail
+
+class TaskFuture {
+ public:
+  TaskFuture() = default;
+  Result get() const;  // waits
+  void wait() const;
+  bool wait_for(std::chrono::nanoseconds timeout) const;  // true once the result is in
+  bool ready() const;
+  // Cancels the task if no worker has taken it yet (its result: cancelled). False if it
+  // already runs or is done.
+  bool cancel();
+
+ private:
+  friend class Pool;
+  std::shared_ptr<detail::TaskState> state_;
+  std::shared_ptr<detail::PoolCore> core_;
+};
+
+// Results in the order they complete (imap_unordered, as_completed): for (auto& r : stream).
+class ResultStream {
+ public:
+  struct Queue;
+  class iterator {
+   public:
+    using value_type = Result;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    explicit iterator(ResultStream* s);
+    const Result& operator*() const { return current_; }
+    const Result* operator->() const { return &current_; }
+    iterator& operator++();
+    bool operator==(const iterator& o) const { return stream_ == o.stream_; }
+    bool operator!=(const iterator& o) const { return stream_ != o.stream_; }
+
+   private:
+    ResultStream* stream_ = nullptr;
+    Result current_;
+  };
+  iterator begin() { return iterator(this); }
+  iterator end() { return {}; }
+  // The next result, waiting for it; nullopt when all have been taken.
+  std::optional<Result> next();
+
+ private:
+  friend class Pool;
+  std::shared_ptr<Queue> queue_;
+};
+
+struct Options {
+  unsigned workers = 0;  // 0: usable cores (affinity and cgroup quota)
+  unsigned max_attempts = 3;
+  std::chrono::nanoseconds task_timeout{0};  // 0: none
+  bool retry_timeouts = false;
+  uint64_t max_tasks_per_child = 0;     // 0: never replace
+  uint64_t max_memory_per_child = 0;    // bytes; 0: none
+  uint64_t hard_memory_per_child = 0;   // bytes; 0: default (see README)
+  std::string initializer;              // a kind run once in each child before any task
+  std::string initializer_input;
+  std::vector<std::string> plugins;     // shared libraries with more kinds
+  std::map<std::string, KindOptions> kind_options;  // e.g. {"thumbnail", size=64x64}
+  std::string executable;               // default: this program, in child mode
+};
+
+class Pool {
+ public:
+  // Starts the workers and waits until every one is ready. Throws PoolError when the pool
+  // cannot start (a plugin that does not load, a failing initializer, no executable).
+  explicit Pool(Options options = {});
+  ~Pool();  // shutdown(wait = true)
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+
+  unsigned workers() const;
+
+  TaskFuture submit(const std::string& kind, std::string input);
+  template <typename In>
+  TaskFuture submit(const std::string& kind, const In& input) {
+    return submit(kind, Codec<In>::encode(input));
+  }
+  // submit(...).get()
+  template <typename In>
+  Result apply(const std::string& kind, const In& input) {
+    return submit(kind, input).get();
+  }
+
+  // Results in input order. chunksize > 1 sends that many inputs per task (fewer round
+  // trips; a crash then fails the whole chunk's tasks). Throws TimeoutError if timeout
+  // (non-zero) passes first.
+  std::vector<Result> map(const std::string& kind, const std::vector<std::string>& inputs, std::size_t chunksize = 1,
+                          std::chrono::nanoseconds timeout = std::chrono::nanoseconds{0});
+  template <typename In>
+  std::vector<Result> map(const std::string& kind, const std::vector<In>& inputs, std::size_t chunksize = 1,
+                          std::chrono::nanoseconds timeout = std::chrono::nanoseconds{0}) {
+    return map(kind, encode_all(inputs), chunksize, timeout);
+  }
+  // Results as they complete; Result::index says which input.
+  ResultStream map_unordered(const std::string& kind, const std::vector<std::string>& inputs, std::size_t chunksize = 1);
+  template <typename In>
+  ResultStream map_unordered(const std::string& kind, const std::vector<In>& inputs, std::size_t chunksize = 1) {
+    return map_unordered(kind, encode_all(inputs), chunksize);
+  }
+
+  // Stops the pool: with cancel_pending, tasks no worker has taken are cancelled; with
+  // wait, returns once every other task has its result and the workers are gone. Later
+  // submits fail with PoolError. Idempotent.
+  void shutdown(bool wait = true, bool cancel_pending = false);
+
+ private:
+  template <typename In>
+  static std::vector<std::string> encode_all(const std::vector<In>& inputs) {
+    std::vector<std::string> out;
+    out.reserve(inputs.size());
+    for (const In& in : inputs) out.push_back(Codec<In>::encode(in));
+    return out;
+  }
+  std::vector<TaskFuture> submit_chunks(const std::string& kind, const std::vector<std::string>& inputs,
+                                        std::size_t chunksize, const std::shared_ptr<ResultStream::Queue>& stream);
+
+  std::shared_ptr<detail::PoolCore> core_;
+};
+
+}  // namespace procpool

@@ -1,0 +1,236 @@
+// The C++ API with task kinds defined in this test program itself: its children are this
+// executable re-executed in child mode (procpool::init at the top of main).
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <gtest/gtest.h>
+#include <set>
+#include <thread>
+
+#include "procpool/pool.hpp"
+
+using namespace std::chrono_literals;
+using procpool::Pool;
+using procpool::Result;
+using procpool::Status;
+
+namespace {
+
+struct Range {
+  uint64_t begin, end;
+};
+
+std::string g_marker = "not initialised";
+
+}  // namespace
+
+PROCPOOL_TASK(square, [](const uint64_t& x) -> uint64_t { return x * x; });
+PROCPOOL_TASK(sum_squares, [](const Range& r) {
+  uint64_t total = 0;
+  for (uint64_t i = r.begin; i < r.end; ++i) total += i * i;
+  return total;
+});
+PROCPOOL_TASK(annotate, [](const nlohmann::json& j) {
+  nlohmann::json out = j;
+  out["seen_by"] = static_cast<int>(getpid());
+  return out;
+});
+PROCPOOL_TASK(must_be_positive, [](const int64_t& x) -> std::string {
+  if (x < 0) throw std::invalid_argument("negative: " + std::to_string(x));
+  return std::to_string(x);
+});
+PROCPOOL_TASK(crash_on, [](const std::string& s) -> std::string {
+  if (s == "crash") raise(SIGSEGV);
+  return s;
+});
+PROCPOOL_TASK(sleep_ms, [](const uint32_t& ms) -> uint32_t {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return ms;
+});
+PROCPOOL_TASK(set_marker, [](const std::string& s) -> std::string {
+  g_marker = s;
+  return s;
+});
+PROCPOOL_TASK(get_marker, [](const std::string&) -> std::string { return g_marker; });
+PROCPOOL_TASK(failing_init, [](const std::string&) -> std::string { throw std::runtime_error("cannot set up"); });
+
+namespace {
+
+procpool::Options two_workers() {
+  procpool::Options o;
+  o.workers = 2;
+  return o;
+}
+
+}  // namespace
+
+TEST(Api, SubmitReturnsAFutureOfATypedResult) {
+  Pool pool(two_workers());
+  EXPECT_EQ(pool.workers(), 2u);
+  auto f = pool.submit("square", uint64_t{12});
+  const Result r = f.get();
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.value<uint64_t>(), 144u);
+  EXPECT_GE(r.attempts, 1u);
+  EXPECT_TRUE(r.worker == 0 || r.worker == 1);
+  EXPECT_GT(r.pid, 0);
+  EXPECT_NE(r.pid, getpid());
+  EXPECT_EQ(pool.apply("sum_squares", Range{0, 1000}).value<uint64_t>(), 332833500u);
+}
+
+TEST(Api, MapKeepsInputOrderWithAnyChunkSize) {
+  Pool pool(two_workers());
+  std::vector<uint64_t> inputs;
+  for (uint64_t i = 0; i < 1000; ++i) inputs.push_back(i);
+  for (std::size_t chunk : {1u, 7u, 100u, 5000u}) {
+    const std::vector<Result> results = pool.map("square", inputs, chunk);
+    ASSERT_EQ(results.size(), inputs.size());
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      ASSERT_TRUE(results[i].ok()) << "chunk " << chunk << " #" << i << ": " << results[i].error;
+      ASSERT_EQ(results[i].value<uint64_t>(), i * i) << "chunk " << chunk;
+      ASSERT_EQ(results[i].index, i);
+    }
+  }
+  EXPECT_TRUE(pool.map("square", std::vector<uint64_t>{}).empty());
+}
+
+TEST(Api, MapUnorderedYieldsEveryResultOnceAsTheyComplete) {
+  Pool pool(two_workers());
+  // The slow first input cannot finish first: results come in completion order. (Which
+  // fast one ends last depends on how they were queued behind it.)
+  const std::vector<uint32_t> inputs = {300, 1, 2, 3, 4, 5};
+  std::vector<std::size_t> order;
+  for (const Result& r : pool.map_unordered("sleep_ms", inputs)) {
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r.value<uint32_t>(), inputs[r.index]);
+    order.push_back(r.index);
+  }
+  ASSERT_EQ(order.size(), inputs.size());
+  EXPECT_EQ(std::set<std::size_t>(order.begin(), order.end()).size(), inputs.size());
+  EXPECT_NE(order.front(), 0u);
+  std::size_t n = 0;
+  for (const Result& r : pool.map_unordered("square", std::vector<uint64_t>(250, 3), 16)) n += r.value<uint64_t>() == 9;
+  EXPECT_EQ(n, 250u);
+}
+
+TEST(Api, FuturesFromManyThreads) {
+  Pool pool(two_workers());
+  std::atomic<int> good{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<procpool::TaskFuture> futures;
+      for (uint64_t i = 0; i < 500; ++i) futures.push_back(pool.submit("square", i + 1000 * t));
+      for (uint64_t i = 0; i < 500; ++i)
+        if (futures[i].get().value<uint64_t>() == (i + 1000 * t) * (i + 1000 * t)) ++good;
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(good.load(), 2000);
+}
+
+TEST(Api, APendingTaskCanBeCancelledARunningOneCannot) {
+  procpool::Options o;
+  o.workers = 1;
+  Pool pool(o);
+  auto running = pool.submit("sleep_ms", uint32_t{400});
+  std::this_thread::sleep_for(100ms);  // it has started by now
+  std::vector<procpool::TaskFuture> queued;
+  for (int i = 0; i < 5; ++i) queued.push_back(pool.submit("sleep_ms", uint32_t{10}));
+  EXPECT_TRUE(queued.back().cancel());
+  EXPECT_EQ(queued.back().get().status, Status::cancelled);
+  EXPECT_FALSE(running.cancel());
+  EXPECT_EQ(running.get().status, Status::ok);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(queued[i].get().status, Status::ok);
+  EXPECT_FALSE(queued.back().cancel());  // already done
+}
+
+TEST(Api, ErrorsAndCrashesAreResultsAndThePoolGoesOn) {
+  Pool pool(two_workers());
+  const Result bad = pool.apply("must_be_positive", int64_t{-5});
+  EXPECT_EQ(bad.status, Status::error);
+  EXPECT_EQ(bad.error, "negative: -5");
+  EXPECT_THROW(bad.value<std::string>(), procpool::TaskFailed);
+  const Result crashed = pool.apply("crash_on", std::string("crash"));
+  EXPECT_EQ(crashed.status, Status::crashed);
+  EXPECT_EQ(crashed.error, "killed by SIGSEGV on 3 attempts");
+  EXPECT_EQ(pool.apply("crash_on", std::string("fine")).value<std::string>(), "fine");
+  EXPECT_THROW(pool.apply("square", std::string("12 bytes?")).value<uint64_t>(), procpool::TaskFailed);
+}
+
+TEST(Api, JsonInJsonOut) {
+  Pool pool(two_workers());
+  const Result r = pool.apply("annotate", nlohmann::json{{"name", "x"}});
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_TRUE(r.output_is_json);
+  const auto j = r.value<nlohmann::json>();
+  EXPECT_EQ(j["name"], "x");
+  EXPECT_EQ(j["seen_by"].get<int>(), r.pid);
+}
+
+TEST(Api, TheInitializerRunsInEveryChildBeforeAnyTask) {
+  procpool::Options o = two_workers();
+  o.initializer = "set_marker";
+  o.initializer_input = "ready";
+  Pool pool(o);
+  std::set<pid_t> pids;
+  for (const Result& r : pool.map("get_marker", std::vector<std::string>(50, ""))) {
+    EXPECT_EQ(r.value<std::string>(), "ready");
+    pids.insert(r.pid);
+  }
+  EXPECT_EQ(pids.size(), 2u);
+}
+
+TEST(Api, AFailingInitializerIsAClearErrorAtConstruction) {
+  procpool::Options o = two_workers();
+  o.initializer = "failing_init";
+  try {
+    Pool pool(o);
+    FAIL() << "the pool started";
+  } catch (const procpool::PoolError& e) {
+    EXPECT_NE(std::string(e.what()).find("initializer failed: cannot set up"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Api, MisuseIsAPoolError) {
+  Pool pool(two_workers());
+  EXPECT_THROW(pool.submit("no_such_kind", std::string("x")), procpool::PoolError);
+  pool.shutdown();
+  EXPECT_THROW(pool.submit("square", uint64_t{1}), procpool::PoolError);
+  pool.shutdown();  // idempotent
+  procpool::Options bad;
+  bad.kind_options["thumbnail"].set("size", "banana");
+  EXPECT_THROW(Pool{bad}, procpool::PoolError);
+}
+
+TEST(Api, ShutdownCanCancelWhatIsQueued) {
+  procpool::Options o;
+  o.workers = 1;
+  Pool pool(o);
+  std::vector<procpool::TaskFuture> futures;
+  for (int i = 0; i < 20; ++i) futures.push_back(pool.submit("sleep_ms", uint32_t{50}));
+  std::this_thread::sleep_for(20ms);
+  pool.shutdown(/*wait=*/true, /*cancel_pending=*/true);
+  int ok = 0, cancelled = 0;
+  for (auto& f : futures) {
+    ASSERT_TRUE(f.ready()) << "every future is fulfilled once shutdown returns";
+    ok += f.get().status == Status::ok;
+    cancelled += f.get().status == Status::cancelled;
+  }
+  EXPECT_EQ(ok + cancelled, 20);
+  EXPECT_GE(cancelled, 15);
+  EXPECT_GE(ok, 1);
+}
+
+TEST(Api, MapWithATimeoutThrowsTimeoutError) {
+  Pool pool(two_workers());
+  EXPECT_THROW(pool.map("sleep_ms", std::vector<uint32_t>{1000, 1000}, 1, 100ms), procpool::TimeoutError);
+}
+
+int main(int argc, char** argv) {
+  procpool::init(argc, argv);
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
