@@ -44,7 +44,18 @@ struct TaskState {
   std::vector<Result> results;   // one, or one per input of the chunk
   std::shared_ptr<ResultStream::Queue> stream;
   std::atomic<uint64_t> id{kNoId};  // set by the loop thread when it submits the task
+  // done, readable without the mutex: a waiter spins on it briefly before it sleeps.
+  // Release in complete() after the results are stored; acquire by the spinning waiter.
+  std::atomic<bool> done_flag{false};
 };
+
+// A result is often microseconds away: look for it for a while before sleeping on the
+// condition variable, whose wake-up alone costs tens of microseconds here.
+void spin_until_done(const TaskState& state) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
+  while (!state.done_flag.load(std::memory_order_acquire) && std::chrono::steady_clock::now() < until)
+    std::this_thread::yield();
+}
 
 struct Posted {
   uint8_t kind;
@@ -81,6 +92,7 @@ void complete(TaskState& state, std::vector<Result> results) {
     std::lock_guard<std::mutex> lock(state.m);
     state.results = std::move(results);
     state.done = true;
+    state.done_flag.store(true, std::memory_order_release);
   }
   state.cv.notify_all();
 }
@@ -99,6 +111,9 @@ struct PoolCore final : supervisor::Remote, supervisor::PoolEvents {
   bool stop_requested = false;
   bool cancel_pending = false;
   bool closed = false;  // the loop has ended: posts are refused
+  // Bumped (release) after each post; the loop compares it with what it took (acquire).
+  std::atomic<uint64_t> posted{0};
+  uint64_t taken = 0;  // loop thread only
   std::string closed_reason;
 
   // Loop thread only.
@@ -125,6 +140,7 @@ struct PoolCore final : supervisor::Remote, supervisor::PoolEvents {
       }
       posts.push_back(std::move(p));
     }
+    posted.fetch_add(1, std::memory_order_release);
     if (bell.should_wake()) wake();
   }
 
@@ -134,6 +150,7 @@ struct PoolCore final : supervisor::Remote, supervisor::PoolEvents {
       if (closed) return;
       cancels.push_back(std::move(state));
     }
+    posted.fetch_add(1, std::memory_order_release);
     wake();
   }
 
@@ -146,6 +163,7 @@ struct PoolCore final : supervisor::Remote, supervisor::PoolEvents {
     std::vector<Posted> new_posts;
     std::vector<std::shared_ptr<TaskState>> new_cancels;
     bool cancel_all = false;
+    taken = posted.load(std::memory_order_acquire);  // before the swap: later posts stay visible
     {
       std::lock_guard<std::mutex> lock(m);
       new_posts.swap(posts);
@@ -178,6 +196,7 @@ struct PoolCore final : supervisor::Remote, supervisor::PoolEvents {
     return pending;
   }
   void woke() override { bell.clear(); }
+  bool has_posts() const override { return posted.load(std::memory_order_acquire) != taken; }
   bool finished(const supervisor::Supervisor& pool) const override { return stopping && pool.unfinished() == 0; }
 
   // PoolEvents, on the loop thread.
@@ -413,6 +432,7 @@ Result TaskFuture::get() const {
 
 void TaskFuture::wait() const {
   if (!state_) throw PoolError("an empty TaskFuture");
+  detail::spin_until_done(*state_);
   std::unique_lock<std::mutex> lock(state_->m);
   state_->cv.wait(lock, [&] { return state_->done; });
 }

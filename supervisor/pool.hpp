@@ -87,6 +87,9 @@ class Remote {
   virtual int wake_fd() const = 0;
   // Loop thread: takes what was posted (calling submit/cancel); true if anything was.
   virtual bool take(class Supervisor& pool) = 0;
+  // Loop thread, while it spins before sleeping: a cheap look (no lock, no system call)
+  // at whether anything was posted since the last take().
+  virtual bool has_posts() const = 0;
   // Loop thread: announce that the loop will sleep unless something is posted now; true
   // if something was posted meanwhile (then the loop does not sleep). See ipc/doorbell.hpp.
   virtual bool prepare_sleep() = 0;

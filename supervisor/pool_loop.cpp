@@ -49,6 +49,7 @@ RunOutcome Supervisor::Impl::run(PoolEvents& events, Remote* remote) {
     while (ipc::monotonic_ns() - now < kSpinNs && !worked) {
       for (ChildSlot& slot : slots_)
         if (slot.state != SlotState::Dead && slot.results.has_data()) worked = true;
+      if (remote != nullptr && remote->has_posts()) worked = true;
       if (!worked) sched_yield();
     }
     if (worked) continue;

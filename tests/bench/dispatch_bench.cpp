@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ipc/clock.hpp"
+#include "procpool/pool.hpp"
 #include "supervisor/pool.hpp"
 
 using namespace procpool::supervisor;
@@ -31,7 +32,42 @@ uint64_t pct(std::vector<uint64_t> v, double p) {
 
 }  // namespace
 
+// The C++ API (procpool::Pool), whose workers are this program in child mode.
+void api_figures(uint64_t tasks, unsigned workers) {
+  procpool::Options options;
+  options.workers = workers;
+  procpool::Pool pool(options);
+  pool.apply("noop", std::string());
+  const uint64_t n_submit = std::min<uint64_t>(tasks, 500'000);
+  uint64_t t0 = monotonic_ns();
+  std::vector<procpool::TaskFuture> futures;
+  futures.reserve(n_submit);
+  for (uint64_t i = 0; i < n_submit; ++i) futures.push_back(pool.submit("noop", std::string()));
+  for (auto& f : futures) f.wait();
+  std::printf("api_submit_futures_tasks_per_s %.0f\n", n_submit / (static_cast<double>(monotonic_ns() - t0) / 1e9));
+  const std::vector<std::string> inputs(tasks);
+  t0 = monotonic_ns();
+  const auto results = pool.map("noop", inputs, 1024);
+  std::printf("api_map_chunk1024_tasks_per_s %.0f\n", tasks / (static_cast<double>(monotonic_ns() - t0) / 1e9));
+  std::vector<uint64_t> rtt;
+  for (int i = 0; i < 5000; ++i) {
+    const uint64_t t = monotonic_ns();
+    pool.submit("noop", std::string()).get();
+    rtt.push_back(monotonic_ns() - t);
+  }
+  std::printf("api_future_roundtrip_warm_p50_us %.1f\n", pct(rtt, 50) / 1e3);
+  rtt.clear();
+  for (int i = 0; i < 300; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    const uint64_t t = monotonic_ns();
+    pool.submit("noop", std::string()).get();
+    rtt.push_back(monotonic_ns() - t);
+  }
+  std::printf("api_future_roundtrip_cold_p50_us %.1f\n", pct(rtt, 50) / 1e3);
+}
+
 int main(int argc, char** argv) {
+  procpool::init(argc, argv);
   if (argc < 2) {
     std::fprintf(stderr, "usage: dispatch_bench PROCPOOL_EXE [TASKS] [WORKERS]\n");
     return 2;
@@ -75,5 +111,6 @@ int main(int argc, char** argv) {
   std::printf("procpool_roundtrip_cold_p50_us %.1f\n", pct(cold, 50) / 1e3);
   std::printf("procpool_roundtrip_cold_p99_us %.1f\n", pct(cold, 99) / 1e3);
   pool.shutdown();
+  api_figures(tasks, options.workers);
   return 0;
 }
