@@ -41,7 +41,8 @@ struct TaskState {
   bool done = false;
   bool chunk = false;
   std::size_t first_index = 0;   // of its (first) input in map()'s inputs
-  std::vector<Result> results;   // one, or one per input of the chunk
+  std::size_t count = 1;         // inputs it carries (more than one for a chunk)
+  std::vector<Result> results;   // one per input, once done
   std::shared_ptr<ResultStream::Queue> stream;
   std::atomic<uint64_t> id{kNoId};  // set by the loop thread when it submits the task
   // done, readable without the mutex: a waiter spins on it briefly before it sleeps.
@@ -208,14 +209,14 @@ struct PoolCore final : supervisor::Remote, supervisor::PoolEvents {
     if (!state->chunk) {
       results.push_back(to_result(c, status, c.output, c.output_is_json));
     } else if (status != Status::ok) {
-      for (std::size_t i = 0; i < state->results.size(); ++i) results.push_back(to_result(c, status, c.output, false));
+      results.assign(state->count, to_result(c, status, c.output, false));
     } else {
+      results.reserve(state->count);
       const bool well_formed = ipc::for_each_chunk_output(c.output, [&](bool ok, uint8_t flags, std::string_view bytes) {
         results.push_back(to_result(c, ok ? Status::ok : Status::error, bytes, (flags & ipc::kResultOutputIsJson) != 0));
       });
-      if (!well_formed || results.size() != state->results.size()) {
-        results.assign(state->results.size(), to_result(c, Status::error, "malformed chunk output from the worker", false));
-      }
+      if (!well_formed || results.size() != state->count)
+        results.assign(state->count, to_result(c, Status::error, "malformed chunk output from the worker", false));
     }
     complete(*state, std::move(results));
     while (!by_id.empty() && !by_id.front()) {
@@ -237,7 +238,7 @@ struct PoolCore final : supervisor::Remote, supervisor::PoolEvents {
       Result r;
       r.status = Status::cancelled;
       r.error = "cancelled: " + reason;
-      complete(*p.state, std::vector<Result>(p.state->chunk ? p.state->results.size() : 1, r));
+      complete(*p.state, std::vector<Result>(p.state->count, r));
     }
   }
 };
@@ -367,7 +368,7 @@ std::vector<TaskFuture> Pool::submit_chunks(const std::string& kind, const std::
       payload = inputs[first];
     } else {
       f.state_->chunk = true;
-      f.state_->results.resize(n);  // its size tells on_result how many inputs it holds
+      f.state_->count = n;
       for (std::size_t i = 0; i < n; ++i) ipc::append_chunk_input(payload, inputs[first + i]);
       flags = ipc::kTaskChunk;
     }
