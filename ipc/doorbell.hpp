@@ -17,14 +17,28 @@
 
 namespace procpool::ipc {
 
+// ThreadSanitizer does not model standalone fences, so sanitizer builds use the
+// equivalent read-modify-write form: both sides do a seq_cst RMW on the flag itself,
+// which the modification order of the one word puts in a total order (if the notifier's
+// RMW comes second it reads 1; if first, the waiter's RMW reads from it and so sees the
+// published data). It is not the default because the notifier's RMW would take the
+// flag's cache line from the waiter on every publish, where the fence form only reads it.
+#if defined(__SANITIZE_THREAD__)
+#define PROCPOOL_DOORBELL_RMW 1
+#endif
+
 struct Doorbell {
   // 1 while the waiter is (about to be) asleep; also the futex word for futex waits.
   std::atomic<uint32_t> sleeping{0};
 
   // Waiter side, before the final re-check.
   void announce_sleep() {
+#ifdef PROCPOOL_DOORBELL_RMW
+    sleeping.exchange(1, std::memory_order_seq_cst);
+#else
     sleeping.store(1, std::memory_order_relaxed);          // ordered by the fence below
     std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with notify side's fence
+#endif
   }
   // Waiter side, after waking or after the re-check found work.
   void clear() { sleeping.store(0, std::memory_order_relaxed); }
@@ -32,8 +46,12 @@ struct Doorbell {
   // Notifier side, after publishing. True for exactly one notifier per sleep (exchange),
   // so several producers do not all make the system call.
   bool should_wake() {
+#ifdef PROCPOOL_DOORBELL_RMW
+    if (sleeping.fetch_add(0, std::memory_order_seq_cst) == 0) return false;
+#else
     std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with announce_sleep
     if (sleeping.load(std::memory_order_relaxed) == 0) return false;
+#endif
     return sleeping.exchange(0, std::memory_order_relaxed) == 1;
   }
 };

@@ -37,7 +37,9 @@ ChildProcess::ChildProcess(std::unique_ptr<Impl> impl)
 std::unique_ptr<ChildProcess> ChildProcess::start(const std::string& exe, const std::vector<std::string>& args,
                                                   const std::vector<std::pair<std::string, std::string>>& env) {
   bp::environment environment = boost::this_process::environment();
-  for (const auto& [key, value] : env) environment[key] = value;
+  // set(), not operator[]: Boost 1.74's find() behind operator[] reads past the end of
+  // shorter entries (AddressSanitizer caught it).
+  for (const auto& [key, value] : env) environment.set(key, value);
   auto impl = std::make_unique<Impl>();
   try {
     impl->child = bp::child(bp::exe = exe, bp::args = args, environment);

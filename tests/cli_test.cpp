@@ -156,8 +156,9 @@ TEST(Cli, AnIdlePoolUsesAlmostNoCpu) {
     return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
   };
   const double used = cpu_s(after) - cpu_s(before);
-  // Start-up and exit of three processes cost a little; spinning would cost seconds.
-  EXPECT_LT(used, 0.25) << "CPU seconds used by an idle pool over 1.5 s: " << used;
+  // Start-up and exit of three processes cost a little (more under sanitizers); spinning
+  // for the 1.5 s would cost seconds.
+  EXPECT_LT(used, 0.5) << "CPU seconds used by an idle pool over 1.5 s: " << used;
 }
 
 TEST(Cli, AProgressBarOnATerminalAndNoneOtherwise) {
