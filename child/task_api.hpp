@@ -58,7 +58,7 @@ class KindRegistry {
   std::vector<KindInfo> kinds_;
 };
 
-// Adds noop, sleep and thumbnail.
+// Adds noop, sleep, thumbnail, sum-squares, wordcount and exec.
 void register_builtin_kinds(KindRegistry& registry);
 
 // A plugin is a shared library that defines its kinds with this macro:

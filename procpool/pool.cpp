@@ -101,6 +101,7 @@ void complete(TaskState& state, std::vector<Result> results) {
 struct PoolCore final : supervisor::Remote, supervisor::PoolEvents {
   std::vector<std::string> kind_names;
   std::map<std::string, uint8_t> kind_ids;
+  std::map<std::string, std::string> unavailable;  // kinds left out for want of options
   std::thread loop;
   int efd = -1;
   ipc::Doorbell bell;  // the loop's sleeping flag (in-process use of the same protocol)
@@ -262,12 +263,17 @@ Pool::Pool(Options options) : core_(std::make_shared<PoolCore>()) {
   std::vector<supervisor::KindSpec> specs;
   for (const KindInfo* kind : registry.all()) {
     KindOptions kind_opts;
-    if (auto it = options.kind_options.find(kind->name); it != options.kind_options.end()) kind_opts = it->second;
+    const auto given = options.kind_options.find(kind->name);
+    if (given != options.kind_options.end()) kind_opts = given->second;
     try {
       kind->make(kind_opts);  // validate here, where the caller can catch it
       specs.push_back({kind->name, kind_opts.encode()});
     } catch (const std::exception& e) {
-      throw PoolError(kind->name + ": " + e.what());
+      // Options given and wrong: the caller's mistake. None given, and the kind needs
+      // some (exec needs a command): left out, and a submit to it says why.
+      if (given != options.kind_options.end()) throw PoolError(kind->name + ": " + e.what());
+      core_->unavailable[kind->name] = e.what();
+      continue;
     }
     core_->kind_ids[kind->name] = static_cast<uint8_t>(core_->kind_names.size());
     core_->kind_names.push_back(kind->name);
@@ -339,20 +345,27 @@ void Pool::shutdown(bool wait, bool cancel_pending) {
   if (wait && core_->loop.joinable() && core_->loop.get_id() != std::this_thread::get_id()) core_->loop.join();
 }
 
+namespace {
+uint8_t kind_id(const detail::PoolCore& core, const std::string& kind) {
+  if (auto it = core.kind_ids.find(kind); it != core.kind_ids.end()) return it->second;
+  if (auto it = core.unavailable.find(kind); it != core.unavailable.end())
+    throw PoolError(kind + " is not available: " + it->second + " (set Options::kind_options)");
+  throw PoolError("unknown task kind '" + kind + "'");
+}
+}  // namespace
+
 TaskFuture Pool::submit(const std::string& kind, std::string input) {
-  auto it = core_->kind_ids.find(kind);
-  if (it == core_->kind_ids.end()) throw PoolError("unknown task kind '" + kind + "'");
+  const uint8_t id = kind_id(*core_, kind);
   TaskFuture f;
   f.state_ = std::make_shared<TaskState>();
   f.core_ = core_;
-  core_->post({it->second, std::move(input), 0, f.state_});
+  core_->post({id, std::move(input), 0, f.state_});
   return f;
 }
 
 std::vector<TaskFuture> Pool::submit_chunks(const std::string& kind, const std::vector<std::string>& inputs,
                                             std::size_t chunksize, const std::shared_ptr<ResultStream::Queue>& stream) {
-  auto it = core_->kind_ids.find(kind);
-  if (it == core_->kind_ids.end()) throw PoolError("unknown task kind '" + kind + "'");
+  const uint8_t id = kind_id(*core_, kind);
   if (chunksize == 0) chunksize = 1;
   std::vector<TaskFuture> futures;
   for (std::size_t first = 0; first < inputs.size(); first += chunksize) {
@@ -372,7 +385,7 @@ std::vector<TaskFuture> Pool::submit_chunks(const std::string& kind, const std::
       for (std::size_t i = 0; i < n; ++i) ipc::append_chunk_input(payload, inputs[first + i]);
       flags = ipc::kTaskChunk;
     }
-    core_->post({it->second, std::move(payload), flags, f.state_});
+    core_->post({id, std::move(payload), flags, f.state_});
     futures.push_back(std::move(f));
   }
   return futures;

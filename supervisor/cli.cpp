@@ -1,6 +1,7 @@
 #include "supervisor/cli.hpp"
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <stdexcept>
@@ -94,9 +95,26 @@ int main(int argc, char** argv, const KindRegistry& builtin) {
   run->add_option("--size", size, "thumbnail: fit within WIDTHxHEIGHT (default 128x128)");
   run->add_option("--out", out_dir, "thumbnail: write into folder DIR (default: beside each image)");
   run->add_option("--quality", quality, "thumbnail: JPEG/WebP quality 1-100 (default 75)");
+  run->add_option("--n", request.range_n, "sum-squares: sum i*i for i in [0, N), split into --chunks tasks")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
+  run->add_option("--chunks", request.chunks, "sum-squares: how many tasks --n is split into (default 8 per worker)")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 24));
+  run->add_option("--top", request.top, "wordcount: print the N most frequent words (default 10)")
+      ->check(CLI::Range(0u, 1000000u));
   run->footer(kinds_help(registry) +
+              "\nsum-squares and wordcount print their combined answer on stdout at the end.\n"
               "\nExit status: 0 all tasks ok, 1 some task not ok, 2 usage error, 128+N after signal N.");
 
+  // `procpool run exec [INPUT...] -- COMMAND...`: what follows "--" is the command, not inputs.
+  std::vector<std::string> command;
+  if (argc >= 3 && std::string(argv[1]) == "run" && std::string(argv[2]) == "exec") {
+    for (int i = 3; i < argc; ++i) {
+      if (std::string(argv[i]) != "--") continue;
+      command.assign(argv + i + 1, argv + argc);
+      argc = i;
+      break;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -110,6 +128,7 @@ int main(int argc, char** argv, const KindRegistry& builtin) {
     return 2;
   }
 
+  if (!command.empty()) request.options.set("command", nlohmann::json(command).dump());
   if (!size.empty()) request.options.set("size", size);
   if (!out_dir.empty()) request.options.set("out", out_dir);
   if (!quality.empty()) request.options.set("quality", quality);

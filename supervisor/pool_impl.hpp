@@ -28,7 +28,7 @@ struct TaskEntry {
 enum class SlotState { Dead, Starting, Ready, Stopping };
 
 // Why the supervisor killed a child, which decides what its running task's result is.
-enum class KillReason { None, Shutdown, Timeout, MemoryHard, Violation };
+enum class KillReason { None, Shutdown, Timeout, MemoryHard, Violation, StartTimeout };
 
 struct ChildSlot {
   int index = 0;

@@ -62,13 +62,16 @@ void Supervisor::Impl::service_timers() {
       }
       continue;
     }
+    if (slot.kill_reason != KillReason::None) continue;  // already on its way out
     if (slot.state == SlotState::Starting && now - slot.spawned_ns > options_.start_timeout_ns) {
       slot.fatal_message = "not ready within " + seconds(options_.start_timeout_ns);
       slot.process->kill(SIGKILL);
-      fail_pool("a worker could not start: " + slot.fatal_message);
+      // The pool's first workers: it cannot start. A replacement (stopped, starved): a
+      // crash like any other, under the crash-loop limit.
+      slot.kill_reason = KillReason::StartTimeout;
+      if (slot.generation == 1) fail_pool("a worker could not start: " + slot.fatal_message);
       continue;
     }
-    if (slot.kill_reason != KillReason::None) continue;  // already on its way out
     check_task_timeout(slot, now);
     if (check_memory_now) check_memory(slot);
   }

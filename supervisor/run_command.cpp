@@ -11,6 +11,8 @@
 #include "supervisor/intake.hpp"
 #include "supervisor/pool.hpp"
 #include "supervisor/resume.hpp"
+#include "supervisor/run_reduce.hpp"
+#include "supervisor/usable_cores.hpp"
 #include "supervisor/run_report.hpp"
 
 namespace procpool::supervisor {
@@ -25,6 +27,7 @@ class BatchEvents final : public PoolEvents {
 
   void on_result(const Completion& c) override {
     stats_.add(c);
+    if (reducer_ && c.status == ipc::Status::Ok) reducer_->add(c.output);
     if (results_ != nullptr) {
       const std::string line = result_json_line(c, kind_name_, start_ns_);
       std::fwrite(line.data(), 1, line.size(), results_);
@@ -45,6 +48,7 @@ class BatchEvents final : public PoolEvents {
     if (shown_) std::fprintf(stderr, "\r\033[K");
   }
   RunStats& stats() { return stats_; }
+  std::unique_ptr<Reducer> reducer_;
 
  private:
   std::FILE* results_;
@@ -72,6 +76,12 @@ std::vector<std::string> gather_inputs(const RunRequest& request) {
     } catch (const std::runtime_error& e) {
       throw UsageError(e.what());
     }
+  }
+  if (request.range_n != 0) {
+    if (request.kind != "sum-squares") throw UsageError("--n applies to sum-squares only");
+    const uint64_t workers = request.pool.workers != 0 ? request.pool.workers : usable_cores();
+    const auto more = split_range(request.range_n, request.chunks != 0 ? request.chunks : 8 * workers);
+    inputs.insert(inputs.end(), more.begin(), more.end());
   }
   return inputs;
 }
@@ -122,6 +132,7 @@ int run_batch(const RunRequest& request, const KindValidator& validate) {
 
   BatchEvents events(results_stream, request.kind, inputs.size(), request.progress && isatty(STDERR_FILENO) != 0,
                      start_ns);
+  events.reducer_ = make_reducer(request.kind, ReduceSettings{request.top});
   const RunOutcome outcome = pool.run(events);
   pool.shutdown();
   const uint64_t end_ns = ipc::monotonic_ns();
@@ -130,6 +141,7 @@ int run_batch(const RunRequest& request, const KindValidator& validate) {
   if (request.summary)
     std::fputs(events.stats().summary(inputs.size(), end_ns, pool.worker_stats(), pool.restarts()).c_str(), stderr);
   if (!outcome.error.empty()) std::fprintf(stderr, "procpool: error: %s\n", outcome.error.c_str());
+  if (events.reducer_ && outcome.error.empty() && outcome.signal == 0) std::fputs(events.reducer_->finish().c_str(), stdout);
   if (outcome.signal != 0) return 128 + outcome.signal;
   return events.stats().all_ok() && outcome.error.empty() ? 0 : 1;
 }

@@ -26,6 +26,9 @@ struct RunRequest {
   PoolOptions pool;          // workers, limits, plugins (absolute paths)
   bool progress = true;      // shown only while stderr is a terminal anyway
   bool summary = true;
+  uint64_t range_n = 0;      // sum-squares: split [0, n) into inputs
+  uint64_t chunks = 0;       // ... into this many (default: 8 per worker)
+  unsigned top = 10;         // wordcount: most frequent words printed
 };
 
 // Checks that a kind exists and accepts its options, throwing UsageError if not. The

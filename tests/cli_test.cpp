@@ -10,6 +10,7 @@
 #include <fstream>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -178,4 +179,62 @@ TEST(Cli, AProgressBarOnATerminalAndNoneOtherwise) {
   EXPECT_NE(out.find("ETA"), std::string::npos) << out;
   EXPECT_NE(out.find("/4 "), std::string::npos) << out;
   EXPECT_NE(out.find("4 of 4 tasks"), std::string::npos) << out;
+}
+
+TEST(Cli, SumSquaresSplitsTheRangeAndPrintsTheExactTotal) {
+  const CliRun r = run_cli("run sum-squares --n 100000000 -j 2");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "333333328333333350000000\n");
+  EXPECT_NE(r.err.find("16 of 16 tasks"), std::string::npos) << r.err;  // 8 per worker
+  EXPECT_EQ(run_cli("run sum-squares --n 1000 --chunks 3").out, "332833500\n");
+  EXPECT_EQ(run_cli("run noop --n 10 x").status, 2);
+}
+
+TEST(Cli, WordcountMergesBooksAndReportsBadOnes) {
+  const fs::path dir = fs::temp_directory_path() / ("procpool-books-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "a.txt") << "It was the best of times, it was the worst of times.";
+  std::ofstream(dir / "b.txt") << "The times they are a-changin'.";
+  std::ofstream(dir / "latin1.txt") << "caf\xe9";
+  const CliRun r = run_cli("run wordcount --top 3 --results " + (dir / "r.jsonl").string() + " " + (dir / "a.txt").string() +
+                           " " + (dir / "b.txt").string() + " " + (dir / "latin1.txt").string() + " " +
+                           (dir / "missing.txt").string());
+  EXPECT_EQ(r.status, 1) << r.err;  // two inputs failed
+  EXPECT_EQ(r.out, "18 words, 11 distinct\n3 the\n3 times\n2 it\n");
+  EXPECT_NE(r.err.find("2 ok, 2 error"), std::string::npos) << r.err;
+  const std::string results = procpool::testing::read_file((dir / "r.jsonl").string());
+  EXPECT_NE(results.find("not UTF-8 text"), std::string::npos);
+  EXPECT_NE(results.find("no such file"), std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST(Cli, ExecRunsACommandPerInputWithReplacements) {
+  CliRun r = run_cli("run exec --results - photos/cat.tar.gz -- echo {} {.} {/} {/.} {//}");
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto results = lines(r.out);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0]["output"]["stdout"], "photos/cat.tar.gz photos/cat.tar cat.tar.gz cat.tar photos\n");
+  EXPECT_EQ(results[0]["output"]["exit"], 0);
+  // No {}: the input is appended, as GNU parallel does.
+  r = run_cli("run exec --results - x y -- echo got");
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::set<std::string> outs;
+  for (const json& j : lines(r.out)) outs.insert(j["output"]["stdout"].get<std::string>());
+  EXPECT_EQ(outs, (std::set<std::string>{"got x\n", "got y\n"}));
+}
+
+TEST(Cli, ExecFailuresAreErrorsWithTheirCause) {
+  CliRun r = run_cli("run exec --results - a -- sh -c 'echo oops >&2; exit 3'");
+  EXPECT_EQ(r.status, 1);
+  auto results = lines(r.out);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0]["status"], "error");
+  EXPECT_EQ(results[0]["error"], "sh exited with status 3: oops\n");
+  r = run_cli("run exec --results - a -- no-such-command-anywhere {}");
+  results = lines(r.out);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0]["error"], "cannot run 'no-such-command-anywhere': No such file or directory");
+  r = run_cli("run exec a b");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("exec needs a command"), std::string::npos) << r.err;
 }

@@ -39,6 +39,7 @@ TEST(Storm, KillsEvery50msAndAStoppedChildLoseNothing) {
   options.max_restarts = 100000;  // the storm is the point: no crash-loop stop
   options.task_timeout_ns = 500'000'000;
   options.retry_timeouts = true;
+  options.start_timeout_ns = 2'000'000'000;  // a replacement stopped while starting is replaced too
   Supervisor pool(options, {{"misbehave", ""}});
   for (std::size_t i = 0; i < kTasks; ++i) pool.submit(0, "spin:20");
 

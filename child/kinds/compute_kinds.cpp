@@ -1,0 +1,64 @@
+// sum-squares and wordcount: the tutorials' CPU-bound and text workloads. Each task does
+// one piece (a range, a file); the command line reduces the pieces (run_reduce.hpp).
+#include <charconv>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "child/kinds/file_io.hpp"
+#include "child/kinds/kinds.hpp"
+#include "child/kinds/text.hpp"
+
+namespace procpool::kinds {
+
+namespace {
+
+// Input "BEGIN END": the half-open range [BEGIN, END). Output: the exact sum, in decimal.
+class SumSquaresKind final : public TaskKind {
+ public:
+  void run(std::string_view input, TaskOutput& out) override {
+    uint64_t begin = 0, end = 0;
+    const auto space = input.find(' ');
+    const auto parse = [](std::string_view s, uint64_t& v) {
+      const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+      return !s.empty() && ec == std::errc() && p == s.data() + s.size();
+    };
+    if (space == std::string_view::npos || !parse(input.substr(0, space), begin) ||
+        !parse(input.substr(space + 1), end) || end < begin || end > kMaxSquaresEnd)
+      return out.fail("sum-squares: input must be 'BEGIN END' with 0 <= BEGIN <= END <= 2^40, not '" +
+                      std::string(input.substr(0, 64)) + "'");
+    out.data = sum_of_squares(begin, end);
+  }
+};
+
+// Input: a text file's path. Output: {"word": count, ...} as JSON.
+class WordCountKind final : public TaskKind {
+ public:
+  explicit WordCountKind(uint64_t max_bytes) : max_bytes_(max_bytes) {}
+  void run(std::string_view input, TaskOutput& out) override {
+    const std::string path(input);
+    std::string text;
+    const std::string problem = read_file_limited(path, max_bytes_, &text);
+    if (!problem.empty() && problem != "empty file") return out.fail(path + ": " + problem);
+    const auto counts = count_words(text);
+    if (!counts) return out.fail(path + ": not UTF-8 text");
+    out.output_is_json = true;
+    out.data = nlohmann::json(*counts).dump();
+  }
+
+ private:
+  uint64_t max_bytes_;
+};
+
+}  // namespace
+
+void register_compute_kinds(KindRegistry& registry) {
+  registry.add({"sum-squares", "sums i*i over 'BEGIN END' exactly (run: --n N splits [0, N) and adds up)",
+                [](const KindOptions&) { return std::make_unique<SumSquaresKind>(); }});
+  registry.add({"wordcount", "counts the words of a UTF-8 text file (run: merges them, --top N)",
+                [](const KindOptions& o) {
+                  return std::make_unique<WordCountKind>(
+                      static_cast<uint64_t>(o.get_int("max-file-mb", 256, 1, 65536)) << 20);
+                }});
+}
+
+}  // namespace procpool::kinds

@@ -1,0 +1,168 @@
+// exec: runs a command per input, GNU parallel style. The command is a template of
+// arguments (no shell) in which {} is the input, {.} the input without its extension,
+// {/} its file name, {/.} its file name without extension and {//} its folder. The
+// command's exit status, and its stdout and stderr up to a bound, are the result; a
+// non-zero exit status is an error.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "child/kinds/kinds.hpp"
+
+namespace procpool::kinds {
+
+namespace {
+
+std::string substitute(const std::string& arg, const std::string& input) {
+  const std::filesystem::path p(input);
+  const std::string no_ext = (p.parent_path() / p.stem()).string();
+  const std::pair<const char*, std::string> table[] = {
+      {"{/.}", p.stem().string()}, {"{//}", p.parent_path().string()}, {"{/}", p.filename().string()},
+      {"{.}", no_ext}, {"{}", input}};
+  std::string out;
+  for (std::size_t i = 0; i < arg.size();) {
+    bool replaced = false;
+    for (const auto& [token, value] : table) {
+      const std::size_t n = std::strlen(token);
+      if (arg.compare(i, n, token) == 0) {
+        out += value;
+        i += n;
+        replaced = true;
+        break;
+      }
+    }
+    if (!replaced) out += arg[i++];
+  }
+  return out;
+}
+
+class ExecKind final : public TaskKind {
+ public:
+  ExecKind(std::vector<std::string> command, std::size_t max_output)
+      : command_(std::move(command)), max_output_(max_output) {}
+
+  void run(std::string_view input, TaskOutput& out) override {
+    std::vector<std::string> args;
+    bool uses_input = false;
+    for (const std::string& a : command_) {
+      args.push_back(substitute(a, std::string(input)));
+      uses_input |= args.back() != a;
+    }
+    if (!uses_input) args.emplace_back(input);  // as GNU parallel: no {} means "append the input"
+    int out_pipe[2], err_pipe[2];
+    if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) return out.fail(std::string("pipe: ") + std::strerror(errno));
+    int exec_error[2];
+    if (pipe2(exec_error, O_CLOEXEC) != 0) return out.fail(std::string("pipe: ") + std::strerror(errno));
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    // A worker is single-threaded: fork then exec at once is safe here.
+    const pid_t pid = fork();
+    if (pid == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);  // killed with its worker (a timeout, say)
+      dup2(out_pipe[1], STDOUT_FILENO);
+      dup2(err_pipe[1], STDERR_FILENO);
+      const int devnull = open("/dev/null", O_RDONLY);
+      if (devnull >= 0) dup2(devnull, STDIN_FILENO);
+      execvp(argv[0], argv.data());
+      const int err = errno;
+      [[maybe_unused]] ssize_t n = write(exec_error[1], &err, sizeof err);
+      _exit(127);
+    }
+    close(out_pipe[1]);
+    close(err_pipe[1]);
+    close(exec_error[1]);
+    if (pid < 0) {
+      close(out_pipe[0]);
+      close(err_pipe[0]);
+      close(exec_error[0]);
+      return out.fail(std::string("fork: ") + std::strerror(errno));
+    }
+    std::string stdout_text, stderr_text;
+    bool out_cut = false, err_cut = false;
+    drain(out_pipe[0], err_pipe[0], stdout_text, stderr_text, out_cut, err_cut);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    int exec_errno = 0;
+    const bool exec_failed = read(exec_error[0], &exec_errno, sizeof exec_errno) == static_cast<ssize_t>(sizeof exec_errno);
+    close(exec_error[0]);
+    if (exec_failed) return out.fail("cannot run '" + args[0] + "': " + std::strerror(exec_errno));
+    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (code != 0) {
+      const std::string tail = stderr_text.size() > 500 ? stderr_text.substr(stderr_text.size() - 500) : stderr_text;
+      return out.fail(args[0] + (WIFSIGNALED(status) ? " killed by signal " + std::to_string(WTERMSIG(status))
+                                                      : " exited with status " + std::to_string(code)) +
+                      (tail.empty() ? "" : ": " + tail));
+    }
+    nlohmann::json j{{"exit", code}, {"stdout", stdout_text}, {"stderr", stderr_text}};
+    if (out_cut) j["stdout_truncated"] = true;
+    if (err_cut) j["stderr_truncated"] = true;
+    out.output_is_json = true;
+    out.data = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+
+ private:
+  // Reads both pipes to their end (a full pipe would block the command), keeping at most
+  // max_output_ bytes of each.
+  void drain(int out_fd, int err_fd, std::string& out, std::string& err, bool& out_cut, bool& err_cut) const {
+    pollfd fds[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
+    std::string* bufs[2] = {&out, &err};
+    bool* cut[2] = {&out_cut, &err_cut};
+    int open_fds = 2;
+    char chunk[16384];
+    while (open_fds > 0) {
+      if (poll(fds, 2, -1) < 0) {
+        if (errno == EINTR) continue;
+        break;
+      }
+      for (int i = 0; i < 2; ++i) {
+        if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+        const ssize_t n = read(fds[i].fd, chunk, sizeof chunk);
+        if (n <= 0) {
+          close(fds[i].fd);
+          fds[i].fd = -1;
+          --open_fds;
+          continue;
+        }
+        const std::size_t room = max_output_ - std::min(max_output_, bufs[i]->size());
+        bufs[i]->append(chunk, std::min<std::size_t>(room, static_cast<std::size_t>(n)));
+        if (static_cast<std::size_t>(n) > room) *cut[i] = true;
+      }
+    }
+  }
+
+  std::vector<std::string> command_;
+  std::size_t max_output_;
+};
+
+std::unique_ptr<TaskKind> make_exec(const KindOptions& options) {
+  const auto j = nlohmann::json::parse(options.get("command", ""), nullptr, false);
+  if (!j.is_array() || j.empty())
+    throw std::invalid_argument("exec needs a command: procpool run exec [INPUT...] -- COMMAND [ARG...]");
+  std::vector<std::string> command;
+  for (const auto& a : j) {
+    if (!a.is_string()) throw std::invalid_argument("exec: the command must be a list of strings");
+    command.push_back(a.get<std::string>());
+  }
+  const auto max_output = static_cast<std::size_t>(options.get_int("max-output-kb", 64, 1, 65536)) << 10;
+  return std::make_unique<ExecKind>(std::move(command), max_output);
+}
+
+}  // namespace
+
+void register_exec_kind(KindRegistry& registry) {
+  registry.add({"exec", "runs '-- COMMAND ARGS' per input ({} {.} {/} {/.} {//} replaced), GNU parallel style",
+                make_exec});
+}
+
+}  // namespace procpool::kinds
