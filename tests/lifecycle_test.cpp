@@ -172,11 +172,26 @@ TEST(Lifecycle, AKindWhoseInitializerFailsIsAnImmediateClearError) {
 TEST(Lifecycle, FirstSignalDrainsSecondKills) {
   const std::string dir = fs::temp_directory_path() / ("pp-signal-" + std::to_string(getpid()));
   fs::create_directories(dir);
-  std::string args = "run sleep -j 2 --results -";
-  for (int i = 0; i < 20; ++i) args += " 600";
+  // Each task leaves a file when it starts, so the signal is sent once two really run
+  // (start-up time varies: sanitizer builds are slow to start).
+  auto args_for = [&](const std::string& tag) {
+    std::string args = "run exec -j 2 --results -";
+    for (int i = 0; i < 20; ++i) args += " " + dir + "/" + tag + "-" + std::to_string(i);
+    return args + " -- sh -c 'touch \"$0\"; sleep 0.6' {}";
+  };
+  auto started = [&](const std::string& tag) {
+    int n = 0;
+    for (const auto& e : fs::directory_iterator(dir)) n += e.path().filename().string().rfind(tag + "-", 0) == 0;
+    return n;
+  };
+  auto wait_started = [&](const std::string& tag) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (started(tag) < 2 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  };
   // One SIGINT: the two running tasks finish, the other 18 are cancelled.
-  pid_t pid = start_background(args, dir + "/out1", dir + "/err1");
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  pid_t pid = start_background(args_for("a"), dir + "/out1", dir + "/err1");
+  wait_started("a");
   kill(pid, SIGINT);
   EXPECT_EQ(wait_status(pid), 130);
   auto results = json_lines(procpool::testing::read_file(dir + "/out1"));
@@ -188,15 +203,16 @@ TEST(Lifecycle, FirstSignalDrainsSecondKills) {
   }
   EXPECT_EQ(ok, 2);
   EXPECT_EQ(cancelled, 18);
+  EXPECT_EQ(started("a"), 2) << "nothing new started after the signal";
   // Two: the running ones are killed too, at once.
-  pid = start_background(args, dir + "/out2", dir + "/err2");
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  pid = start_background(args_for("b"), dir + "/out2", dir + "/err2");
+  wait_started("b");
   const auto t0 = std::chrono::steady_clock::now();
   kill(pid, SIGTERM);
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   kill(pid, SIGTERM);
   EXPECT_EQ(wait_status(pid), 143);
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(250)) << "did not wait for 600 ms tasks";
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(400)) << "did not wait for 600 ms tasks";
   results = json_lines(procpool::testing::read_file(dir + "/out2"));
   ASSERT_EQ(results.size(), 20u);
   for (const json& j : results) EXPECT_EQ(j["status"], "cancelled") << j;

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <gtest/gtest.h>
@@ -38,7 +39,14 @@ TEST(Lifecycle, SupervisorKilledThenResumedFinishesWithoutRedoingWork) {
   for (int i = 0; i < 40; ++i) inputs += " sleep:" + std::to_string(50 + i);
   const std::string args = "run misbehave " + kPlugin + "-j 2 --results " + results_file + " --resume" + inputs;
   const pid_t pid = start_background(args, dir + "/out", dir + "/err");
-  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  // Killed once a few results are in (start-up time varies: sanitizer builds are slow).
+  const auto ready_by = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  auto lines_in = [&] {
+    const std::string text = procpool::testing::read_file(results_file);
+    return std::count(text.begin(), text.end(), '\n');
+  };
+  while (lines_in() < 4 && std::chrono::steady_clock::now() < ready_by)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   const std::vector<pid_t> workers = children_of(pid);
   ASSERT_EQ(workers.size(), 2u);
   kill(pid, SIGKILL);
