@@ -37,6 +37,29 @@ extern "C" int procpool_magick_thumbnail(const PpMagickRequest* r, PpMagickResul
   using procpool::kinds::Size;
   try {
     start_magick(*r);
+    {
+      // The header first: a decompression bomb is refused by its declared size, before
+      // any pixel is decoded.
+      Magick::Image header;
+      header.subRange(1);
+      std::string warning;
+      try {
+        header.ping(Magick::Blob(r->data, r->size));
+      } catch (const Magick::Warning& w) {
+        warning = w.what();  // Magick reports its own resource limits as warnings
+      }
+      const uint64_t w = header.columns(), h = header.rows();
+      // Magick refuses an image over its limits before reporting its size ("No image was
+      // loaded"): name the limits, which is the likely cause, with the other two.
+      if ((w == 0 || h == 0) && !warning.empty())
+        return fail(result, "cannot read image: corrupt, unsupported, or over the limit of " +
+                                std::to_string(r->max_side) + " pixels a side and " +
+                                std::to_string(r->max_pixels / 1'000'000) + " megapixels (" + warning + ")");
+      if (w > r->max_side || h > r->max_side || w * h > r->max_pixels)
+        return fail(result, std::to_string(w) + "x" + std::to_string(h) + " is over the limit of " +
+                                std::to_string(r->max_side) + " pixels a side and " +
+                                std::to_string(r->max_pixels / 1'000'000) + " megapixels");
+    }
     Magick::Image image;
     image.defineValue("jpeg", "size", std::to_string(r->box_width) + "x" + std::to_string(r->box_height));
     image.subRange(1);  // only the first frame of an animation
