@@ -21,4 +21,18 @@ std::vector<const KindInfo*> KindRegistry::all() const {
   return out;
 }
 
+void AsyncTaskKind::run(std::string_view input, TaskOutput& out) {
+  // Token 0 with nothing else running; if other tasks run, their results are not ours to
+  // drop, so a solo run is refused rather than mixed in.
+  if (running() != 0) throw std::logic_error("run() of an async kind while it has tasks running");
+  bool done = false;
+  begin(0, std::string(input));
+  while (!done) {
+    poll(-1, 1000, [&](uint64_t, TaskOutput& result) {
+      out = std::move(result);
+      done = true;
+    });
+  }
+}
+
 }  // namespace procpool

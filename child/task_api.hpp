@@ -42,6 +42,26 @@ class TaskKind {
   virtual void run(std::string_view input, TaskOutput& out) = 0;
 };
 
+// A kind whose tasks mostly wait (on the network, on timers): one child runs up to
+// concurrency() of them at once on its own event loop, as asyncio would, instead of one
+// task per process. The worker hands each task it takes to begin(), then calls poll()
+// while any is running. Tasks of the kind share the child: a crash of the child charges
+// every task it was running (see DESIGN.md), so a kind should fail a task, not the child.
+class AsyncTaskKind : public TaskKind {
+ public:
+  // Reports a finished task: its token from begin() and its outcome.
+  using Finished = std::function<void(uint64_t token, TaskOutput& out)>;
+  // Starts a task without blocking. Throwing fails that task only.
+  virtual void begin(uint64_t token, std::string input) = 0;
+  // Drives the running tasks: waits until one can progress, until wake_fd (when >= 0)
+  // is readable, or for timeout_ms at most; then calls finished() for each task done.
+  virtual void poll(int wake_fd, int timeout_ms, const Finished& finished) = 0;
+  // Tasks begun and not yet reported finished.
+  virtual std::size_t running() const = 0;
+  // One task on its own (initializers, chunks): begin, then poll until it is done.
+  void run(std::string_view input, TaskOutput& out) final;
+};
+
 struct KindInfo {
   std::string name;
   std::string summary;  // one line, for --help

@@ -2,6 +2,7 @@
 
 #include "child/plugin_loader.hpp"
 
+#include <poll.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -11,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,18 +32,20 @@ struct ChildArgs {
   std::string segment;
   uint32_t slot = 0;
   uint64_t generation = 0;
-  int wake_fd = -1;
+  int wake_fd = -1;       // eventfd: wakes the supervisor
   pid_t supervisor = 0;
+  int task_wake_fd = -1;  // eventfd: the supervisor wakes a child that runs many tasks at once
 };
 
 bool parse_args(int argc, char** argv, ChildArgs& args) {
-  if (argc != 7) return false;
+  if (argc != 8) return false;
   try {
     args.segment = argv[2];
     args.slot = static_cast<uint32_t>(std::stoul(argv[3]));
     args.generation = std::stoull(argv[4]);
     args.wake_fd = std::stoi(argv[5]);
     args.supervisor = static_cast<pid_t>(std::stol(argv[6]));
+    args.task_wake_fd = std::stoi(argv[7]);
   } catch (const std::exception&) {
     return false;
   }
@@ -81,16 +85,40 @@ class Worker {
       std::string_view record;
       const auto read = tasks_.peek(&record);
       if (read == ipc::RingConsumer::Read::Empty) {
-        if (!idle()) return 0;
+        if (!running_.empty()) {
+          if (!drive_async(true)) return 0;
+        } else if (!idle()) {
+          return 0;
+        }
         continue;
       }
       if (read == ipc::RingConsumer::Read::Corrupt) return fatal("task ring is corrupt");
       const auto type = ipc::record_type(record);
       if (type == RecordType::Task) {
         // Acquire: pairs with the supervisor's release store when it drains the pool.
-        if (slot_.control->stop_requested.load(std::memory_order_acquire) != 0) return finish();
-        if (!run_task(record)) return 4;
+        if (slot_.control->stop_requested.load(std::memory_order_acquire) != 0) {
+          if (running_.empty()) return finish();
+          if (!drive_async(false)) return 0;  // what runs finishes; the queued rest goes back
+          continue;
+        }
+        const auto task = ipc::decode_task(record);
+        if (!task || task->header.kind >= kinds_.size() || !kinds_[task->header.kind])
+          return fatal("malformed task record or undefined kind");
+        if (AsyncTaskKind* async = async_[task->header.kind]) {
+          if (async->running() >= kinds_[task->header.kind]->concurrency()) {
+            if (!drive_async(false)) return 0;  // full: the next task waits until one finishes
+          } else {
+            begin_async(*async, *task);
+          }
+          continue;
+        }
+        // One task at a time (async tasks of other kinds, if any, wait meanwhile).
+        if (!run_task(*task)) return 4;
       } else if (type == RecordType::Stop) {
+        if (!running_.empty()) {
+          if (!drive_async(false)) return 0;
+          continue;
+        }
         tasks_.pop();
         tasks_.release();
         return finish();
@@ -142,7 +170,12 @@ class Worker {
       }
     }
     std::vector<uint32_t> concurrency;
-    for (const auto& kind : kinds_) concurrency.push_back(kind ? kind->concurrency() : 0);
+    for (const auto& kind : kinds_) {
+      concurrency.push_back(kind ? kind->concurrency() : 0);
+      // With room for more than one task, new ones must wake the kind's event loop: the
+      // supervisor rings our eventfd instead of the futex once it reads this record.
+      if (kind && kind->concurrency() > 1) wake_by_eventfd_ = args_.task_wake_fd >= 0;
+    }
     const std::string ready = ipc::encode_ready(concurrency);
     if (!results_.try_write(ready.data(), ready.size())) return refuse("result ring too small");
     results_.publish();
@@ -188,7 +221,11 @@ class Worker {
     try {
       auto kind = info->make(KindOptions::decode(def->options));
       kind->start();
-      if (kinds_.size() <= def->id) kinds_.resize(def->id + 1u);
+      if (kinds_.size() <= def->id) {
+        kinds_.resize(def->id + 1u);
+        async_.resize(def->id + 1u, nullptr);
+      }
+      async_[def->id] = dynamic_cast<AsyncTaskKind*>(kind.get());
       kinds_[def->id] = std::move(kind);
       if (run_ewma_ns_.size() <= def->id) run_ewma_ns_.resize(def->id + 1u, kMeasureCpuNs * 4);
     } catch (const std::exception& e) {
@@ -201,33 +238,29 @@ class Worker {
 
   // Runs the task whose record is at the head of the task ring. The record stays in the
   // ring (the input is read in place) until the result is published.
-  bool run_task(std::string_view record) {
-    const auto task = ipc::decode_task(record);
-    if (!task || task->header.kind >= kinds_.size() || !kinds_[task->header.kind]) {
-      fatal("malformed task record or undefined kind");
-      return false;
-    }
+  bool run_task(const ipc::TaskView& task) {
     ipc::SlotControl& control = *slot_.control;
     ipc::ResultHeader result{};
     result.type = static_cast<uint8_t>(RecordType::Result);
-    result.attempt = task->header.attempt;
-    result.task_id = task->header.task_id;
+    result.attempt = task.header.attempt;
+    result.task_id = task.header.task_id;
     // CPU time costs two system calls, more than a very short task itself: measure it
     // only while this kind's recent tasks ran long enough (see kMeasureCpuNs).
-    uint64_t& ewma = run_ewma_ns_[task->header.kind];  // chunks share it: their run is long anyway
+    uint64_t& ewma = run_ewma_ns_[task.header.kind];  // chunks share it: their run is long anyway
     const bool measure = ewma >= kMeasureCpuNs;
     const uint64_t cpu_start = measure ? thread_cpu_ns() : 0;
     result.start_ns = ipc::monotonic_ns();
     // Release: a status reader that sees the id also sees the start time. After a crash
     // the supervisor reads it only once the child is reaped.
     control.current_started_ns.store(result.start_ns, std::memory_order_relaxed);
-    control.current_task.store(task->header.task_id + 1, std::memory_order_release);
+    control.current_task.store(task.header.task_id + 1, std::memory_order_release);
+    control.tasks_taken.store(++tasks_taken_, std::memory_order_release);
 
-    TaskKind& kind = *kinds_[task->header.kind];
-    if ((task->header.flags & ipc::kTaskChunk) != 0) {
-      run_chunk(kind, task->input);
+    TaskKind& kind = *kinds_[task.header.kind];
+    if ((task.header.flags & ipc::kTaskChunk) != 0) {
+      run_chunk(kind, task.input);
     } else {
-      run_one(kind, task->input, output_);
+      run_one(kind, task.input, output_);
     }
     result.end_ns = ipc::monotonic_ns();
     const uint64_t run_ns = result.end_ns - result.start_ns;
@@ -238,24 +271,145 @@ class Worker {
       rss_read_ns_ = result.end_ns;
     }
     result.max_rss_kb = rss_kb_;
-    if (output_.data.size() + sizeof result > results_.max_payload()) {
-      output_.fail("output of " + std::to_string(output_.data.size()) + " bytes exceeds the limit of " +
-                   std::to_string(results_.max_payload() - sizeof result) + " bytes");
-    }
-    result.status = static_cast<uint8_t>(output_.ok ? ipc::Status::Ok : ipc::Status::Error);
-    result.flags = static_cast<uint8_t>((output_.output_is_json ? ipc::kResultOutputIsJson : 0) |
-                                        (measure ? 0 : ipc::kResultCpuNotMeasured));
-    while (!results_.try_write(&result, sizeof result, output_.data.data(), output_.data.size())) {
-      results_.publish();
-      results_.wait_for_space(10'000'000);
-    }
+    write_result(result, output_, measure ? 0 : ipc::kResultCpuNotMeasured);
     results_.publish();
     control.tasks_done.fetch_add(1, std::memory_order_relaxed);
     control.busy_ns.fetch_add(result.end_ns - result.start_ns, std::memory_order_relaxed);
-    control.current_task.store(0, std::memory_order_release);
+    show_oldest_async();  // 0 unless async tasks wait behind this one
     tasks_.pop();
     tasks_.release();
     return true;
+  }
+
+  // Writes a task's result record (published by the caller). An output too big for the
+  // ring becomes an error naming the limit.
+  void write_result(ipc::ResultHeader& result, TaskOutput& out, uint8_t flags) {
+    if (out.data.size() + sizeof result > results_.max_payload()) {
+      out.fail("output of " + std::to_string(out.data.size()) + " bytes exceeds the limit of " +
+               std::to_string(results_.max_payload() - sizeof result) + " bytes");
+    }
+    result.status = static_cast<uint8_t>(out.ok ? ipc::Status::Ok : ipc::Status::Error);
+    result.flags = static_cast<uint8_t>((out.output_is_json ? ipc::kResultOutputIsJson : 0) | flags);
+    while (!results_.try_write(&result, sizeof result, out.data.data(), out.data.size())) {
+      results_.publish();
+      results_.wait_for_space(10'000'000);
+    }
+  }
+
+  // --- Kinds that run many tasks at once (AsyncTaskKind) ---
+  // The task's input is copied out and its record released at once: the ring stays free
+  // for the tasks behind it. Its token is its position in tasks_taken_, so the oldest
+  // running task is the first entry of running_.
+  void begin_async(AsyncTaskKind& kind, const ipc::TaskView& task) {
+    AsyncTask& entry = running_[tasks_taken_ + 1];
+    entry.task_id = task.header.task_id;
+    entry.attempt = task.header.attempt;
+    entry.start_ns = ipc::monotonic_ns();
+    std::string input(task.input);
+    tasks_.pop();
+    released_pending_ = true;
+    // Release: the supervisor may read the count live (status) and, after our death,
+    // charges the first tasks_taken tasks it sent us that it has no result for.
+    slot_.control->tasks_taken.store(++tasks_taken_, std::memory_order_release);
+    if (running_.size() == 1) show_oldest_async();
+    if ((task.header.flags & ipc::kTaskChunk) != 0) {
+      output_.fail("chunks of an async kind are not supported: submit its inputs one by one");
+      finish_async(tasks_taken_, output_);
+      return;
+    }
+    try {
+      kind.begin(tasks_taken_, std::move(input));
+    } catch (const std::exception& e) {
+      output_.fail(e.what());
+      finish_async(tasks_taken_, output_);
+    }
+  }
+
+  // Runs the async kinds' event loops once. With may_take, new tasks on the ring wake
+  // the loop (the eventfd the supervisor rings once we announced sleep); otherwise the
+  // child has no room for them and only running tasks matter. False when the child
+  // should exit (orphaned).
+  bool drive_async(bool may_take) {
+    if (released_pending_) {
+      tasks_.release();
+      released_pending_ = false;
+    }
+    int wake = -1;
+    int timeout_ms = kAsyncPollMs;
+    if (may_take) {
+      if (!tasks_.prepare_sleep()) {
+        timeout_ms = 0;  // a task arrived meanwhile
+      } else if (wake_by_eventfd_) {
+        wake = args_.task_wake_fd;
+      } else {
+        timeout_ms = kAsyncFallbackPollMs;  // no eventfd to wake us (concurrency 1 kinds)
+      }
+    }
+    std::size_t active = 0;
+    for (AsyncTaskKind* kind : async_)
+      if (kind != nullptr && kind->running() != 0) ++active;
+    // Several busy async kinds: none may block the others for long.
+    if (active > 1) timeout_ms = std::min(timeout_ms, kAsyncFallbackPollMs);
+    for (AsyncTaskKind* kind : async_) {
+      if (kind == nullptr || kind->running() == 0) continue;
+      try {
+        kind->poll(wake, timeout_ms, [this](uint64_t token, TaskOutput& out) { finish_async(token, out); });
+      } catch (const std::exception& e) {
+        fatal(std::string("event loop of an async kind failed: ") + e.what());
+        std::_Exit(3);  // its tasks' states are unknown: a crash, charged to what ran
+      }
+    }
+    if (may_take) {
+      tasks_.end_sleep();
+      if (wake >= 0) {
+        uint64_t count = 0;
+        [[maybe_unused]] ssize_t n = ::read(wake, &count, sizeof count);  // non-blocking
+      }
+    }
+    results_.publish();
+    const uint64_t now = ipc::monotonic_ns();
+    if (now - parent_checked_ns_ > kSleepNs) {
+      parent_checked_ns_ = now;
+      if (getppid() != args_.supervisor) return false;
+    }
+    return true;
+  }
+
+  void finish_async(uint64_t token, TaskOutput& out) {
+    const auto it = running_.find(token);
+    if (it == running_.end()) return;  // a kind reporting a task twice: keep the first
+    ipc::ResultHeader result{};
+    result.type = static_cast<uint8_t>(RecordType::Result);
+    result.attempt = it->second.attempt;
+    result.task_id = it->second.task_id;
+    result.start_ns = it->second.start_ns;
+    result.end_ns = ipc::monotonic_ns();
+    if (result.end_ns - rss_read_ns_ > kRssPeriodNs) {
+      rss_kb_ = max_rss_kb();
+      rss_read_ns_ = result.end_ns;
+    }
+    result.max_rss_kb = rss_kb_;
+    // Per-task CPU time means nothing when tasks share one thread's time.
+    write_result(result, out, ipc::kResultCpuNotMeasured);
+    const bool was_oldest = it == running_.begin();
+    running_.erase(it);
+    ipc::SlotControl& control = *slot_.control;
+    control.tasks_done.fetch_add(1, std::memory_order_relaxed);
+    control.busy_ns.fetch_add(result.end_ns - result.start_ns, std::memory_order_relaxed);
+    if (was_oldest) show_oldest_async();
+  }
+
+  // The control block names the oldest running async task (or none), so the
+  // supervisor's task timeout applies to tasks of async kinds as well.
+  void show_oldest_async() {
+    ipc::SlotControl& control = *slot_.control;
+    if (running_.empty()) {
+      control.current_task.store(0, std::memory_order_release);
+      return;
+    }
+    const AsyncTask& oldest = running_.begin()->second;
+    control.current_started_ns.store(oldest.start_ns, std::memory_order_relaxed);
+    control.current_task.store(oldest.task_id + 1, std::memory_order_release);
   }
 
   static void run_one(TaskKind& kind, std::string_view input, TaskOutput& out) {
@@ -291,7 +445,17 @@ class Worker {
       if (tasks_.has_data()) return true;
       sched_yield();  // on a machine with fewer cores than processes, let the supervisor run
     }
-    if (tasks_.prepare_sleep()) tasks_.wait_for_data(kSleepNs);
+    if (tasks_.prepare_sleep()) {
+      if (wake_by_eventfd_) {
+        pollfd pfd{args_.task_wake_fd, POLLIN, 0};
+        ::poll(&pfd, 1, static_cast<int>(kSleepNs / 1'000'000));
+        tasks_.end_sleep();
+        uint64_t count = 0;
+        [[maybe_unused]] ssize_t n = ::read(args_.task_wake_fd, &count, sizeof count);  // non-blocking
+      } else {
+        tasks_.wait_for_data(kSleepNs);
+      }
+    }
     if (getppid() != args_.supervisor) return false;  // orphaned: the supervisor is gone
     if (slot_.control->stop_requested.load(std::memory_order_acquire) != 0 && !tasks_.has_data()) {
       finish();
@@ -307,6 +471,16 @@ class Worker {
   static constexpr uint64_t kRssPeriodNs = 10'000'000;
   static constexpr uint64_t kSpinNs = 50'000;
   static constexpr uint64_t kSleepNs = 200'000'000;
+  // An async kind's poll waits at most this long (then the loop checks on its parent),
+  // and this long where nothing else could wake it.
+  static constexpr int kAsyncPollMs = 200;
+  static constexpr int kAsyncFallbackPollMs = 2;
+
+  struct AsyncTask {
+    uint64_t task_id = 0;
+    uint32_t attempt = 0;
+    uint64_t start_ns = 0;
+  };
 
   ChildArgs args_;
   KindRegistry registry_;  // the built-in kinds, then those of plugins the supervisor names
@@ -315,6 +489,12 @@ class Worker {
   ipc::RingConsumer tasks_;
   ipc::RingProducer results_;
   std::vector<std::unique_ptr<TaskKind>> kinds_;
+  std::vector<AsyncTaskKind*> async_;  // per kind: the kind if it runs many tasks at once
+  std::map<uint64_t, AsyncTask> running_;  // async tasks by token (= position taken)
+  bool released_pending_ = false;          // async tasks popped, ring space not yet released
+  bool wake_by_eventfd_ = false;
+  uint64_t tasks_taken_ = 0;
+  uint64_t parent_checked_ns_ = 0;
   TaskOutput output_;
   TaskOutput item_;  // one input of a chunk
   std::vector<uint64_t> run_ewma_ns_;  // per kind; starts "long", so first tasks are measured

@@ -124,6 +124,9 @@ class RingConsumer {
   // Announces sleep on data_ready and re-checks; true if the caller may now block.
   bool prepare_sleep();
   void wait_for_data(uint64_t timeout_ns);
+  // After prepare_sleep() and a wait of the caller's own (an eventfd in poll): withdraws
+  // the announcement, so producers stop making wake-up calls.
+  void end_sleep() { shared_->data_ready.clear(); }
   RingShared* shared() const { return shared_; }
 
  private:

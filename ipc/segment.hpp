@@ -19,7 +19,7 @@
 namespace procpool::ipc {
 
 inline constexpr uint64_t kSegmentMagic = 0x6c6f6f70636f7270ull;  // "procpool"
-inline constexpr uint32_t kLayoutVersion = 1;
+inline constexpr uint32_t kLayoutVersion = 2;
 
 enum class ChildState : uint32_t { Empty = 0, Starting = 1, Ready = 2, Busy = 3, Exiting = 4 };
 
@@ -44,16 +44,23 @@ struct alignas(kCacheLine) SlotControl {
   std::atomic<uint64_t> generation;     // supervisor, before spawning the child
   std::atomic<uint32_t> pid;            // child, at start
   std::atomic<uint32_t> state;          // child: ChildState
-  // Id + 1 of the task the child is running, 0 when none. The child stores it (release)
-  // before it runs the task and clears it after publishing the result. After a death,
-  // a non-zero value names the task to charge with the crash.
+  // Id + 1 of the task the child is running (of a child running many: the oldest), 0
+  // when none. The child stores it (release) before it runs the task and clears it after
+  // publishing the result. The supervisor's task timeout reads it live; after a timeout
+  // kill it names the task to charge.
   std::atomic<uint64_t> current_task;
   std::atomic<uint64_t> current_started_ns;  // child, with current_task
   std::atomic<uint64_t> tasks_done;          // child, after each result
   std::atomic<uint64_t> busy_ns;             // child, after each result
   std::atomic<uint32_t> stop_requested;      // supervisor: finish queued work and exit
   uint32_t reserved;
+  // Task records the child has taken off its ring to run, this generation (release,
+  // before it starts each). The ring is FIFO, so these are exactly the first tasks_taken
+  // the supervisor sent it: after a crash, those still unanswered were running and are
+  // charged; the rest were only queued.
+  std::atomic<uint64_t> tasks_taken;
 };
+static_assert(sizeof(SlotControl) == kCacheLine);
 static_assert(std::atomic<uint64_t>::is_always_lock_free && std::atomic<uint32_t>::is_always_lock_free,
               "an emulated atomic is not safe between processes");
 

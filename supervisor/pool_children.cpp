@@ -1,4 +1,5 @@
 // Children: start, exit, recovery of what a dead child held, crash-loop limit, stop.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -82,14 +83,18 @@ Supervisor::Impl::Impl(PoolOptions options, std::vector<KindSpec> kinds)
   update_tick_period();
   for (unsigned i = 0; i < options_.workers; ++i) {
     slots_[i].index = static_cast<int>(i);
-    spawn(slots_[i]);
+    // Close-on-exec except while this slot's own child is started (see spawn()).
+    slots_[i].task_wake_fd = check_fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd");
   }
+  for (ChildSlot& slot : slots_) spawn(slot);
 }
 
 Supervisor::Impl::~Impl() {
   kill_all_children();
+  std::vector<int> fds{epoll_fd_, wake_fd_, signal_fd_, timer_fd_};
+  for (const ChildSlot& slot : slots_) fds.push_back(slot.task_wake_fd);
   slots_.clear();  // reaps
-  for (int fd : {epoll_fd_, wake_fd_, signal_fd_, timer_fd_})
+  for (int fd : fds)
     if (fd >= 0) close(fd);
 }
 
@@ -111,6 +116,7 @@ void Supervisor::Impl::spawn(ChildSlot& slot) {
       throw std::runtime_error("kind options of " + std::to_string(def.size()) + " bytes do not fit the ring");
   slot.tasks.publish();
   slot.inflight.clear();
+  slot.isolating = false;
   slot.concurrency.clear();
   slot.fatal_message.clear();
   slot.violated = slot.recycling = false;
@@ -118,14 +124,26 @@ void Supervisor::Impl::spawn(ChildSlot& slot) {
   slot.kill_detail.clear();
   slot.dispatched = 0;
   slot.respawn_at_ns = 0;
+  view.control->tasks_taken.store(0, std::memory_order_relaxed);
+  uint64_t stale = 0;  // wake-ups meant for the previous child
+  [[maybe_unused]] ssize_t n = read(slot.task_wake_fd, &stale, sizeof stale);
 
-  slot.process = ChildProcess::start(
-      exe_,
-      {kChildModeArg, segment_->name(), std::to_string(slot.index), std::to_string(slot.generation),
-       std::to_string(wake_fd_), std::to_string(getpid())},
-      // PROCPOOL_CHILD: a program that forgot procpool::init() refuses to start a pool
-      // in its children instead of forking without end.
-      {{"MAGICK_THREAD_LIMIT", "1"}, {"OMP_NUM_THREADS", "1"}, {"PROCPOOL_CHILD", "1"}});
+  // The slot's eventfd is inherited by its own child only: close-on-exec is lifted just
+  // for this start (the loop thread alone starts children).
+  fcntl(slot.task_wake_fd, F_SETFD, 0);
+  try {
+    slot.process = ChildProcess::start(
+        exe_,
+        {kChildModeArg, segment_->name(), std::to_string(slot.index), std::to_string(slot.generation),
+         std::to_string(wake_fd_), std::to_string(getpid()), std::to_string(slot.task_wake_fd)},
+        // PROCPOOL_CHILD: a program that forgot procpool::init() refuses to start a pool
+        // in its children instead of forking without end.
+        {{"MAGICK_THREAD_LIMIT", "1"}, {"OMP_NUM_THREADS", "1"}, {"PROCPOOL_CHILD", "1"}});
+  } catch (...) {
+    fcntl(slot.task_wake_fd, F_SETFD, FD_CLOEXEC);
+    throw;
+  }
+  fcntl(slot.task_wake_fd, F_SETFD, FD_CLOEXEC);
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.u64 = kPidfdTag | static_cast<uint64_t>(slot.index);
@@ -194,39 +212,57 @@ void Supervisor::Impl::schedule_respawn(ChildSlot& slot, uint64_t delay_ns) {
   update_tick_period();
 }
 
-// The task the dead child was running (its control block says which) is charged with the
-// crash and retried until max_attempts; tasks only queued on it go back uncharged, ahead
-// of everything else, in their original order.
+// The tasks the dead child had started (its control block counts them) are charged with
+// the crash and retried until max_attempts; tasks only queued on it go back uncharged,
+// ahead of everything else, in their original order. A timeout kill charges only the
+// task that timed out. A child that ran several tasks at once (an async kind) gives no
+// culprit: its started tasks go back uncharged but isolated, each to run alone, so that
+// a poison task then crashes by itself and its neighbours are not charged for it.
 void Supervisor::Impl::requeue_inflight(ChildSlot& slot, int wait_status) {
   const ipc::SlotView view = segment_->slot(static_cast<uint32_t>(slot.index));
   // Acquire, though the child is reaped: the reap already ordered its last stores.
-  const uint64_t running = view.control->current_task.load(std::memory_order_acquire);
+  const uint64_t taken = view.control->tasks_taken.load(std::memory_order_acquire);
+  const uint64_t current = view.control->current_task.load(std::memory_order_acquire);
+  const bool timeout = slot.kill_reason == KillReason::Timeout;
   const bool winding_down = stopping_ || !fatal_.empty();
+  const auto started_count = static_cast<std::size_t>(std::count_if(
+      slot.inflight.begin(), slot.inflight.end(), [taken](const Inflight& t) { return t.seq < taken; }));
+  const bool shared_crash = !timeout && started_count > 1;
+  const std::string cause = slot.kill_detail.empty() ? describe_wait_status(wait_status) : slot.kill_detail;
   for (auto it = slot.inflight.rbegin(); it != slot.inflight.rend(); ++it) {
-    const uint64_t id = *it;
+    const uint64_t id = it->id;
     TaskEntry& task = task_entry(id);
-    if (running != 0 && id == running - 1) {
-      if (slot.kill_reason == KillReason::Shutdown) {
-        finish_task(id, ipc::Status::Cancelled, "cancelled: its worker was killed at shutdown", &slot);
-        continue;
-      }
-      const bool timeout = slot.kill_reason == KillReason::Timeout;
+    const bool started = it->seq < taken;
+    const bool culprit = started && !shared_crash && (!timeout || (current != 0 && id == current - 1));
+    if (started && slot.kill_reason == KillReason::Shutdown) {
+      finish_task(id, ipc::Status::Cancelled, "cancelled: its worker was killed at shutdown", &slot);
+      continue;
+    }
+    if (culprit) {
       ++task.charged;
       if ((timeout && !options_.retry_timeouts) || task.charged >= options_.max_attempts || winding_down) {
-        const std::string cause = slot.kill_detail.empty() ? describe_wait_status(wait_status) : slot.kill_detail;
         const std::string why = cause + " on " + std::to_string(task.charged) +
                                 (task.charged == 1 ? " attempt" : " attempts");
         finish_task(id, timeout ? ipc::Status::Timeout : ipc::Status::Crashed, why, &slot);
         continue;
       }
+    } else if (started && shared_crash) {
+      if (winding_down) {
+        finish_task(id, ipc::Status::Crashed,
+                    cause + " while it ran with " + std::to_string(started_count - 1) + " other tasks", &slot);
+        continue;
+      }
+      task.isolate = true;
     } else if (winding_down) {
-      finish_task(id, ipc::Status::Cancelled, "cancelled before it started", nullptr);
+      finish_task(id, ipc::Status::Cancelled,
+                  started ? "cancelled: its worker was stopped" : "cancelled before it started", nullptr);
       continue;
     }
     task.sent = false;
     pending_.push_front(id);
   }
   slot.inflight.clear();
+  slot.isolating = false;
 }
 
 bool Supervisor::Impl::crash_loop() {

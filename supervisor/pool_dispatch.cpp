@@ -56,7 +56,13 @@ void Supervisor::Impl::handle_record(ChildSlot& slot, std::string_view record) {
     auto concurrency = ipc::decode_ready(record);
     if (!concurrency || concurrency->size() != kinds_.size() || slot.state != SlotState::Starting)
       return protocol_violation(slot, "malformed or unexpected ready record");
-    for (uint32_t& c : *concurrency) c = std::clamp<uint32_t>(c, 1, 4096);
+    bool many = false;
+    for (uint32_t& c : *concurrency) {
+      c = std::clamp<uint32_t>(c, 1, 4096);
+      many |= c > 1;
+    }
+    // Such a child waits in its kind's event loop, where only an eventfd can wake it.
+    if (many) slot.tasks.set_wake_eventfd(slot.task_wake_fd);
     slot.concurrency = std::move(*concurrency);
     slot.state = SlotState::Ready;
     slot.progress_ns = ipc::monotonic_ns();
@@ -75,19 +81,22 @@ void Supervisor::Impl::handle_record(ChildSlot& slot, std::string_view record) {
 void Supervisor::Impl::handle_result(ChildSlot& slot, const ipc::ResultView& result) {
   const uint64_t id = result.header.task_id;
   // The id must be one this child holds: a result for anything else is a lie.
-  if (!slot.inflight.empty() && slot.inflight.front() == id) {
+  if (!slot.inflight.empty() && slot.inflight.front().id == id) {
     slot.inflight.pop_front();  // the common case: a child answers in order
   } else {
-    const auto it = std::find(slot.inflight.begin(), slot.inflight.end(), id);
+    const auto it = std::find_if(slot.inflight.begin(), slot.inflight.end(),
+                                 [id](const Inflight& t) { return t.id == id; });
     if (it == slot.inflight.end()) return protocol_violation(slot, "result for a task the worker does not hold");
     slot.inflight.erase(it);
   }
+  if (slot.inflight.empty()) slot.isolating = false;
 
   TaskEntry& task = task_entry(id);
   const uint64_t run_ns = result.header.end_ns - result.header.start_ns;
   uint64_t& ewma = run_ewma_ns_[task.kind];
   ewma = ewma == 0 ? std::max<uint64_t>(run_ns, 1) : std::max<uint64_t>((ewma * 7 + run_ns) / 8, 1);
-  slot.busy_ns += run_ns;
+  // A child running many tasks at once is busy in proportion to the room it has filled.
+  slot.busy_ns += run_ns / slot.concurrency[task.kind];
   ++slot.tasks_done;
   slot.consecutive_crashes = 0;
   slot.progress_ns = result.header.end_ns;
@@ -166,7 +175,8 @@ void Supervisor::Impl::dispatch() {
         progress = true;
         continue;
       }
-      if (slot.inflight.size() >= prefetch_limit(slot, task.kind)) continue;
+      if (slot.inflight.size() >= prefetch_limit(slot, task.kind) || slot.isolating) continue;
+      if (task.isolate && !slot.inflight.empty()) continue;  // waits for an empty child
       ipc::TaskHeader header{};
       header.type = static_cast<uint8_t>(RecordType::Task);
       header.kind = task.kind;
@@ -177,9 +187,10 @@ void Supervisor::Impl::dispatch() {
       pending_.pop_front();
       task.sent = true;
       if (slot.inflight.empty()) slot.progress_ns = ipc::monotonic_ns();  // the stall clock starts with work
-      slot.inflight.push_back(id);
+      slot.inflight.push_back({id, slot.dispatched++});
+      slot.isolating = task.isolate;
       progress = true;
-      if (options_.max_tasks_per_child != 0 && ++slot.dispatched >= options_.max_tasks_per_child) recycle(slot);
+      if (options_.max_tasks_per_child != 0 && slot.dispatched >= options_.max_tasks_per_child) recycle(slot);
     }
   }
   for (ChildSlot& slot : slots_)

@@ -23,12 +23,22 @@ struct TaskEntry {
   uint16_t flags = 0;  // ipc::kTask* flags, sent with the task
   bool done = false;
   bool sent = false;   // given to a child (cancel() can no longer take it back)
+  // It was running beside other tasks when its child crashed: any of them may be the
+  // cause, so it runs alone from now on, where a crash is surely its own.
+  bool isolate = false;
 };
 
 enum class SlotState { Dead, Starting, Ready, Stopping };
 
 // Why the supervisor killed a child, which decides what its running task's result is.
 enum class KillReason { None, Shutdown, Timeout, MemoryHard, Violation, StartTimeout };
+
+// A task sent to a child and not yet answered. seq counts the tasks sent to this child
+// (generation) before it: the child's tasks_taken says which of them it had started.
+struct Inflight {
+  uint64_t id = 0;
+  uint64_t seq = 0;
+};
 
 struct ChildSlot {
   int index = 0;
@@ -37,7 +47,7 @@ struct ChildSlot {
   std::unique_ptr<ChildProcess> process;
   ipc::RingProducer tasks;
   ipc::RingConsumer results;
-  std::deque<uint64_t> inflight;       // task ids sent and not yet answered, in send order
+  std::deque<Inflight> inflight;       // tasks sent and not yet answered, in send order
   std::vector<uint32_t> concurrency;   // per kind, from the child's Ready record
   std::string fatal_message;           // from a Fatal record
   bool violated = false;               // broke the protocol: killed, ring no longer read
@@ -45,6 +55,8 @@ struct ChildSlot {
   std::string kill_detail;             // e.g. "timed out after 2.00 s"
   bool recycling = false;              // told to stop (task or memory limit): replace it
   uint64_t dispatched = 0;             // tasks sent to this generation
+  bool isolating = false;              // holds a task that must run alone (TaskEntry::isolate)
+  int task_wake_fd = -1;               // eventfd waking a child that runs many tasks at once
   uint32_t consecutive_crashes = 0;    // since a child of this slot last finished a task
   uint64_t respawn_at_ns = 0;          // when Dead and waiting out its backoff; 0 if not
   uint64_t progress_ns = 0;            // its last sign of life: ready, or a result

@@ -90,7 +90,7 @@ void Supervisor::Impl::check_task_timeout(ChildSlot& slot, uint64_t now) {
     // Tasks queued but none started or finished for a whole timeout: the child is
     // stopped or wedged outside any task. Its tasks go back, uncharged.
     if (slot.inflight.empty() || slot.state != SlotState::Ready) return;
-    const uint64_t limit = timeout_for(task_entry(slot.inflight.front()).kind);
+    const uint64_t limit = timeout_for(task_entry(slot.inflight.front().id).kind);
     if (limit != 0 && now > slot.progress_ns && now - slot.progress_ns > limit) {
       slot.kill_reason = KillReason::Timeout;
       slot.kill_detail = "stalled: no task started or finished for " + seconds(now - slot.progress_ns);

@@ -218,3 +218,71 @@ TEST(Lifecycle, FirstSignalDrainsSecondKills) {
   for (const json& j : results) EXPECT_EQ(j["status"], "cancelled") << j;
   fs::remove_all(dir);
 }
+
+// --- A kind that runs many tasks at once in one child (AsyncTaskKind) ---
+
+TEST(Lifecycle, AnAsyncKindRunsManyTasksAtOnceInOneChild) {
+  const CliRun r = run_cli("run amisbehave " + kPlugin + "-j 1 --results - --input-file -", repeat("sleep:150", 16));
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto results = json_lines(r.out);
+  ASSERT_EQ(results.size(), 16u);
+  // The most tasks running at one instant, from their start and end times: the kind's
+  // concurrency (8), on the one worker.
+  std::vector<std::pair<double, int>> edges;
+  for (const json& j : results) {
+    EXPECT_EQ(j["status"], "ok");
+    EXPECT_EQ(j["worker"], 0);
+    edges.emplace_back(j["start_ms"].get<double>(), 1);
+    edges.emplace_back(j["end_ms"].get<double>(), -1);
+  }
+  std::sort(edges.begin(), edges.end());  // an end sorts before a start at the same instant
+  int now = 0, most = 0;
+  for (const auto& [t, delta] : edges) most = std::max(most, now += delta);
+  EXPECT_EQ(most, 8);
+}
+
+TEST(Lifecycle, APoisonTaskAmongAsyncTasksCrashesAloneAndTheOthersSucceed) {
+  // Eight tasks start together; one crashes the child after 50 ms. Nobody can tell which
+  // did, so all eight go back uncharged and run alone: the poison task then crashes by
+  // itself (charged, 3 attempts), and its neighbours finish ok with one attempt each.
+  const CliRun r = run_cli("run amisbehave " + kPlugin + "-j 1 --results - --input-file -",
+                           repeat("sleep:200", 3) + "segv:50\n" + repeat("sleep:200", 4) + "after\n");
+  EXPECT_EQ(r.status, 1) << r.err;
+  auto results = json_lines(r.out);
+  ASSERT_EQ(results.size(), 9u) << r.out;
+  int ok = 0;
+  for (const json& j : results) {
+    if (j["input"] == "segv:50") {
+      EXPECT_EQ(j["status"], "crashed");
+      EXPECT_EQ(j["attempts"], 3);
+      EXPECT_EQ(j["error"], "killed by SIGSEGV on 3 attempts");
+    } else {
+      EXPECT_EQ(j["status"], "ok") << j.dump();
+      EXPECT_EQ(j["attempts"], 1) << j.dump();
+      ++ok;
+    }
+  }
+  EXPECT_EQ(ok, 8);
+  EXPECT_NE(r.err.find("restarts: 4"), std::string::npos) << r.err;
+}
+
+TEST(Lifecycle, AHangingAsyncTaskTimesOutAloneAndItsNeighboursAreRetriedUncharged) {
+  // The hanging task and 7 sleeps start first; when the sleeps end, 7 more start, and
+  // they are running when the hanging task's timeout kills the child at 0.5 s.
+  const CliRun r = run_cli("run amisbehave " + kPlugin + "-j 1 --timeout 0.5 --results - --input-file -",
+                           "hang\n" + repeat("sleep:300", 14));
+  EXPECT_EQ(r.status, 1) << r.err;
+  const auto all = json_lines(r.out);
+  ASSERT_EQ(all.size(), 15u) << r.out;
+  auto results = by_input(all);
+  EXPECT_EQ(results["hang"]["status"], "timeout");
+  EXPECT_EQ(results["hang"]["attempts"], 1);
+  int rerun = 0;
+  for (const json& j : all) {
+    if (j["input"] == "hang") continue;
+    EXPECT_EQ(j["status"], "ok") << j.dump();
+    EXPECT_EQ(j["attempts"], 1) << j.dump();  // the kill was not theirs: uncharged
+    if (j["pid"] != results["hang"]["pid"]) ++rerun;
+  }
+  EXPECT_GE(rerun, 1);  // some finished only in the replacement child
+}

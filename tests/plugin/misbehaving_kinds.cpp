@@ -5,8 +5,15 @@
 //              "hold:MB" (allocates MB and keeps it) | "sleep:MS" | "spin:US" (busy) |
 //              anything else (ok: echoes the input)
 //   bad-start  its start() throws: a child that cannot start
+//   amisbehave runs up to 8 tasks at once in one child (an AsyncTaskKind): "sleep:MS"
+//              finishes after MS, "segv:MS" crashes the child after MS, "hang" never
+//              finishes, anything else finishes at once (ok: echoes the input)
+#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <map>
 
 #include <chrono>
 #include <cstdlib>
@@ -65,11 +72,64 @@ class BadStart final : public procpool::TaskKind {
   void run(std::string_view, procpool::TaskOutput&) override {}
 };
 
+// Timers only: each task is a deadline; poll() sleeps until the nearest one (or a wake).
+class AsyncMisbehave final : public procpool::AsyncTaskKind {
+ public:
+  uint32_t concurrency() const override { return 8; }
+  void begin(uint64_t token, std::string input) override {
+    using namespace std::chrono;
+    auto at = steady_clock::now();
+    bool crash = false;
+    if (input.rfind("sleep:", 0) == 0) at += milliseconds(std::stoul(input.substr(6)));
+    if (input.rfind("segv:", 0) == 0) {
+      at += milliseconds(std::stoul(input.substr(5)));
+      crash = true;
+    }
+    if (input == "hang") at = steady_clock::time_point::max();
+    tasks_[token] = Task{at, crash, std::move(input)};
+  }
+  void poll(int wake_fd, int timeout_ms, const Finished& finished) override {
+    using namespace std::chrono;
+    auto now = steady_clock::now();
+    auto until = now + milliseconds(timeout_ms);
+    for (const auto& [token, task] : tasks_) until = std::min(until, task.at);
+    if (until > now) {
+      pollfd pfd{wake_fd, POLLIN, 0};
+      const auto wait = duration_cast<milliseconds>(until - now).count() + 1;
+      ::poll(wake_fd >= 0 ? &pfd : nullptr, wake_fd >= 0 ? 1 : 0, static_cast<int>(wait));
+    }
+    now = steady_clock::now();
+    for (auto it = tasks_.begin(); it != tasks_.end();) {
+      if (it->second.at > now) {
+        ++it;
+        continue;
+      }
+      if (it->second.crash) raise(SIGSEGV);
+      procpool::TaskOutput out;
+      out.data = it->second.input;
+      const uint64_t token = it->first;
+      it = tasks_.erase(it);
+      finished(token, out);
+    }
+  }
+  std::size_t running() const override { return tasks_.size(); }
+
+ private:
+  struct Task {
+    std::chrono::steady_clock::time_point at;
+    bool crash;
+    std::string input;
+  };
+  std::map<uint64_t, Task> tasks_;
+};
+
 }  // namespace
 
 PROCPOOL_PLUGIN(registry) {
   registry.add({"misbehave", "crashes, hangs or leaks as its input says (test plugin)",
                 [](const procpool::KindOptions&) { return std::make_unique<Misbehave>(); }});
+  registry.add({"amisbehave", "runs 8 tasks at once per child; sleeps, crashes or hangs (test plugin)",
+                [](const procpool::KindOptions&) { return std::make_unique<AsyncMisbehave>(); }});
   registry.add({"bad-start", "cannot start (test plugin)",
                 [](const procpool::KindOptions&) { return std::make_unique<BadStart>(); }});
 }
