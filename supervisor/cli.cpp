@@ -40,6 +40,86 @@ supervisor::KindValidator validator(const KindRegistry& registry) {
   };
 }
 
+// The download kind's flags, kept as given until they are checked and become options.
+struct DownloadFlags {
+  std::vector<std::string> headers;
+  std::string accept, connect_timeout, max_time, stall_timeout, max_size, retry_max_wait;
+  std::string max_redirects, retries, concurrency;
+  bool overwrite = false;
+};
+
+void add_download_flags(CLI::App* run, DownloadFlags& f) {
+  run->add_option("--header", f.headers,
+                  "download: send 'Name: value' (repeatable); ${VAR} is replaced by the environment "
+                  "variable VAR, e.g. 'Authorization: Client-ID ${IMGUR_CLIENT_ID}'")
+      ->allow_extra_args(false);
+  run->add_option("--accept", f.accept,
+                  "download: keep only these content types, e.g. image/jpeg,image/png or image/* "
+                  "(others are an error naming the type; default: any)");
+  run->add_option("--connect-timeout", f.connect_timeout, "download: SECONDS to connect (default 10)");
+  run->add_option("--max-time", f.max_time, "download: SECONDS for one attempt of a transfer (default 300)");
+  run->add_option("--stall-timeout", f.stall_timeout,
+                  "download: give up an attempt after SECONDS without a byte (default 30)");
+  run->add_option("--max-size", f.max_size, "download: largest body, e.g. 50M (default 1G)");
+  run->add_option("--max-redirects", f.max_redirects, "download: redirects to follow (default 10)");
+  run->add_option("--retries", f.retries,
+                  "download: retries after a connection error, a stall, 408, 429 or 5xx, with "
+                  "exponential backoff or the server's Retry-After (default 3)");
+  run->add_option("--retry-max-wait", f.retry_max_wait, "download: longest wait before a retry, SECONDS (default 60)");
+  run->add_option("--concurrency", f.concurrency, "download: transfers in flight per worker (default 32)");
+  run->add_flag("--overwrite", f.overwrite,
+                "download: replace existing files (default: a new name, NAME-1.EXT, ...)");
+}
+
+// Replaces ${VAR} by the environment's value; a variable that is not set is an error.
+std::string expand_environment(const std::string& text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text.compare(i, 2, "${") != 0) {
+      out += text[i];
+      continue;
+    }
+    const auto close = text.find('}', i + 2);
+    if (close == std::string::npos) throw supervisor::UsageError("unclosed ${ in header '" + text + "'");
+    const std::string name = text.substr(i + 2, close - i - 2);
+    const char* value = std::getenv(name.c_str());
+    if (value == nullptr) throw supervisor::UsageError("header uses ${" + name + "}, which is not set");
+    out += value;
+    i = close;
+  }
+  return out;
+}
+
+void apply_download_flags(const DownloadFlags& f, KindOptions& options) {
+  if (!f.headers.empty()) {
+    nlohmann::json headers = nlohmann::json::array();
+    for (const std::string& h : f.headers) headers.push_back(expand_environment(h));
+    options.set("headers", headers.dump());
+  }
+  if (!f.accept.empty()) options.set("accept", f.accept);
+  for (auto [text, key, flag] : {std::tuple{&f.connect_timeout, "connect-timeout", "--connect-timeout"},
+                                 std::tuple{&f.max_time, "max-time", "--max-time"},
+                                 std::tuple{&f.retry_max_wait, "retry-max-wait", "--retry-max-wait"},
+                                 std::tuple{&f.stall_timeout, "stall-timeout", "--stall-timeout"}}) {
+    if (text->empty()) continue;
+    const auto spec = supervisor::parse_timeout(*text);
+    if (!spec || spec->percent != 0)
+      throw supervisor::UsageError(std::string(flag) + " must be SECONDS (e.g. 10 or 2.5), not '" + *text + "'");
+    const uint64_t ms = spec->ns / 1'000'000;
+    // stall-timeout is whole seconds (libcurl's low-speed time); the others milliseconds
+    options.set(key, std::to_string(std::string(key) == "stall-timeout" ? std::max<uint64_t>(1, (ms + 999) / 1000) : ms));
+  }
+  if (!f.max_size.empty()) {
+    const auto bytes = supervisor::parse_bytes(f.max_size);
+    if (!bytes) throw supervisor::UsageError("--max-size must be a size like 50M or 2G, not '" + f.max_size + "'");
+    options.set("max-size", std::to_string(*bytes));
+  }
+  if (!f.max_redirects.empty()) options.set("max-redirects", f.max_redirects);
+  if (!f.retries.empty()) options.set("retries", f.retries);
+  if (!f.concurrency.empty()) options.set("concurrency", f.concurrency);
+  if (f.overwrite) options.set("overwrite", "yes");
+}
+
 }  // namespace
 
 int main(int argc, char** argv, const KindRegistry& builtin) {
@@ -93,12 +173,16 @@ int main(int argc, char** argv, const KindRegistry& builtin) {
   run->add_flag("--no-progress", no_progress, "No progress bar (there is none unless stderr is a terminal)");
   run->add_flag("!--no-summary", request.summary, "No summary on stderr at the end");
   run->add_option("--size", size, "thumbnail: fit within WIDTHxHEIGHT (default 128x128)");
-  run->add_option("--out", out_dir, "thumbnail: write into folder DIR (default: beside each image)");
+  run->add_option("--out", out_dir,
+                  "thumbnail: write into folder DIR (default: beside each image); download: save into DIR "
+                  "(created if missing; default: the current folder)");
   run->add_option("--quality", quality, "thumbnail: JPEG/WebP quality 1-100 (default 75)");
   run->add_option("--n", request.range_n, "sum-squares: sum i*i for i in [0, N), split into --chunks tasks")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
   run->add_option("--chunks", request.chunks, "sum-squares: how many tasks --n is split into (default 8 per worker)")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 24));
+  DownloadFlags download;
+  add_download_flags(run, download);
   run->add_option("--top", request.top, "wordcount: print the N most frequent words (default 10)")
       ->check(CLI::Range(0u, 1000000u));
   run->footer(kinds_help(registry) +
@@ -163,6 +247,7 @@ int main(int argc, char** argv, const KindRegistry& builtin) {
     return 2;
   }
   try {
+    apply_download_flags(download, request.options);
     return supervisor::run_batch(request, validator(registry));
   } catch (const supervisor::UsageError& e) {
     std::fprintf(stderr, "procpool run: %s\nRun 'procpool run --help' for usage.\n", e.what());

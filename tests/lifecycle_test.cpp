@@ -228,17 +228,11 @@ TEST(Lifecycle, AnAsyncKindRunsManyTasksAtOnceInOneChild) {
   ASSERT_EQ(results.size(), 16u);
   // The most tasks running at one instant, from their start and end times: the kind's
   // concurrency (8), on the one worker.
-  std::vector<std::pair<double, int>> edges;
   for (const json& j : results) {
     EXPECT_EQ(j["status"], "ok");
     EXPECT_EQ(j["worker"], 0);
-    edges.emplace_back(j["start_ms"].get<double>(), 1);
-    edges.emplace_back(j["end_ms"].get<double>(), -1);
   }
-  std::sort(edges.begin(), edges.end());  // an end sorts before a start at the same instant
-  int now = 0, most = 0;
-  for (const auto& [t, delta] : edges) most = std::max(most, now += delta);
-  EXPECT_EQ(most, 8);
+  EXPECT_EQ(procpool::testing::max_overlap(results), 8);
 }
 
 TEST(Lifecycle, APoisonTaskAmongAsyncTasksCrashesAloneAndTheOthersSucceed) {

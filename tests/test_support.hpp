@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
@@ -51,6 +52,19 @@ inline std::vector<nlohmann::json> json_lines(const std::string& text) {
   while (std::getline(in, line))
     if (!line.empty()) out.push_back(nlohmann::json::parse(line));
   return out;
+}
+
+// The most tasks running at one instant, from the start_ms/end_ms of result lines.
+inline int max_overlap(const std::vector<nlohmann::json>& results) {
+  std::vector<std::pair<double, int>> edges;
+  for (const nlohmann::json& j : results) {
+    edges.emplace_back(j["start_ms"].get<double>(), 1);
+    edges.emplace_back(j["end_ms"].get<double>(), -1);
+  }
+  std::sort(edges.begin(), edges.end());  // an end sorts before a start at the same instant
+  int now = 0, most = 0;
+  for (const auto& [t, delta] : edges) most = std::max(most, now += delta);
+  return most;
 }
 
 inline std::string read_file(const std::string& path) {

@@ -1,0 +1,216 @@
+#include "child/kinds/http_util.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <random>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+namespace procpool::kinds {
+
+HttpLimits http_limits_from(const KindOptions& options) {
+  HttpLimits l;
+  l.connect_timeout_ms = options.get_int("connect-timeout", l.connect_timeout_ms, 1, 3'600'000);
+  l.max_time_ms = options.get_int("max-time", l.max_time_ms, 1, 30LL * 86'400'000);
+  l.stall_timeout_s = options.get_int("stall-timeout", l.stall_timeout_s, 1, 86'400);
+  l.max_bytes = options.get_int("max-size", l.max_bytes, 0, int64_t{1} << 50);
+  l.max_redirects = options.get_int("max-redirects", l.max_redirects, 0, 100);
+  l.retries = options.get_int("retries", l.retries, 0, 100);
+  l.retry_max_wait_ms = options.get_int("retry-max-wait", l.retry_max_wait_ms, 0, 86'400'000);
+  // A JSON array of strings (option values are single lines).
+  const auto list = nlohmann::json::parse(options.get("headers", "[]"), nullptr, false);
+  if (!list.is_array()) throw std::invalid_argument("headers must be a JSON array of 'Name: value' strings");
+  for (const auto& item : list) {
+    if (!item.is_string()) throw std::invalid_argument("headers must be a JSON array of 'Name: value' strings");
+    const std::string h = item.get<std::string>();
+    const auto colon = h.find(':');
+    if (colon == std::string::npos || colon == 0 || h.find_first_of("\r\n") != std::string::npos)
+      throw std::invalid_argument("a header must be 'Name: value', not '" + h + "'");
+    l.headers.push_back(h);
+  }
+  return l;
+}
+
+curl_slist* make_header_list(const std::vector<std::string>& headers) {
+  curl_slist* list = nullptr;
+  for (const std::string& h : headers) list = curl_slist_append(list, h.c_str());
+  return list;
+}
+
+void apply_http_limits(CURL* easy, const HttpLimits& limits, curl_slist* headers) {
+  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, limits.max_redirects > 0 ? 1L : 0L);
+  curl_easy_setopt(easy, CURLOPT_MAXREDIRS, static_cast<long>(limits.max_redirects));
+  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(limits.connect_timeout_ms));
+  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(limits.max_time_ms));
+  // A stall: under 1 byte/s for stall-timeout seconds ends the attempt (then retried).
+  curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, static_cast<long>(limits.stall_timeout_s));
+  // Refused up front when the server announces a bigger body; counted while receiving too.
+  curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(limits.max_bytes));
+  curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
+  curl_easy_setopt(easy, CURLOPT_USERAGENT, "procpool/0.1");
+  // (no CURLOPT_PIPEWAIT: behind a stalled HTTP/1.1 response it held other transfers back)
+  if (headers != nullptr) curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+}
+
+bool is_http_url(const std::string& url) {
+  CURLU* u = curl_url();
+  bool ok = false;
+  if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK) {
+    char* scheme = nullptr;
+    char* host = nullptr;
+    if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+      const std::string s = scheme;
+      ok = (s == "http" || s == "https") && host[0] != '\0';
+    }
+    curl_free(scheme);
+    curl_free(host);
+  }
+  curl_url_cleanup(u);
+  return ok;
+}
+
+std::string media_type(std::string_view content_type) {
+  const auto semi = content_type.find(';');
+  if (semi != std::string_view::npos) content_type = content_type.substr(0, semi);
+  while (!content_type.empty() && std::isspace(static_cast<unsigned char>(content_type.front())))
+    content_type.remove_prefix(1);
+  while (!content_type.empty() && std::isspace(static_cast<unsigned char>(content_type.back())))
+    content_type.remove_suffix(1);
+  std::string out(content_type);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool media_type_accepted(std::string_view content_type, const std::vector<std::string>& accept) {
+  if (accept.empty()) return true;
+  const std::string type = media_type(content_type);
+  for (const std::string& want : accept) {
+    const std::string w = media_type(want);
+    if (w == type || w == "*/*") return true;
+    if (w.size() > 2 && w.compare(w.size() - 2, 2, "/*") == 0 && type.compare(0, w.size() - 1, w, 0, w.size() - 1) == 0)
+      return true;
+  }
+  return false;
+}
+
+std::vector<std::string> split_list(std::string_view text) {
+  std::vector<std::string> out;
+  while (!text.empty()) {
+    const auto comma = text.find(',');
+    std::string item = media_type(text.substr(0, comma));
+    if (!item.empty()) out.push_back(item);
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+std::optional<int64_t> parse_retry_after_ms(std::string_view value, std::time_t now) {
+  while (!value.empty() && std::isspace(static_cast<unsigned char>(value.front()))) value.remove_prefix(1);
+  while (!value.empty() && std::isspace(static_cast<unsigned char>(value.back()))) value.remove_suffix(1);
+  if (value.empty()) return std::nullopt;
+  if (std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    if (value.size() > 9) return int64_t{999'999'999} * 1000;  // absurd, but a number: the cap applies
+    return std::stoll(std::string(value)) * 1000;
+  }
+  const std::time_t at = curl_getdate(std::string(value).c_str(), nullptr);
+  if (at < 0) return std::nullopt;
+  return at <= now ? 0 : static_cast<int64_t>(at - now) * 1000;
+}
+
+bool retryable_status(long status) { return status == 408 || status == 429 || (status >= 500 && status <= 599); }
+
+bool retryable_error(CURLcode code) {
+  switch (code) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_SSL_CONNECT_ERROR:
+      return true;
+    default:
+      return false;
+  }
+}
+
+int64_t backoff_ms(int64_t retry, int64_t cap_ms) {
+  int64_t ms = 250;
+  for (int64_t i = 1; i < retry && ms < cap_ms; ++i) ms *= 2;
+  ms = std::min(ms, cap_ms);
+  thread_local std::minstd_rand rng{static_cast<unsigned>(getpid())};
+  const int64_t jitter = ms / 5;
+  return jitter == 0 ? ms : ms - jitter + static_cast<int64_t>(rng() % static_cast<unsigned>(2 * jitter + 1));
+}
+
+namespace {
+struct MemorySink {
+  std::string* body;
+  int64_t max_bytes;
+  bool over = false;
+};
+size_t write_to_memory(char* data, size_t size, size_t n, void* user) {
+  auto* sink = static_cast<MemorySink*>(user);
+  const size_t bytes = size * n;
+  if (static_cast<int64_t>(sink->body->size() + bytes) > sink->max_bytes) {
+    sink->over = true;
+    return 0;
+  }
+  sink->body->append(data, bytes);
+  return bytes;
+}
+}  // namespace
+
+std::string fetch_to_memory(const std::string& url, const HttpLimits& limits, std::string* body) {
+  if (!is_http_url(url)) return "not an http:// or https:// URL";
+  curl_slist* headers = make_header_list(limits.headers);
+  CURL* easy = curl_easy_init();
+  std::string error;
+  for (int64_t attempt = 0;; ++attempt) {
+    body->clear();
+    MemorySink sink{body, limits.max_bytes};
+    char errbuf[CURL_ERROR_SIZE] = {};
+    curl_easy_reset(easy);
+    apply_http_limits(easy, limits, headers);
+    curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, write_to_memory);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, &sink);
+    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
+    const CURLcode rc = curl_easy_perform(easy);
+    long status = 0;
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+    bool retry = false;
+    if (sink.over || rc == CURLE_FILESIZE_EXCEEDED) {
+      error = "body over the limit of " + std::to_string(limits.max_bytes) + " bytes";
+    } else if (rc != CURLE_OK) {
+      error = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
+      retry = retryable_error(rc);
+    } else if (status < 200 || status > 299) {
+      error = "HTTP " + std::to_string(status);
+      retry = retryable_status(status);
+    } else {
+      error.clear();
+      break;
+    }
+    if (!retry || attempt >= limits.retries) break;
+    usleep(static_cast<useconds_t>(backoff_ms(attempt + 1, limits.retry_max_wait_ms) * 1000));
+  }
+  curl_easy_cleanup(easy);
+  curl_slist_free_all(headers);
+  if (!error.empty()) body->clear();
+  return error;
+}
+
+}  // namespace procpool::kinds

@@ -1,0 +1,251 @@
+// The download kind end to end: `procpool run download` against a real HTTP server on
+// loopback (tests/http/server.py) with slow, failing, stalling, huge and hostile endpoints.
+#include <sys/stat.h>
+
+#include <chrono>
+#include <filesystem>
+#include <gtest/gtest.h>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "child/kinds/http_util.hpp"
+#include "tests/http_server.hpp"
+#include "tests/test_support.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using procpool::testing::CliRun;
+using procpool::testing::json_lines;
+using procpool::testing::LoopbackHttpServer;
+using procpool::testing::read_file;
+using procpool::testing::run_cli;
+
+namespace {
+
+class Download : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_ = new LoopbackHttpServer(); }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("procpool-dl-" + std::to_string(getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    out_ = (dir_ / "out").string();
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  static std::string url(const std::string& path) { return server_->url(path); }
+  // URLs as the shell must see them on a command line.
+  static std::string quoted(const std::string& path) { return "'" + url(path) + "'"; }
+  // Runs `procpool run download --out OUT --results - ARGS`.
+  CliRun download(const std::string& args, const std::string& stdin_text = "") const {
+    return run_cli("run download --out " + out_ + " --results - " + args, stdin_text);
+  }
+  std::map<std::string, json> by_input(const std::string& out) const {
+    std::map<std::string, json> m;
+    for (const json& j : json_lines(out)) m[j["input"].get<std::string>()] = j;
+    return m;
+  }
+  // Every file in the output folder, hidden ones (temporaries) included.
+  std::set<std::string> files() const {
+    std::set<std::string> names;
+    if (!fs::exists(out_)) return names;
+    for (const auto& e : fs::directory_iterator(out_)) names.insert(e.path().filename().string());
+    return names;
+  }
+  static json server_stats() {
+    std::string body;
+    const std::string error = procpool::kinds::fetch_to_memory(url("/stats"), {}, &body);
+    EXPECT_EQ(error, "");
+    return json::parse(body);
+  }
+
+  static LoopbackHttpServer* server_;
+  fs::path dir_;
+  std::string out_;
+};
+LoopbackHttpServer* Download::server_ = nullptr;
+
+// The server's body for /files/NAME: sha256(NAME) repeated, so byte i equals byte i % 32.
+void expect_server_body(const std::string& path, std::size_t size) {
+  const std::string bytes = read_file(path);
+  ASSERT_EQ(bytes.size(), size) << path;
+  for (std::size_t i = 32; i < bytes.size(); ++i) ASSERT_EQ(bytes[i], bytes[i % 32]) << path << " byte " << i;
+}
+
+void write_text(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+}  // namespace
+
+TEST_F(Download, SavesEachUrlUnderItsOwnNameWithItsDetails) {
+  const CliRun r = download(quoted("/files/cat.jpg?size=5000") + " " + quoted("/files/dog.png?size=70000") + " " +
+                            quoted("/files/notes.txt"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto results = by_input(r.out);
+  ASSERT_EQ(results.size(), 3u);
+  const json cat = results[url("/files/cat.jpg?size=5000")]["output"];
+  EXPECT_EQ(cat["path"], out_ + "/cat.jpg");
+  EXPECT_EQ(cat["bytes"], 5000);
+  EXPECT_EQ(cat["http_status"], 200);
+  EXPECT_EQ(cat["content_type"], "image/jpeg");
+  EXPECT_EQ(results[url("/files/dog.png?size=70000")]["output"]["content_type"], "image/png");
+  expect_server_body(out_ + "/cat.jpg", 5000);
+  expect_server_body(out_ + "/dog.png", 70000);
+  expect_server_body(out_ + "/notes.txt", 1000);
+  EXPECT_EQ(files(), (std::set<std::string>{"cat.jpg", "dog.png", "notes.txt"}));
+  struct stat st{};
+  ASSERT_EQ(stat((out_ + "/cat.jpg").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);  // the owner's only
+}
+
+TEST_F(Download, EachBadUrlIsAClearErrorAndLeavesNothingBehind) {
+  const std::map<std::string, std::string> expected = {
+      {url("/status/404"), "HTTP 404"},
+      {url("/status/500"), "HTTP 500"},
+      {"http://127.0.0.1:1/refused.jpg", "Couldn't connect to server"},
+      {url("/loop"), "more than 10 redirects (--max-redirects)"},
+      {url("/huge?size=3000000"), "body over the limit of 2097152 bytes (--max-size)"},
+      {url("/huge?size=3000000&chunked=1"), "body over the limit of 2097152 bytes (--max-size)"},
+      {url("/files/page.html?type=text/html"), "content type 'text/html' is not accepted (--accept image/jpeg,image/png)"},
+      {url("/stall?size=100000"), "stalled: no data for 1 s (--stall-timeout)"},
+      {"ftp://127.0.0.1/file.jpg", "not an http:// or https:// URL"},
+      {"not a url", "not an http:// or https:// URL"},
+  };
+  std::string inputs;
+  for (const auto& [u, e] : expected) inputs += u + "\n";
+  const CliRun r = download("--retries 0 --max-size 2M --stall-timeout 1 --accept image/jpeg,image/png --input-file -",
+                            inputs + url("/files/fine.jpg") + "\n");
+  EXPECT_EQ(r.status, 1) << r.err;
+  auto results = by_input(r.out);
+  ASSERT_EQ(results.size(), expected.size() + 1) << r.out;
+  for (const auto& [u, e] : expected) {
+    EXPECT_EQ(results[u]["status"], "error") << u;
+    EXPECT_NE(results[u]["error"].get<std::string>().find(e), std::string::npos) << u << ": " << results[u]["error"];
+  }
+  EXPECT_EQ(results[url("/files/fine.jpg")]["status"], "ok");
+  EXPECT_EQ(files(), std::set<std::string>{"fine.jpg"});  // no partial file of any failure
+}
+
+TEST_F(Download, RetriesFailuresWithBackoffAndHonoursRetryAfter) {
+  const std::string twice = url("/flaky/twice.jpg?fail=2");
+  const std::string always = url("/flaky/always.jpg?fail=100&code=502");
+  const std::string polite = url("/flaky/polite.jpg?fail=1&code=429&retry_after=1");
+  const CliRun r = download("--retries 2 --input-file -", twice + "\n" + always + "\n" + polite + "\n");
+  EXPECT_EQ(r.status, 1) << r.err;
+  auto results = by_input(r.out);
+  EXPECT_EQ(results[twice]["status"], "ok");
+  EXPECT_EQ(results[twice]["output"]["retries"], 2);
+  EXPECT_EQ(results[always]["error"], "HTTP 502 (after 3 attempts)");
+  EXPECT_EQ(results[polite]["status"], "ok");
+  EXPECT_GE(results[polite]["run_ms"].get<double>(), 1000.0);  // waited the server's 1 s
+  EXPECT_EQ(server_stats()["requests"]["/flaky/always.jpg"], 3);
+}
+
+TEST_F(Download, HostileNamesStayInsideTheOutputFolderAndNothingIsOverwritten) {
+  fs::create_directories(out_);
+  write_text(out_ + "/mine.jpg", "precious");
+  const fs::path outside = dir_ / "outside.jpg";
+  write_text(outside.string(), "outside");
+  fs::create_symlink(outside, out_ + "/link.jpg");
+  std::string inputs;
+  for (const std::string path : {"/files/..%2F..%2Fescape.jpg", "/files/%2e%2e", "/files/a%0Ab%00c.jpg",
+                                 "/files/mine.jpg", "/files/link.jpg", "/files/twin.jpg", "/files/twin.jpg", "/"})
+    inputs += url(path) + "\n";
+  inputs += url("/files/" + std::string(300, 'x') + ".jpg") + "\n";
+  const CliRun r = download("--input-file -", inputs);
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::set<std::string> paths;
+  for (const json& j : json_lines(r.out)) {
+    const std::string path = j["output"]["path"];
+    paths.insert(path.substr(out_.size() + 1));
+    EXPECT_EQ(fs::path(path).parent_path(), fs::path(out_)) << path;
+  }
+  EXPECT_EQ(paths.count("_.._escape.jpg"), 1u);
+  // "%2e%2e" and "/" leave no name: both are "download", one of them numbered.
+  EXPECT_EQ(paths.count("download") + paths.count("download-1"), 2u);
+  EXPECT_EQ(paths.count("a_b_c.jpg"), 1u);
+  EXPECT_EQ(paths.count("mine-1.jpg"), 1u);
+  EXPECT_EQ(paths.count("link-1.jpg"), 1u);
+  EXPECT_EQ(paths.count("twin.jpg") + paths.count("twin-1.jpg"), 2u);
+  EXPECT_EQ(paths.count(std::string(196, 'x') + ".jpg"), 1u);
+  EXPECT_EQ(read_file(out_ + "/mine.jpg"), "precious");
+  EXPECT_EQ(read_file(outside.string()), "outside");
+  EXPECT_TRUE(fs::is_symlink(out_ + "/link.jpg"));
+  EXPECT_FALSE(fs::exists(dir_ / "escape.jpg"));
+  EXPECT_FALSE(fs::exists(fs::temp_directory_path() / "escape.jpg"));
+  // Asked to, it replaces the file (and a symlink itself, never what it points to).
+  const CliRun again = download("--overwrite " + url("/files/mine.jpg") + " " + url("/files/link.jpg"));
+  ASSERT_EQ(again.status, 0) << again.err;
+  expect_server_body(out_ + "/mine.jpg", 1000);
+  EXPECT_FALSE(fs::is_symlink(out_ + "/link.jpg"));
+  EXPECT_EQ(read_file(outside.string()), "outside");
+}
+
+TEST_F(Download, ManyTransfersInFlightPerWorkerOverReusedConnections) {
+  const json before = server_stats();
+  std::string inputs;
+  for (int i = 0; i < 200; ++i) inputs += url("/files/many" + std::to_string(i) + ".jpg?delay=50") + "\n";
+  const CliRun r = download("-j 1 --concurrency 20 --input-file -", inputs);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto results = json_lines(r.out);
+  ASSERT_EQ(results.size(), 200u);
+  EXPECT_EQ(procpool::testing::max_overlap(results), 20);  // the worker kept its 20 transfers in flight
+  EXPECT_EQ(files().size(), 200u);
+  // Kept alive and reused: far fewer connections than requests.
+  const int connections = server_stats()["connections"].get<int>() - before["connections"].get<int>();
+  EXPECT_LE(connections, 40) << connections << " connections for 200 requests";
+}
+
+TEST_F(Download, HeadersMayComeFromTheEnvironment) {
+  setenv("PROCPOOL_TEST_CLIENT_ID", "abc123", 1);
+  const CliRun r = download("--header 'Authorization: Client-ID ${PROCPOOL_TEST_CLIENT_ID}' " +
+                            quoted("/header/auth.txt?h=Authorization"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(read_file(out_ + "/auth.txt"), "Client-ID abc123");
+  const CliRun missing = download("--header 'Authorization: Client-ID ${PROCPOOL_TEST_UNSET_VARIABLE}' " +
+                                  url("/files/x.jpg"));
+  EXPECT_EQ(missing.status, 2);
+  EXPECT_NE(missing.err.find("${PROCPOOL_TEST_UNSET_VARIABLE}, which is not set"), std::string::npos) << missing.err;
+  const CliRun malformed = download("--header 'no colon here' " + url("/files/x.jpg"));
+  EXPECT_EQ(malformed.status, 2);
+  EXPECT_NE(malformed.err.find("'Name: value'"), std::string::npos) << malformed.err;
+}
+
+TEST_F(Download, AWorkerKilledMidTransferLosesNoTaskAndLeavesNoPartialFile) {
+  // Three transfers stall half-way, their partial files on disk; then the worker is
+  // SIGKILLed. Its replacement removes the dead worker's partial files, and the three
+  // tasks run again (one at a time: any of them might have been the killer).
+  const std::string out_file = (dir_ / "results").string(), err_file = (dir_ / "err").string();
+  const pid_t run = procpool::testing::start_background(
+      "run download -j 1 --retries 0 --stall-timeout 1 --out " + out_ + " --results - " +
+          quoted("/stall?size=100000&n=1") + " " + quoted("/stall?size=100000&n=2") + " " + quoted("/stall?size=100000&n=3"),
+      out_file, err_file);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  auto partial_files = [&] {
+    std::size_t n = 0;
+    for (const std::string& f : files()) n += f.find(".part") != std::string::npos;
+    return n;
+  };
+  while (partial_files() < 3 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(partial_files(), 3u) << read_file(err_file) << read_file(out_file);
+  const auto workers = procpool::testing::children_of(run);
+  ASSERT_EQ(workers.size(), 1u);
+  kill(workers[0], SIGKILL);
+  EXPECT_EQ(procpool::testing::wait_status(run), 1);
+  const auto results = json_lines(read_file(out_file));
+  ASSERT_EQ(results.size(), 3u) << read_file(err_file);
+  for (const json& j : results) {
+    EXPECT_EQ(j["status"], "error");
+    EXPECT_EQ(j["attempts"], 1);  // the kill was charged to none of them
+    EXPECT_NE(j["error"].get<std::string>().find("stalled"), std::string::npos) << j.dump();
+  }
+  EXPECT_TRUE(files().empty()) << *files().begin();
+}
