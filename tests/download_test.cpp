@@ -67,6 +67,8 @@ class Download : public ::testing::Test {
     return json::parse(body);
   }
 
+  void kill_mid_transfer();
+
   static LoopbackHttpServer* server_;
   fs::path dir_;
   std::string out_;
@@ -218,26 +220,30 @@ TEST_F(Download, HeadersMayComeFromTheEnvironment) {
   EXPECT_NE(malformed.err.find("'Name: value'"), std::string::npos) << malformed.err;
 }
 
-TEST_F(Download, AWorkerKilledMidTransferLosesNoTaskAndLeavesNoPartialFile) {
-  // Three transfers stall half-way, their partial files on disk; then the worker is
-  // SIGKILLed. Its replacement removes the dead worker's partial files, and the three
-  // tasks run again (one at a time: any of them might have been the killer).
+// Three transfers stall half-way, their bodies' files open in the worker; then the
+// worker is SIGKILLed. Its files must vanish with it (unnamed files; named temporaries
+// are removed by the replacement worker), and the three tasks run again (one at a time:
+// any of them might have been the killer).
+void Download::kill_mid_transfer() {
   const std::string out_file = (dir_ / "results").string(), err_file = (dir_ / "err").string();
   const pid_t run = procpool::testing::start_background(
       "run download -j 1 --retries 0 --stall-timeout 1 --out " + out_ + " --results - " +
           quoted("/stall?size=100000&n=1") + " " + quoted("/stall?size=100000&n=2") + " " + quoted("/stall?size=100000&n=3"),
       out_file, err_file);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  auto partial_files = [&] {
+  std::vector<pid_t> workers;
+  auto open_in_out = [&] {  // files of the output folder the worker holds open
     std::size_t n = 0;
-    for (const std::string& f : files()) n += f.find(".part") != std::string::npos;
+    workers = procpool::testing::children_of(run);
+    if (workers.size() != 1) return n;
+    std::error_code ec;
+    for (const auto& fd : fs::directory_iterator("/proc/" + std::to_string(workers[0]) + "/fd", ec))
+      n += fs::read_symlink(fd.path(), ec).string().rfind(out_, 0) == 0;
     return n;
   };
-  while (partial_files() < 3 && std::chrono::steady_clock::now() < deadline)
+  while (open_in_out() < 3 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  ASSERT_EQ(partial_files(), 3u) << read_file(err_file) << read_file(out_file);
-  const auto workers = procpool::testing::children_of(run);
-  ASSERT_EQ(workers.size(), 1u);
+  ASSERT_EQ(open_in_out(), 3u) << read_file(err_file) << read_file(out_file);
   kill(workers[0], SIGKILL);
   EXPECT_EQ(procpool::testing::wait_status(run), 1);
   const auto results = json_lines(read_file(out_file));
@@ -248,4 +254,12 @@ TEST_F(Download, AWorkerKilledMidTransferLosesNoTaskAndLeavesNoPartialFile) {
     EXPECT_NE(j["error"].get<std::string>().find("stalled"), std::string::npos) << j.dump();
   }
   EXPECT_TRUE(files().empty()) << *files().begin();
+}
+
+TEST_F(Download, AWorkerKilledMidTransferLosesNoTaskAndLeavesNoPartialFile) { kill_mid_transfer(); }
+
+TEST_F(Download, WithNamedTemporariesTooAKilledWorkerLeavesNoPartialFile) {
+  setenv("PROCPOOL_NAMED_TEMPORARIES", "1", 1);  // inherited by the pool started next
+  kill_mid_transfer();
+  unsetenv("PROCPOOL_NAMED_TEMPORARIES");
 }
