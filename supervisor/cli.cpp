@@ -7,7 +7,9 @@
 #include <stdexcept>
 #include <tuple>
 
+#include "child/kinds/http_util.hpp"
 #include "child/plugin_loader.hpp"
+#include "supervisor/links.hpp"
 #include "supervisor/run_command.hpp"
 #include "supervisor/units.hpp"
 #include "supervisor/usable_cores.hpp"
@@ -120,6 +122,56 @@ void apply_download_flags(const DownloadFlags& f, KindOptions& options) {
   if (f.overwrite) options.set("overwrite", "yes");
 }
 
+struct PipelineFlags {
+  std::string links_from, then;
+  supervisor::LinkQuery query;
+};
+
+void add_pipeline_flags(CLI::App* run, PipelineFlags& f) {
+  run->add_option("--links-from", f.links_from,
+                  "download: fetch the JSON listing at URL first (with --header) and download its links, "
+                  "e.g. an Imgur gallery's https://api.imgur.com/3/gallery/ID");
+  run->add_option("--links-path", f.query.path, "download: where the listing's links are (default data[].link)");
+  run->add_option("--links-type-field", f.query.type_field,
+                  "download: the field beside each link naming its type, checked against --accept (default type)");
+  run->add_option("--then", f.then,
+                  "give each ok result's path to a task of this KIND as soon as it lands, e.g. "
+                  "'download --then thumbnail' (thumbnails beside the downloads; --size and --quality apply)");
+}
+
+// --links-from: the listing's links become inputs, fetched with the download's limits and
+// headers (the listing of an API usually needs the same Authorization).
+void add_listed_links(const PipelineFlags& f, supervisor::RunRequest& request) {
+  if (f.links_from.empty()) return;
+  if (request.kind != "download") throw supervisor::UsageError("--links-from applies to download only");
+  kinds::HttpLimits limits;
+  try {
+    limits = kinds::http_limits_from(request.options);
+  } catch (const std::invalid_argument& e) {
+    throw supervisor::UsageError(e.what());
+  }
+  limits.max_bytes = std::min<int64_t>(limits.max_bytes, int64_t{64} << 20);  // a listing, not a video
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  std::string body;
+  const std::string error = kinds::fetch_to_memory(f.links_from, limits, &body);
+  if (!error.empty()) throw std::runtime_error("cannot fetch the listing " + f.links_from + ": " + error);
+  supervisor::LinkQuery query = f.query;
+  query.accept = kinds::split_list(request.options.get("accept", ""));
+  supervisor::Links links;
+  try {
+    links = supervisor::extract_links(body, query);
+  } catch (const std::invalid_argument& e) {
+    throw supervisor::UsageError(e.what());
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(f.links_from + ": " + e.what());
+  }
+  std::fprintf(stderr, "procpool: %zu links in the listing", links.urls.size());
+  if (links.filtered != 0) std::fprintf(stderr, ", %zu of other types skipped", links.filtered);
+  if (links.invalid != 0) std::fprintf(stderr, ", %zu that are not strings skipped", links.invalid);
+  std::fprintf(stderr, "\n");
+  request.inputs.insert(request.inputs.end(), links.urls.begin(), links.urls.end());
+}
+
 }  // namespace
 
 int main(int argc, char** argv, const KindRegistry& builtin) {
@@ -183,6 +235,8 @@ int main(int argc, char** argv, const KindRegistry& builtin) {
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 24));
   DownloadFlags download;
   add_download_flags(run, download);
+  PipelineFlags pipeline;
+  add_pipeline_flags(run, pipeline);
   run->add_option("--top", request.top, "wordcount: print the N most frequent words (default 10)")
       ->check(CLI::Range(0u, 1000000u));
   run->footer(kinds_help(registry) +
@@ -248,6 +302,12 @@ int main(int argc, char** argv, const KindRegistry& builtin) {
   }
   try {
     apply_download_flags(download, request.options);
+    if (!pipeline.then.empty()) {
+      request.then_kind = pipeline.then;
+      if (!size.empty()) request.then_options.set("size", size);
+      if (!quality.empty()) request.then_options.set("quality", quality);
+    }
+    add_listed_links(pipeline, request);
     return supervisor::run_batch(request, validator(registry));
   } catch (const supervisor::UsageError& e) {
     std::fprintf(stderr, "procpool run: %s\nRun 'procpool run --help' for usage.\n", e.what());

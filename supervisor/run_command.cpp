@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "ipc/clock.hpp"
 #include "supervisor/intake.hpp"
@@ -21,15 +22,23 @@ namespace {
 
 class BatchEvents final : public PoolEvents {
  public:
-  BatchEvents(std::FILE* results, std::string kind_name, uint64_t total, bool progress, uint64_t start_ns)
-      : results_(results), kind_name_(std::move(kind_name)), total_(total), progress_(progress),
+  BatchEvents(std::FILE* results, std::vector<std::string> kind_names, uint64_t total, bool progress,
+              uint64_t start_ns)
+      : results_(results), kind_names_(std::move(kind_names)), total_(total), progress_(progress),
         start_ns_(start_ns), stats_(start_ns) {}
+
+  // With a second kind: each ok result of the first becomes a task of the second.
+  void feed_into(Supervisor* pool) { then_pool_ = pool; }
 
   void on_result(const Completion& c) override {
     stats_.add(c);
     if (reducer_ && c.status == ipc::Status::Ok) reducer_->add(c.output);
+    if (then_pool_ != nullptr && c.kind == 0 && c.status == ipc::Status::Ok) {
+      then_pool_->submit(1, next_input(c));
+      ++total_;
+    }
     if (results_ != nullptr) {
-      const std::string line = result_json_line(c, kind_name_, start_ns_);
+      const std::string line = result_json_line(c, kind_names_[c.kind], start_ns_);
       std::fwrite(line.data(), 1, line.size(), results_);
       std::fputc('\n', results_);
     }
@@ -48,11 +57,22 @@ class BatchEvents final : public PoolEvents {
     if (shown_) std::fprintf(stderr, "\r\033[K");
   }
   RunStats& stats() { return stats_; }
+  uint64_t total() const { return total_; }
   std::unique_ptr<Reducer> reducer_;
 
  private:
+  // The output's "path" when it is a JSON object with one (download), else the output.
+  static std::string next_input(const Completion& c) {
+    if (c.output_is_json) {
+      const auto j = nlohmann::json::parse(c.output, nullptr, false);
+      if (j.is_object() && j.contains("path") && j["path"].is_string()) return j["path"].get<std::string>();
+    }
+    return std::string(c.output);
+  }
+
   std::FILE* results_;
-  std::string kind_name_;
+  std::vector<std::string> kind_names_;
+  Supervisor* then_pool_ = nullptr;
   uint64_t total_;
   bool progress_;
   bool shown_ = false;
@@ -90,6 +110,10 @@ std::vector<std::string> gather_inputs(const RunRequest& request) {
 
 int run_batch(const RunRequest& request, const KindValidator& validate) {
   validate(request.kind, request.options);  // before any child starts
+  if (!request.then_kind.empty()) {
+    validate(request.then_kind, request.then_options);
+    if (request.resume) throw UsageError("--resume does not combine with --then (yet): run the steps separately");
+  }
   std::vector<std::string> inputs = gather_inputs(request);
   const std::size_t given = inputs.size();
   if (request.resume) {
@@ -127,11 +151,18 @@ int run_batch(const RunRequest& request, const KindValidator& validate) {
   const uint64_t start_ns = ipc::monotonic_ns();
   PoolOptions pool_options = request.pool;
   pool_options.handle_signals = true;  // ^C drains the run, a second ^C kills it
-  Supervisor pool(pool_options, {KindSpec{request.kind, request.options.encode()}});
+  std::vector<KindSpec> kinds{KindSpec{request.kind, request.options.encode()}};
+  std::vector<std::string> kind_names{request.kind};
+  if (!request.then_kind.empty()) {
+    kinds.push_back(KindSpec{request.then_kind, request.then_options.encode()});
+    kind_names.push_back(request.then_kind);
+  }
+  Supervisor pool(pool_options, kinds);
   for (const std::string& input : inputs) pool.submit(0, input);
 
-  BatchEvents events(results_stream, request.kind, inputs.size(), request.progress && isatty(STDERR_FILENO) != 0,
+  BatchEvents events(results_stream, kind_names, inputs.size(), request.progress && isatty(STDERR_FILENO) != 0,
                      start_ns);
+  if (!request.then_kind.empty()) events.feed_into(&pool);
   events.reducer_ = make_reducer(request.kind, ReduceSettings{request.top});
   const RunOutcome outcome = pool.run(events);
   pool.shutdown();
@@ -139,7 +170,7 @@ int run_batch(const RunRequest& request, const KindValidator& validate) {
   events.clear_progress();
   if (results_stream != nullptr) std::fflush(results_stream);
   if (request.summary)
-    std::fputs(events.stats().summary(inputs.size(), end_ns, pool.worker_stats(), pool.restarts()).c_str(), stderr);
+    std::fputs(events.stats().summary(events.total(), end_ns, pool.worker_stats(), pool.restarts()).c_str(), stderr);
   if (!outcome.error.empty()) std::fprintf(stderr, "procpool: error: %s\n", outcome.error.c_str());
   if (events.reducer_ && outcome.error.empty() && outcome.signal == 0) std::fputs(events.reducer_->finish().c_str(), stdout);
   if (outcome.signal != 0) return 128 + outcome.signal;

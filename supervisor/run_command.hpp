@@ -29,6 +29,10 @@ struct RunRequest {
   uint64_t range_n = 0;      // sum-squares: split [0, n) into inputs
   uint64_t chunks = 0;       // ... into this many (default: 8 per worker)
   unsigned top = 10;         // wordcount: most frequent words printed
+  // A second kind each ok result feeds as it arrives (a pipeline: download, then
+  // thumbnail). Its input is the first kind's output "path" (or the whole output).
+  std::string then_kind;
+  KindOptions then_options;
 };
 
 // Checks that a kind exists and accepts its options, throwing UsageError if not. The

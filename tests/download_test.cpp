@@ -263,3 +263,45 @@ TEST_F(Download, WithNamedTemporariesTooAKilledWorkerLeavesNoPartialFile) {
   kill_mid_transfer();
   unsetenv("PROCPOOL_NAMED_TEMPORARIES");
 }
+
+TEST_F(Download, AGalleryListingThenThumbnailsInOneCommand) {
+  const CliRun r = download("--links-from " + quoted("/listing.json?n=5&html=2&real=1") +
+                            " --accept image/jpeg,image/png --then thumbnail --size 64x64");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("5 links in the listing, 2 of other types skipped"), std::string::npos) << r.err;
+  int downloads = 0, thumbnails = 0;
+  for (const json& j : json_lines(r.out)) {
+    EXPECT_EQ(j["status"], "ok") << j.dump();
+    if (j["kind"] == "download") ++downloads;
+    if (j["kind"] != "thumbnail") continue;
+    ++thumbnails;
+    EXPECT_LE(j["output"]["width"].get<int>(), 64);
+    EXPECT_LE(j["output"]["height"].get<int>(), 64);
+    EXPECT_TRUE(fs::exists(j["output"]["path"].get<std::string>()));
+  }
+  EXPECT_EQ(downloads, 5);
+  EXPECT_EQ(thumbnails, 5);
+  EXPECT_EQ(files().size(), 10u);  // imgNNNN.jpg and imgNNNN_thumbnail.jpg
+  EXPECT_NE(r.err.find("10 of 10 tasks"), std::string::npos) << r.err;
+}
+
+TEST_F(Download, ABadListingIsAClearError) {
+  CliRun r = download("--links-from " + quoted("/bad.json"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("the listing is not JSON"), std::string::npos) << r.err;
+  r = download("--links-from " + quoted("/status/404"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("cannot fetch the listing"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("HTTP 404"), std::string::npos) << r.err;
+  r = download("--links-from " + quoted("/listing.json?n=3") + " --links-path 'items[].url'");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("the listing has nothing at items[].url"), std::string::npos) << r.err;
+  r = download("--links-from " + quoted("/listing.json?n=3") + " --links-path 'data[.link'");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--links-path must be"), std::string::npos) << r.err;
+  r = download("--links-from " + quoted("/listing.json?n=3") + " --links-path 'data[].id'");  // numbers
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("3 that are not strings skipped"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("no inputs"), std::string::npos) << r.err;
+  EXPECT_TRUE(files().empty());
+}

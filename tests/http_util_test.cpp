@@ -3,6 +3,7 @@
 
 #include "child/kinds/http_util.hpp"
 #include "child/kinds/url_names.hpp"
+#include "supervisor/links.hpp"
 
 using namespace procpool::kinds;
 
@@ -92,4 +93,29 @@ TEST(HttpUrl, OnlyHttpAndHttpsWithAHost) {
   EXPECT_FALSE(is_http_url("ftp://example.com/a"));
   EXPECT_FALSE(is_http_url("example.com/a.jpg"));
   EXPECT_FALSE(is_http_url(""));
+}
+
+TEST(Links, FollowsThePathAndFiltersByType) {
+  using procpool::supervisor::extract_links;
+  procpool::supervisor::LinkQuery q;
+  q.accept = split_list("image/jpeg,image/png");
+  const auto links = extract_links(R"({"data": [{"link": "a", "type": "image/jpeg"}, {"link": "b", "type": "text/html"},
+      {"link": "c"}, {"link": 5, "type": "image/png"}, {"nolink": 1}], "success": true})", q);
+  EXPECT_EQ(links.urls, (std::vector<std::string>{"a", "c"}));
+  EXPECT_EQ(links.filtered, 1u);
+  EXPECT_EQ(links.invalid, 1u);
+  q.path = "result.images[].src.url";
+  EXPECT_EQ(extract_links(R"({"result": {"images": [{"src": {"url": "x"}}, {"src": {"url": "y"}}]}})", q).urls,
+            (std::vector<std::string>{"x", "y"}));
+  q.path = "urls[]";
+  EXPECT_EQ(extract_links(R"({"urls": ["p", "q", 3]})", q).urls, (std::vector<std::string>{"p", "q"}));
+  q.path = "data[].link";
+  EXPECT_THROW(extract_links("{\"data\": [", q), std::runtime_error);
+  EXPECT_THROW(extract_links("{\"other\": []}", q), std::runtime_error);
+  EXPECT_THROW(extract_links("[1, 2]", q), std::runtime_error);
+  EXPECT_THROW(extract_links("666666666666e666", q), std::runtime_error);  // found by fuzz_links: out of range
+  q.path = "data[.link";
+  EXPECT_THROW(extract_links("{}", q), std::invalid_argument);
+  q.path = "";
+  EXPECT_THROW(extract_links("{}", q), std::invalid_argument);
 }

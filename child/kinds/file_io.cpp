@@ -58,7 +58,8 @@ void commit_temp(const std::string& tmp, const std::string& dest) {
 
 void write_file_atomically(const std::string& dest, const std::string& bytes) {
   const std::string tmp = temp_path_beside(dest);
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  // Owner only (as every file procpool creates), never through a symlink.
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) throw std::runtime_error("cannot create " + tmp + ": " + std::strerror(errno));
   size_t done = 0;
   while (done < bytes.size()) {

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "child/kinds/media_types.hpp"
 #include "ipc/kind_options.hpp"
 
 namespace procpool::kinds {
@@ -40,12 +41,6 @@ curl_slist* make_header_list(const std::vector<std::string>& headers);
 
 // True if the URL is http:// or https:// with a host (checked with curl's own parser).
 bool is_http_url(const std::string& url);
-
-// The media type of a Content-Type value ("image/jpeg" of "Image/JPEG; q=1"), lower case.
-std::string media_type(std::string_view content_type);
-// accept: media types, "type/*" wildcards; empty accepts everything.
-bool media_type_accepted(std::string_view content_type, const std::vector<std::string>& accept);
-std::vector<std::string> split_list(std::string_view comma_separated);
 
 // Retry-After: delay-seconds or an HTTP date; milliseconds from now, nullopt if malformed.
 std::optional<int64_t> parse_retry_after_ms(std::string_view value, std::time_t now);

@@ -18,8 +18,10 @@ adds that to every request.
   /huge?size=N&chunked=1      N bytes, without Content-Length when chunked=1
   /redirect/N                 N redirects, then /files/redirected.jpg
   /loop                       redirects to itself
-  /listing.json?n=N&html=K    an Imgur-style gallery: {"data": [{"link": ..., "type": ...}]}
-                              with N images and K text/html entries
+  /jpeg/NAME.jpg?w=W&h=H      a real JPEG photo-like picture (Pillow), W x H (640 x 480)
+  /listing.json?n=N&html=K&real=1
+                              an Imgur-style gallery: {"data": [{"link": ..., "type": ...}]}
+                              with N images (real JPEGs with real=1) and K text/html entries
   /bad.json                   not JSON
   /book/NAME.txt?words=N      a plain-text book of N words (a known word distribution)
   /latin1.txt                 text that is not UTF-8
@@ -86,6 +88,28 @@ async def root(request):
     return web.Response(body=body_bytes("root", 100), content_type="image/jpeg")
 
 
+jpeg_cache = {}
+
+
+def jpeg_bytes(name, w, h):
+    key = (name, w, h)
+    if key not in jpeg_cache:
+        import io
+        from PIL import Image
+        seed = hashlib.sha256(name.encode()).digest()
+        img = Image.linear_gradient("L").resize((w, h)).convert("RGB")
+        img = Image.merge("RGB", [c.point(lambda v, k=k: (v + seed[k]) % 256) for k, c in enumerate(img.split())])
+        out = io.BytesIO()
+        img.save(out, "JPEG", quality=85)
+        jpeg_cache[key] = out.getvalue()
+    return jpeg_cache[key]
+
+
+async def jpeg(request):
+    w, h = int(request.query.get("w", "640")), int(request.query.get("h", "480"))
+    return web.Response(body=jpeg_bytes(request.match_info["name"], w, h), content_type="image/jpeg")
+
+
 async def status(request):
     code = int(request.match_info["code"])
     return web.Response(status=code, text=f"status {code}\n")
@@ -148,7 +172,8 @@ async def listing(request):
     n = int(request.query.get("n", "10"))
     html = int(request.query.get("html", "0"))
     base = f"http://127.0.0.1:{request.app['where']['port']}"
-    data = [{"id": i, "link": f"{base}/files/img{i:04d}.jpg", "type": "image/jpeg"} for i in range(n)]
+    where = "jpeg" if request.query.get("real") == "1" else "files"
+    data = [{"id": i, "link": f"{base}/{where}/img{i:04d}.jpg", "type": "image/jpeg"} for i in range(n)]
     data += [{"id": n + i, "link": f"{base}/files/page{i}.html", "type": "text/html"} for i in range(html)]
     return web.json_response({"data": data, "success": True, "status": 200})
 
@@ -182,7 +207,7 @@ async def main():
     app["latency_ms"] = args.latency_ms
     app["where"] = {}  # filled once the port is known
     app.add_routes([
-        web.get("/", root), web.get("/files/{name}", files), web.get("/status/{code}", status), web.get("/empty", empty),
+        web.get("/", root), web.get("/files/{name}", files), web.get("/jpeg/{name}", jpeg), web.get("/status/{code}", status), web.get("/empty", empty),
         web.get("/flaky/{key}", flaky), web.get("/stall", stall), web.get("/huge", huge),
         web.get("/redirect/{n}", redirect), web.get("/loop", loop), web.get("/listing.json", listing),
         web.get("/bad.json", bad_json), web.get("/book/{name}", book), web.get("/latin1.txt", latin1),
