@@ -305,3 +305,16 @@ TEST_F(Download, ABadListingIsAClearError) {
   EXPECT_NE(r.err.find("no inputs"), std::string::npos) << r.err;
   EXPECT_TRUE(files().empty());
 }
+
+TEST_F(Download, WordcountOverUrlsMergesBooksAndRefusesWhatIsNotText) {
+  const CliRun r = run_cli("run wordcount --retries 0 --top 1 --results " + (dir_ / "r.jsonl").string() + " " +
+                           quoted("/book/moby.txt?words=7000") + " " + quoted("/book/short.txt?words=700") + " " +
+                           quoted("/latin1.txt") + " " + quoted("/status/404"));
+  EXPECT_EQ(r.status, 1) << r.err;
+  // Every 7th word of the server's books is "Ahab": 1000 + 100 of 7700.
+  EXPECT_NE(r.out.find("7700 words"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("1100 ahab"), std::string::npos) << r.out;
+  auto results = by_input(read_file((dir_ / "r.jsonl").string()));
+  EXPECT_EQ(results[url("/latin1.txt")]["error"], url("/latin1.txt") + ": not UTF-8 text");
+  EXPECT_EQ(results[url("/status/404")]["error"], url("/status/404") + ": HTTP 404");
+}

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "child/kinds/file_io.hpp"
+#include "child/kinds/http_util.hpp"
 #include "child/kinds/kinds.hpp"
 #include "child/kinds/text.hpp"
 
@@ -31,14 +32,21 @@ class SumSquaresKind final : public TaskKind {
 };
 
 // Input: a text file's path. Output: {"word": count, ...} as JSON.
+// A text file, or a URL (http/https) fetched into memory with the download limits.
 class WordCountKind final : public TaskKind {
  public:
-  explicit WordCountKind(uint64_t max_bytes) : max_bytes_(max_bytes) {}
+  WordCountKind(uint64_t max_bytes, HttpLimits limits) : max_bytes_(max_bytes), limits_(std::move(limits)) {}
+  void start() override { curl_global_init(CURL_GLOBAL_DEFAULT); }
   void run(std::string_view input, TaskOutput& out) override {
     const std::string path(input);
     std::string text;
-    const std::string problem = read_file_limited(path, max_bytes_, &text);
-    if (!problem.empty() && problem != "empty file") return out.fail(path + ": " + problem);
+    if (path.rfind("http://", 0) == 0 || path.rfind("https://", 0) == 0) {
+      const std::string problem = fetch_to_memory(path, limits_, &text);
+      if (!problem.empty()) return out.fail(path + ": " + problem);
+    } else {
+      const std::string problem = read_file_limited(path, max_bytes_, &text);
+      if (!problem.empty() && problem != "empty file") return out.fail(path + ": " + problem);
+    }
     const auto counts = count_words(text);
     if (!counts) return out.fail(path + ": not UTF-8 text");
     out.output_is_json = true;
@@ -47,6 +55,7 @@ class WordCountKind final : public TaskKind {
 
  private:
   uint64_t max_bytes_;
+  HttpLimits limits_;
 };
 
 }  // namespace
@@ -54,10 +63,12 @@ class WordCountKind final : public TaskKind {
 void register_compute_kinds(KindRegistry& registry) {
   registry.add({"sum-squares", "sums i*i over 'BEGIN END' exactly (run: --n N splits [0, N) and adds up)",
                 [](const KindOptions&) { return std::make_unique<SumSquaresKind>(); }});
-  registry.add({"wordcount", "counts the words of a UTF-8 text file (run: merges them, --top N)",
+  registry.add({"wordcount", "counts the words of a UTF-8 text file or URL (run: merges them, --top N)",
                 [](const KindOptions& o) {
-                  return std::make_unique<WordCountKind>(
-                      static_cast<uint64_t>(o.get_int("max-file-mb", 256, 1, 65536)) << 20);
+                  const auto max_bytes = static_cast<uint64_t>(o.get_int("max-file-mb", 256, 1, 65536)) << 20;
+                  HttpLimits limits = http_limits_from(o);
+                  if (!o.has("max-size")) limits.max_bytes = static_cast<int64_t>(max_bytes);
+                  return std::make_unique<WordCountKind>(max_bytes, std::move(limits));
                 }});
 }
 
