@@ -19,6 +19,8 @@ adds that to every request.
   /redirect/N                 N redirects, then /files/redirected.jpg
   /loop                       redirects to itself
   /jpeg/NAME.jpg?w=W&h=H      a real JPEG photo-like picture (Pillow), W x H (640 x 480)
+  /photos/NAME                the file NAME of --photos DIR (kept in memory)
+  /listing.json?photos=1      the gallery of every file in --photos DIR
   /listing.json?n=N&html=K&real=1
                               an Imgur-style gallery: {"data": [{"link": ..., "type": ...}]}
                               with N images (real JPEGs with real=1) and K text/html entries
@@ -110,6 +112,13 @@ async def jpeg(request):
     return web.Response(body=jpeg_bytes(request.match_info["name"], w, h), content_type="image/jpeg")
 
 
+async def photos(request):
+    body = request.app["photos"].get(request.match_info["name"])
+    if body is None:
+        raise web.HTTPNotFound()
+    return web.Response(body=body, content_type="image/jpeg")
+
+
 async def status(request):
     code = int(request.match_info["code"])
     return web.Response(status=code, text=f"status {code}\n")
@@ -172,6 +181,10 @@ async def listing(request):
     n = int(request.query.get("n", "10"))
     html = int(request.query.get("html", "0"))
     base = f"http://127.0.0.1:{request.app['where']['port']}"
+    if request.query.get("photos") == "1":
+        names = sorted(request.app["photos"])
+        data = [{"id": i, "link": f"{base}/photos/{name}", "type": "image/jpeg"} for i, name in enumerate(names)]
+        return web.json_response({"data": data, "success": True, "status": 200})
     where = "jpeg" if request.query.get("real") == "1" else "files"
     data = [{"id": i, "link": f"{base}/{where}/img{i:04d}.jpg", "type": "image/jpeg"} for i in range(n)]
     data += [{"id": n + i, "link": f"{base}/files/page{i}.html", "type": "text/html"} for i in range(html)]
@@ -202,12 +215,20 @@ async def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency-ms", type=int, default=0)
+    parser.add_argument("--photos", default=None, help="a folder of JPEGs to serve under /photos/")
     args = parser.parse_args()
     app = web.Application(middlewares=[common])
     app["latency_ms"] = args.latency_ms
     app["where"] = {}  # filled once the port is known
+    app["photos"] = {}
+    if args.photos:
+        import os
+        for name in os.listdir(args.photos):
+            if name.lower().endswith((".jpg", ".jpeg")) and "_thumbnail" not in name:
+                with open(os.path.join(args.photos, name), "rb") as f:
+                    app["photos"][name] = f.read()
     app.add_routes([
-        web.get("/", root), web.get("/files/{name}", files), web.get("/jpeg/{name}", jpeg), web.get("/status/{code}", status), web.get("/empty", empty),
+        web.get("/", root), web.get("/files/{name}", files), web.get("/jpeg/{name}", jpeg), web.get("/photos/{name}", photos), web.get("/status/{code}", status), web.get("/empty", empty),
         web.get("/flaky/{key}", flaky), web.get("/stall", stall), web.get("/huge", huge),
         web.get("/redirect/{n}", redirect), web.get("/loop", loop), web.get("/listing.json", listing),
         web.get("/bad.json", bad_json), web.get("/book/{name}", book), web.get("/latin1.txt", latin1),
