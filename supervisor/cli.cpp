@@ -7,7 +7,9 @@
 #include <stdexcept>
 #include <tuple>
 
-#include "child/kinds/http_util.hpp"
+#include "child/kinds/http_limits.hpp"
+#include "child/kinds/http_loader.hpp"
+#include "child/kinds/media_types.hpp"
 #include "child/plugin_loader.hpp"
 #include "supervisor/links.hpp"
 #include "supervisor/run_command.hpp"
@@ -151,9 +153,8 @@ void add_listed_links(const PipelineFlags& f, supervisor::RunRequest& request) {
     throw supervisor::UsageError(e.what());
   }
   limits.max_bytes = std::min<int64_t>(limits.max_bytes, int64_t{64} << 20);  // a listing, not a video
-  curl_global_init(CURL_GLOBAL_DEFAULT);
   std::string body;
-  const std::string error = kinds::fetch_to_memory(f.links_from, limits, &body);
+  const std::string error = kinds::http_api().fetch_to_memory(f.links_from, limits, &body);
   if (!error.empty()) throw std::runtime_error("cannot fetch the listing " + f.links_from + ": " + error);
   supervisor::LinkQuery query = f.query;
   query.accept = kinds::split_list(request.options.get("accept", ""));

@@ -11,7 +11,8 @@
 #include <string>
 #include <thread>
 
-#include "child/kinds/http_util.hpp"
+#include "child/kinds/http_curl.hpp"
+#include "child/kinds/media_types.hpp"
 #include "tests/http_server.hpp"
 #include "tests/test_support.hpp"
 

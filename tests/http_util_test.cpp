@@ -1,7 +1,8 @@
 // The pure parts of downloading: names from URLs, content types, Retry-After, backoff.
 #include <gtest/gtest.h>
 
-#include "child/kinds/http_util.hpp"
+#include "child/kinds/http_curl.hpp"
+#include "child/kinds/media_types.hpp"
 #include "child/kinds/url_names.hpp"
 #include "supervisor/links.hpp"
 

@@ -5,7 +5,8 @@
 #include <stdexcept>
 
 #include "child/kinds/file_io.hpp"
-#include "child/kinds/http_util.hpp"
+#include "child/kinds/http_limits.hpp"
+#include "child/kinds/http_loader.hpp"
 #include "child/kinds/kinds.hpp"
 #include "child/kinds/text.hpp"
 
@@ -36,12 +37,11 @@ class SumSquaresKind final : public TaskKind {
 class WordCountKind final : public TaskKind {
  public:
   WordCountKind(uint64_t max_bytes, HttpLimits limits) : max_bytes_(max_bytes), limits_(std::move(limits)) {}
-  void start() override { curl_global_init(CURL_GLOBAL_DEFAULT); }
   void run(std::string_view input, TaskOutput& out) override {
     const std::string path(input);
     std::string text;
     if (path.rfind("http://", 0) == 0 || path.rfind("https://", 0) == 0) {
-      const std::string problem = fetch_to_memory(path, limits_, &text);
+      const std::string problem = http_api().fetch_to_memory(path, limits_, &text);  // throws if no module
       if (!problem.empty()) return out.fail(path + ": " + problem);
     } else {
       const std::string problem = read_file_limited(path, max_bytes_, &text);

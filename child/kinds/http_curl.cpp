@@ -1,38 +1,14 @@
-#include "child/kinds/http_util.hpp"
+#include "child/kinds/http_curl.hpp"
 
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <random>
+#include <cctype>
 #include <stdexcept>
 
-#include <nlohmann/json.hpp>
 
 namespace procpool::kinds {
-
-HttpLimits http_limits_from(const KindOptions& options) {
-  HttpLimits l;
-  l.connect_timeout_ms = options.get_int("connect-timeout", l.connect_timeout_ms, 1, 3'600'000);
-  l.max_time_ms = options.get_int("max-time", l.max_time_ms, 1, 30LL * 86'400'000);
-  l.stall_timeout_s = options.get_int("stall-timeout", l.stall_timeout_s, 1, 86'400);
-  l.max_bytes = options.get_int("max-size", l.max_bytes, 0, int64_t{1} << 50);
-  l.max_redirects = options.get_int("max-redirects", l.max_redirects, 0, 100);
-  l.retries = options.get_int("retries", l.retries, 0, 100);
-  l.retry_max_wait_ms = options.get_int("retry-max-wait", l.retry_max_wait_ms, 0, 86'400'000);
-  // A JSON array of strings (option values are single lines).
-  const auto list = nlohmann::json::parse(options.get("headers", "[]"), nullptr, false);
-  if (!list.is_array()) throw std::invalid_argument("headers must be a JSON array of 'Name: value' strings");
-  for (const auto& item : list) {
-    if (!item.is_string()) throw std::invalid_argument("headers must be a JSON array of 'Name: value' strings");
-    const std::string h = item.get<std::string>();
-    const auto colon = h.find(':');
-    if (colon == std::string::npos || colon == 0 || h.find_first_of("\r\n") != std::string::npos)
-      throw std::invalid_argument("a header must be 'Name: value', not '" + h + "'");
-    l.headers.push_back(h);
-  }
-  return l;
-}
 
 curl_slist* make_header_list(const std::vector<std::string>& headers) {
   curl_slist* list = nullptr;
@@ -90,8 +66,6 @@ std::optional<int64_t> parse_retry_after_ms(std::string_view value, std::time_t 
   return at <= now ? 0 : static_cast<int64_t>(at - now) * 1000;
 }
 
-bool retryable_status(long status) { return status == 408 || status == 429 || (status >= 500 && status <= 599); }
-
 bool retryable_error(CURLcode code) {
   switch (code) {
     case CURLE_COULDNT_RESOLVE_HOST:
@@ -109,6 +83,8 @@ bool retryable_error(CURLcode code) {
       return false;
   }
 }
+
+bool retryable_status(long status) { return status == 408 || status == 429 || (status >= 500 && status <= 599); }
 
 int64_t backoff_ms(int64_t retry, int64_t cap_ms) {
   int64_t ms = 250;
