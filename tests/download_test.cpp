@@ -319,3 +319,27 @@ TEST_F(Download, WordcountOverUrlsMergesBooksAndRefusesWhatIsNotText) {
   EXPECT_EQ(results[url("/latin1.txt")]["error"], url("/latin1.txt") + ": not UTF-8 text");
   EXPECT_EQ(results[url("/status/404")]["error"], url("/status/404") + ": HTTP 404");
 }
+
+TEST_F(Download, AnUnusableOutputFolderStopsTheRunAtOnce) {
+  write_text((dir_ / "a-file").string(), "not a folder");
+  const CliRun r = run_cli("run download --out " + (dir_ / "a-file").string() + " " + quoted("/files/x.jpg"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("cannot use output folder"), std::string::npos) << r.err;
+}
+
+TEST_F(Download, TheDownloadsExampleFetchesAndThumbnailsWithTheCppApi) {
+  std::string urls;
+  for (int i = 0; i < 4; ++i) urls += url("/jpeg/ex" + std::to_string(i) + ".jpg") + "\n";
+  urls += url("/status/404") + "\n";
+  write_text((dir_ / "urls").string(), urls);
+  const std::string cmd = std::string(EXAMPLE_DOWNLOADS) + " " + (dir_ / "urls").string() + " " + out_ + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  for (std::size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+  EXPECT_EQ(WEXITSTATUS(pclose(p)), 1) << out;  // one URL failed
+  EXPECT_NE(out.find("4 of 5 URLs downloaded into " + out_ + ", 4 thumbnails"), std::string::npos) << out;
+  EXPECT_NE(out.find("HTTP 404"), std::string::npos) << out;
+  EXPECT_EQ(files().size(), 8u);
+  EXPECT_TRUE(fs::exists(out_ + "/ex0_thumbnail.jpg"));
+}

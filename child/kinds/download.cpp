@@ -11,20 +11,32 @@ namespace {
 
 class DownloadKind final : public AsyncTaskKind {
  public:
-  explicit DownloadKind(DownloadSettings settings) : settings_(std::move(settings)) {}
+  DownloadKind(DownloadSettings settings, bool start_early) : settings_(std::move(settings)), start_early_(start_early) {}
   uint32_t concurrency() const override { return settings_.concurrency; }
+  // With an output folder given, a worker loads libcurl and checks the folder at start,
+  // so a bad folder stops the run at once. Otherwise (a C++ pool defines every built-in
+  // kind in every worker) nothing is loaded until the first download.
   void start() override {
-    engine_ = http_api().make_download_engine(settings_);
-    engine_->start();
+    if (start_early_) engine();
   }
-  void begin(uint64_t token, std::string url) override { engine_->begin(token, std::move(url)); }
+  void begin(uint64_t token, std::string url) override { engine().begin(token, std::move(url)); }
   void poll(int wake_fd, int timeout_ms, const Finished& finished) override {
     engine_->poll(wake_fd, timeout_ms, finished);
   }
   std::size_t running() const override { return engine_ ? engine_->running() : 0; }
 
  private:
+  DownloadEngine& engine() {
+    if (!engine_) {
+      auto engine = http_api().make_download_engine(settings_);
+      engine->start();  // throws for an unusable folder: that task's error, tried again next task
+      engine_ = std::move(engine);
+    }
+    return *engine_;
+  }
+
   DownloadSettings settings_;
+  bool start_early_;
   std::unique_ptr<DownloadEngine> engine_;
 };
 
@@ -44,7 +56,9 @@ DownloadSettings parse_settings(const KindOptions& options) {
 
 void register_download_kind(KindRegistry& registry) {
   registry.add({"download", "fetch URLs into --out DIR, many at once per worker (libcurl)",
-                [](const KindOptions& options) { return std::make_unique<DownloadKind>(parse_settings(options)); }});
+                [](const KindOptions& options) {
+                  return std::make_unique<DownloadKind>(parse_settings(options), options.has("out"));
+                }});
 }
 
 }  // namespace procpool::kinds
