@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -241,6 +243,56 @@ TEST(Segment, StaleSegmentsOfDeadSupervisorsAreRemoved) {
   EXPECT_GE(remove_stale_segments(), 1);
   EXPECT_NE(stat(path.c_str(), &st), 0);
   EXPECT_EQ(stat(("/dev/shm/" + live->name()).c_str(), &st), 0);
+}
+
+// The uid and gid a test switches to, to act as another user (Debian's "nobody").
+constexpr uid_t kOtherUid = 65534;
+constexpr gid_t kOtherGid = 65534;
+
+TEST(Segment, ASecondUserCannotOpenIt) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root, to become a second user (CI runs as root)";
+  auto seg = Segment::create(1, 4096);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    if (setgroups(0, nullptr) != 0 || setgid(kOtherGid) != 0 || setuid(kOtherUid) != 0) _exit(3);
+    // Through Boost.Interprocess as a child would, and through the plain file.
+    try {
+      auto attached = Segment::attach(seg->name());
+      _exit(1);  // opened: the segment is not private
+    } catch (const std::exception&) {
+    }
+    const int fd = open(("/dev/shm/" + seg->name()).c_str(), O_RDONLY);
+    _exit(fd >= 0 ? 2 : (errno == EACCES ? 0 : 4));
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "1: attach worked, 2: open worked, 3: could not switch user";
+}
+
+TEST(Segment, AnotherUsersSegmentsAreNeverTouchedBySweeping) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root, to create another user's files (CI runs as root)";
+  // A pid that is surely dead: a child that has exited and been reaped.
+  const pid_t dead = fork();
+  if (dead == 0) _exit(0);
+  waitpid(dead, nullptr, 0);
+  // One with our prefix (a spoof: someone else's file named like ours), one with theirs.
+  const std::vector<std::string> names = {segment_prefix() + std::to_string(dead) + "-00000000deadbeef",
+                                          "procpool-" + std::to_string(kOtherUid) + "-" + std::to_string(dead) +
+                                              "-00000000deadbeef"};
+  for (const std::string& name : names) {
+    const std::string path = "/dev/shm/" + name;
+    const int fd = open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY, 0600);
+    ASSERT_GE(fd, 0) << path;
+    ASSERT_EQ(fchown(fd, kOtherUid, kOtherGid), 0);
+    close(fd);
+  }
+  remove_stale_segments();
+  for (const std::string& name : names) {
+    struct stat st{};
+    EXPECT_EQ(stat(("/dev/shm/" + name).c_str(), &st), 0) << name << " was removed";
+    unlink(("/dev/shm/" + name).c_str());
+  }
 }
 
 int main(int argc, char** argv) {
