@@ -11,6 +11,7 @@
 #include "child/kinds/http_loader.hpp"
 #include "child/kinds/media_types.hpp"
 #include "child/plugin_loader.hpp"
+#include "supervisor/config.hpp"
 #include "supervisor/links.hpp"
 #include "supervisor/run_command.hpp"
 #include "supervisor/units.hpp"
@@ -173,6 +174,43 @@ void add_listed_links(const PipelineFlags& f, supervisor::RunRequest& request) {
   request.inputs.insert(request.inputs.end(), links.urls.begin(), links.urls.end());
 }
 
+// The config file's settings become the flags the command line did not give: through
+// CLI11 itself, so they get the same conversions and range checks (and errors name the
+// file, line and column). [pool] always; a kind's section when that kind runs; of the
+// --then kind's section, its size and quality.
+void apply_config(CLI::App* run, const std::vector<supervisor::ConfigSetting>& settings, const std::string& kind,
+                  const std::string& then_kind) {
+  for (const supervisor::ConfigSetting& s : settings) {
+    const bool applies = s.section == "pool" || s.section == kind ||
+                         (s.section == then_kind && (s.key == "size" || s.key == "quality"));
+    if (!applies) continue;
+    CLI::Option* option = run->get_option_no_throw("--" + s.key);
+    if (option == nullptr || option->count() != 0) continue;  // unknown here, or given on the command line
+    try {
+      for (const std::string& v : s.values) option->add_result(v);
+      option->run_callback();
+    } catch (const CLI::Error& e) {
+      throw supervisor::ConfigError(s.where + ": key '" + s.key + "' in [" + s.section + "]: " + e.what());
+    }
+  }
+}
+
+int check_config(const std::string& path, bool example) {
+  if (example) {
+    std::fputs(supervisor::describe_config({}).c_str(), stdout);
+    return 0;
+  }
+  try {
+    const auto settings = supervisor::load_config(path);
+    std::fputs(supervisor::describe_config(settings).c_str(), stdout);
+    std::fprintf(stderr, "procpool: %s: ok (%zu settings)\n", path.c_str(), settings.size());
+    return 0;
+  } catch (const supervisor::ConfigError& e) {
+    std::fprintf(stderr, "procpool: %s\n", e.what());
+    return 1;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv, const KindRegistry& builtin) {
@@ -188,7 +226,18 @@ int main(int argc, char** argv, const KindRegistry& builtin) {
   std::string size, out_dir, quality, timeout, max_memory, hard_memory;
   unsigned restart_period = 10;
   bool no_progress = false;
+  std::string config_path;
+  bool example_config = false;
+  CLI::App* check = app.add_subcommand(
+      "check-config", std::string("Check a config file (default ") + supervisor::kDefaultConfigPath +
+                          ") and print the effective configuration, every key with its meaning");
+  check->add_option("file", config_path, "The config file");
+  check->add_flag("--example", example_config, "Print the example config (every key at its default) instead");
+
   CLI::App* run = app.add_subcommand("run", "Run tasks of one KIND over INPUTs, then print a summary.");
+  run->add_option("--config", config_path,
+                  std::string("Settings from this TOML file; flags given here override it (default: ") +
+                      supervisor::kDefaultConfigPath + " if it exists; see 'procpool check-config --example')");
   run->add_option("kind", request.kind, "Task kind (see below)")->required();
   run->add_option("inputs", request.inputs,
                   "Inputs, one task each (thumbnail: image files or folders; sleep: milliseconds)");
@@ -264,6 +313,17 @@ int main(int argc, char** argv, const KindRegistry& builtin) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     app.exit(e);
+    return 2;
+  }
+
+  if (check->parsed()) return check_config(config_path.empty() ? supervisor::kDefaultConfigPath : config_path, example_config);
+  try {
+    std::error_code ec;
+    if (config_path.empty() && std::filesystem::exists(supervisor::kDefaultConfigPath, ec))
+      config_path = supervisor::kDefaultConfigPath;
+    if (!config_path.empty()) apply_config(run, supervisor::load_config(config_path), request.kind, pipeline.then);
+  } catch (const supervisor::ConfigError& e) {
+    std::fprintf(stderr, "procpool run: %s\n", e.what());
     return 2;
   }
 

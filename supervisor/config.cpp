@@ -1,0 +1,220 @@
+#include "supervisor/config.hpp"
+
+#include <cmath>
+#include <map>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "supervisor/units.hpp"
+
+namespace procpool::supervisor {
+
+namespace {
+
+enum class Type { Int, Bool, String, Size, Seconds, Timeout, StringList };
+
+struct Key {
+  const char* section;
+  const char* key;
+  Type type;
+  int64_t min, max;  // Int only
+  const char* fallback;  // the default, as written in the example config
+  const char* help;
+};
+
+constexpr int64_t kHuge = int64_t{1} << 62;
+
+// The schema. Ranges match the command line's and the kinds' own checks.
+const Key kKeys[] = {
+    {"pool", "workers", Type::Int, 1, 1024, "", "worker processes (default: usable cores: affinity and cgroup cpu.max)"},
+    {"pool", "max-attempts", Type::Int, 1, 100, "3", "runs of a task that may crash its worker before it is reported crashed"},
+    {"pool", "timeout", Type::Timeout, 0, 0, "", "kill a task's worker after SECONDS, or N% of the kind's median run time, e.g. \"300%\" (default: none)"},
+    {"pool", "retry-timeouts", Type::Bool, 0, 0, "false", "retry a timed-out task, up to max-attempts"},
+    {"pool", "max-tasks-per-child", Type::Int, 1, kHuge, "", "replace a worker after N tasks (default: never)"},
+    {"pool", "max-memory-per-child", Type::Size, 0, 0, "", "replace a worker whose RSS is over SIZE, e.g. \"512M\" (default: none)"},
+    {"pool", "hard-memory-per-child", Type::Size, 0, 0, "", "kill a worker over SIZE at once (default: 2 x max-memory-per-child, else half the RAM)"},
+    {"pool", "max-restarts", Type::Int, 1, 1000000, "", "stop when workers died more than N times within restart-period (default: max(20, 2 x workers))"},
+    {"pool", "restart-period", Type::Int, 1, 86400, "10", "seconds, for max-restarts"},
+    {"pool", "plugin", Type::StringList, 0, 0, "[]", "shared libraries with more task kinds"},
+    {"thumbnail", "size", Type::String, 0, 0, "\"128x128\"", "fit within WIDTHxHEIGHT"},
+    {"thumbnail", "out", Type::String, 0, 0, "", "output folder (default: beside each image)"},
+    {"thumbnail", "quality", Type::Int, 1, 100, "75", "JPEG/WebP quality"},
+    {"download", "out", Type::String, 0, 0, "\".\"", "output folder (created if missing)"},
+    {"download", "header", Type::StringList, 0, 0, "[]", "\"Name: value\" headers; ${VAR} is replaced by the environment variable VAR"},
+    {"download", "accept", Type::String, 0, 0, "", "content types to keep, e.g. \"image/jpeg,image/png\" (default: any)"},
+    {"download", "connect-timeout", Type::Seconds, 0, 0, "10", "seconds to connect"},
+    {"download", "max-time", Type::Seconds, 0, 0, "300", "seconds for one attempt"},
+    {"download", "stall-timeout", Type::Seconds, 0, 0, "30", "seconds without a byte before an attempt is given up"},
+    {"download", "max-size", Type::Size, 0, 0, "\"1G\"", "largest body"},
+    {"download", "max-redirects", Type::Int, 0, 100, "10", "redirects to follow"},
+    {"download", "retries", Type::Int, 0, 100, "3", "retries after connection errors, stalls, 408, 429, 5xx"},
+    {"download", "retry-max-wait", Type::Seconds, 0, 0, "60", "longest wait before a retry"},
+    {"download", "concurrency", Type::Int, 1, 1024, "32", "transfers in flight per worker"},
+    {"download", "overwrite", Type::Bool, 0, 0, "false", "replace existing files instead of numbering new ones"},
+    {"wordcount", "top", Type::Int, 0, 1000000, "10", "most frequent words printed"},
+    {"sum-squares", "chunks", Type::Int, 1, 1 << 24, "", "tasks --n is split into (default: 8 per worker)"},
+};
+
+const char* type_name(Type t) {
+  switch (t) {
+    case Type::Int: return "an integer";
+    case Type::Bool: return "true or false";
+    case Type::String: return "a string";
+    case Type::Size: return "a size: bytes, or a string like \"512M\" or \"2G\"";
+    case Type::Seconds: return "seconds: a number from 0.001 to 2592000";
+    case Type::Timeout: return "seconds (0.001 to 2592000), or a string like \"300%\"";
+    case Type::StringList: return "an array of strings";
+  }
+  return "";
+}
+
+std::string place(const std::string& path, const toml::source_region& src) {
+  return path + ":" + std::to_string(src.begin.line) + ":" + std::to_string(src.begin.column);
+}
+
+std::string keys_of(const std::string& section) {
+  std::string out;
+  for (const Key& k : kKeys)
+    if (section == k.section) out += std::string(out.empty() ? "" : ", ") + k.key;
+  return out;
+}
+
+std::string format_seconds(double s) {
+  std::ostringstream out;
+  out << s;
+  return out.str();
+}
+
+// The value as the flag would take it, or "" with *error set.
+std::vector<std::string> convert(const Key& k, const toml::node& node, std::string* error) {
+  auto fail = [&](const std::string& why) {
+    *error = why;
+    return std::vector<std::string>{};
+  };
+  switch (k.type) {
+    case Type::Int: {
+      const auto v = node.value<int64_t>();
+      if (!node.is_integer() || !v) return fail("must be " + std::string(type_name(k.type)));
+      if (*v < k.min || *v > k.max)
+        return fail("must be from " + std::to_string(k.min) + " to " + std::to_string(k.max) + ", not " + std::to_string(*v));
+      return {std::to_string(*v)};
+    }
+    case Type::Bool:
+      if (!node.is_boolean()) return fail("must be " + std::string(type_name(k.type)));
+      return {*node.value<bool>() ? "true" : "false"};
+    case Type::String:
+      if (!node.is_string()) return fail("must be " + std::string(type_name(k.type)));
+      return {*node.value<std::string>()};
+    case Type::Size: {
+      if (node.is_integer() && *node.value<int64_t>() > 0) return {std::to_string(*node.value<int64_t>())};
+      if (node.is_string() && parse_bytes(*node.value<std::string>())) return {*node.value<std::string>()};
+      return fail("must be " + std::string(type_name(k.type)));
+    }
+    case Type::Seconds:
+    case Type::Timeout: {
+      if (node.is_integer() || node.is_floating_point()) {
+        const double s = *node.value<double>();
+        if (!(s >= 0.001 && s <= 2592000)) return fail("must be " + std::string(type_name(k.type)));
+        return {format_seconds(s)};
+      }
+      if (k.type == Type::Timeout && node.is_string()) {
+        const std::string text = *node.value<std::string>();
+        const auto spec = parse_timeout(text);
+        if (spec && spec->percent != 0) return {text};
+      }
+      return fail("must be " + std::string(type_name(k.type)));
+    }
+    case Type::StringList: {
+      const toml::array* array = node.as_array();
+      if (array == nullptr) return fail("must be " + std::string(type_name(k.type)));
+      std::vector<std::string> out;
+      for (const toml::node& item : *array) {
+        if (!item.is_string()) return fail("must be " + std::string(type_name(k.type)));
+        out.push_back(*item.value<std::string>());
+      }
+      return out;
+    }
+  }
+  return fail("unknown type");
+}
+
+}  // namespace
+
+std::vector<ConfigSetting> load_config(const std::string& path) {
+  toml::table doc;
+  try {
+    doc = toml::parse_file(std::string_view(path));
+  } catch (const toml::parse_error& e) {
+    // A file that cannot be opened is reported with line 0: say so plainly.
+    if (e.source().begin.line == 0) throw ConfigError(path + ": " + std::string(e.description()));
+    throw ConfigError(place(path, e.source()) + ": " + std::string(e.description()));
+  }
+  std::vector<ConfigSetting> settings;
+  for (const auto& [section_key, section_node] : doc) {
+    const std::string section(section_key.str());
+    const toml::table* table = section_node.as_table();
+    bool known = false;
+    for (const Key& k : kKeys) known |= section == k.section;
+    if (!known || table == nullptr)
+      throw ConfigError(place(path, section_node.source()) + ": unknown section '" + section +
+                        "' (sections: [pool], [thumbnail], [download], [wordcount], [sum-squares])");
+    for (const auto& [key_key, node] : *table) {
+      const std::string key(key_key.str());
+      const Key* spec = nullptr;
+      for (const Key& k : kKeys)
+        if (section == k.section && key == k.key) spec = &k;
+      const std::string where = place(path, node.source());
+      if (spec == nullptr)
+        throw ConfigError(where + ": unknown key '" + key + "' in [" + section + "] (keys: " + keys_of(section) + ")");
+      std::string error;
+      auto values = convert(*spec, node, &error);
+      if (!error.empty()) throw ConfigError(where + ": key '" + key + "' in [" + section + "] " + error);
+      settings.push_back({section, key, std::move(values), where});
+    }
+  }
+  return settings;
+}
+
+std::string describe_config(const std::vector<ConfigSetting>& settings) {
+  std::string out =
+      "# procpool configuration. Every key is a `procpool run` flag without its dashes; a flag\n"
+      "# given on the command line overrides the file. Commented keys show their defaults.\n";
+  std::string section;
+  for (const Key& k : kKeys) {
+    if (section != k.section) {
+      section = k.section;
+      out += "\n[" + section + "]\n";
+    }
+    out += "# " + std::string(k.help) + "\n";
+    const ConfigSetting* set = nullptr;
+    for (const ConfigSetting& s : settings)
+      if (s.section == k.section && s.key == k.key) set = &s;
+    if (set == nullptr) {
+      out += k.fallback[0] != '\0' ? "# " + std::string(k.key) + " = " + k.fallback + "\n"
+                                    : "# " + std::string(k.key) + " is unset by default\n";
+      continue;
+    }
+    // Values as TOML: strings quoted (toml++ escapes them), numbers and booleans bare.
+    auto literal = [&](const std::string& v) {
+      const bool bare = k.type == Type::Int || k.type == Type::Bool || k.type == Type::Seconds ||
+                        (k.type == Type::Timeout && v.find('%') == std::string::npos) ||
+                        (k.type == Type::Size && v.find_first_not_of("0123456789") == std::string::npos);
+      if (bare) return v;
+      std::ostringstream quoted;
+      quoted << toml::value<std::string>(v);
+      return quoted.str();
+    };
+    std::string value;
+    if (k.type == Type::StringList) {
+      value = "[";
+      for (std::size_t i = 0; i < set->values.size(); ++i) value += (i ? ", " : "") + literal(set->values[i]);
+      value += "]";
+    } else {
+      value = literal(set->values.front());
+    }
+    out += std::string(k.key) + " = " + value + "\n";
+  }
+  return out;
+}
+
+}  // namespace procpool::supervisor
