@@ -234,6 +234,11 @@ int main(int argc, char** argv, const KindRegistry& builtin) {
   check->add_option("file", config_path, "The config file");
   check->add_flag("--example", example_config, "Print the example config (every key at its default) instead");
 
+  std::string timeline_results, timeline_out;
+  CLI::App* timeline = app.add_subcommand("timeline", "Draw an earlier run from its --results file as SVG.");
+  timeline->add_option("results", timeline_results, "The run's results (JSON lines)")->required();
+  timeline->add_option("-o,--output", timeline_out, "The SVG file to write")->required();
+
   CLI::App* run = app.add_subcommand("run", "Run tasks of one KIND over INPUTs, then print a summary.");
   run->add_option("--config", config_path,
                   std::string("Settings from this TOML file; flags given here override it (default: ") +
@@ -272,6 +277,9 @@ int main(int argc, char** argv, const KindRegistry& builtin) {
       ->check(CLI::Range(1u, 86400u));
   run->add_option("--plugin", request.pool.plugins, "Load task kinds from the shared library PATH (repeatable)")
       ->allow_extra_args(false);  // one PATH per --plugin; what follows is an input
+  run->add_option("--timeline", request.timeline_path,
+                  "Draw the run as SVG into FILE at the end: a lane per worker, a bar per task "
+                  "(also later from a --results file: procpool timeline RESULTS -o FILE)");
   run->add_flag("--no-progress", no_progress, "No progress bar (there is none unless stderr is a terminal)");
   run->add_flag("!--no-summary", request.summary, "No summary on stderr at the end");
   run->add_option("--size", size, "thumbnail: fit within WIDTHxHEIGHT (default 128x128)");
@@ -316,6 +324,7 @@ int main(int argc, char** argv, const KindRegistry& builtin) {
     return 2;
   }
 
+  if (timeline->parsed()) return supervisor::draw_timeline(timeline_results, timeline_out);
   if (check->parsed()) return check_config(config_path.empty() ? supervisor::kDefaultConfigPath : config_path, example_config);
   try {
     std::error_code ec;

@@ -140,13 +140,16 @@ void Supervisor::Impl::protocol_violation(ChildSlot& slot, const std::string& wh
 // waits for the supervisor between tasks (an idle vCPU is slow to wake and comes back
 // with cold caches: measured, 10% slower thumbnails) -- but only while there are more
 // pending tasks than children: at the end of a run the last tasks go to children that
-// are free, instead of queueing behind a long task while another child has nothing.
+// are free, instead of queueing behind a long task while another child has nothing. The
+// same holds at the start, while a kind's run time is not known yet.
 uint32_t Supervisor::Impl::prefetch_limit(const ChildSlot& slot, uint8_t kind) const {
   const uint32_t conc = slot.concurrency[kind];
   const uint64_t ewma = run_ewma_ns_[kind];
   uint64_t queue = 1;
   if (ewma != 0) queue = std::clamp<uint64_t>(options_.target_queue_ns * conc / ewma, 1, options_.max_prefetch);
-  if (ewma >= options_.target_queue_ns && pending_.size() <= slots_.size()) queue = 0;
+  // Few tasks left (or at the start, of unknown length): no queue, so that a worker that
+  // is still starting gets its share instead of waiting behind the first ready one.
+  if ((ewma == 0 || ewma >= options_.target_queue_ns) && pending_.size() <= slots_.size()) queue = 0;
   return conc + static_cast<uint32_t>(queue);
 }
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
 #include <cstring>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -15,6 +16,7 @@
 #include "supervisor/run_reduce.hpp"
 #include "supervisor/usable_cores.hpp"
 #include "supervisor/run_report.hpp"
+#include "supervisor/timeline.hpp"
 
 namespace procpool::supervisor {
 
@@ -32,6 +34,18 @@ class BatchEvents final : public PoolEvents {
 
   void on_result(const Completion& c) override {
     stats_.add(c);
+    if (timeline_ != nullptr) {
+      TimelineTask t;
+      t.worker = c.worker;
+      t.pid = c.pid;
+      t.kind = kind_names_[c.kind];
+      t.status = ipc::status_name(c.status);
+      if (c.start_ns != 0) {
+        t.start_ms = static_cast<double>(c.start_ns > start_ns_ ? c.start_ns - start_ns_ : 0) / 1e6;
+        t.end_ms = std::max(t.start_ms, static_cast<double>(c.end_ns > start_ns_ ? c.end_ns - start_ns_ : 0) / 1e6);
+      }
+      timeline_->push_back(std::move(t));
+    }
     if (reducer_ && c.status == ipc::Status::Ok) reducer_->add(c.output);
     if (then_pool_ != nullptr && c.kind == 0 && c.status == ipc::Status::Ok) {
       then_pool_->submit(1, next_input(c));
@@ -72,6 +86,10 @@ class BatchEvents final : public PoolEvents {
 
   std::FILE* results_;
   std::vector<std::string> kind_names_;
+ public:
+  std::vector<TimelineTask>* timeline_ = nullptr;  // collects the run's picture when asked
+
+ private:
   Supervisor* then_pool_ = nullptr;
   uint64_t total_;
   bool progress_;
@@ -106,7 +124,55 @@ std::vector<std::string> gather_inputs(const RunRequest& request) {
   return inputs;
 }
 
+// Writes the SVG owner-only, through a temporary renamed into place.
+void write_svg(const std::string& path, const std::string& svg) {
+  const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) throw std::runtime_error("cannot write " + path + ": " + std::strerror(errno));
+  std::size_t done = 0;
+  while (done < svg.size()) {
+    const ssize_t n = ::write(fd, svg.data() + done, svg.size() - done);
+    if (n <= 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  const bool ok = done == svg.size() && ::close(fd) == 0;
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    throw std::runtime_error("cannot write " + path + ": " + std::strerror(errno));
+  }
+}
+
 }  // namespace
+
+int draw_timeline(const std::string& results_path, const std::string& svg_path) {
+  std::ifstream in(results_path);
+  if (!in) {
+    std::fprintf(stderr, "procpool timeline: cannot read %s: %s\n", results_path.c_str(), std::strerror(errno));
+    return 1;
+  }
+  std::vector<TimelineTask> tasks;
+  std::size_t skipped = 0;
+  for (std::string line; std::getline(in, line);) {
+    TimelineTask t;
+    if (timeline_task_from_json(line, &t)) {
+      tasks.push_back(std::move(t));
+    } else if (!line.empty()) {
+      ++skipped;
+    }
+  }
+  if (tasks.empty()) {
+    std::fprintf(stderr, "procpool timeline: no result lines in %s\n", results_path.c_str());
+    return 1;
+  }
+  if (skipped != 0) std::fprintf(stderr, "procpool timeline: %zu lines that are not results were skipped\n", skipped);
+  try {
+    write_svg(svg_path, render_timeline_svg(tasks, "procpool run (" + results_path + ")"));
+  } catch (const std::runtime_error& e) {
+    std::fprintf(stderr, "procpool timeline: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
 
 int run_batch(const RunRequest& request, const KindValidator& validate) {
   validate(request.kind, request.options);  // before any child starts
@@ -163,6 +229,8 @@ int run_batch(const RunRequest& request, const KindValidator& validate) {
   BatchEvents events(results_stream, kind_names, inputs.size(), request.progress && isatty(STDERR_FILENO) != 0,
                      start_ns);
   if (!request.then_kind.empty()) events.feed_into(&pool);
+  std::vector<TimelineTask> timeline;
+  if (!request.timeline_path.empty()) events.timeline_ = &timeline;
   events.reducer_ = make_reducer(request.kind, ReduceSettings{request.top});
   const RunOutcome outcome = pool.run(events);
   pool.shutdown();
@@ -172,6 +240,11 @@ int run_batch(const RunRequest& request, const KindValidator& validate) {
   if (request.summary)
     std::fputs(events.stats().summary(events.total(), end_ns, pool.worker_stats(), pool.restarts()).c_str(), stderr);
   if (!outcome.error.empty()) std::fprintf(stderr, "procpool: error: %s\n", outcome.error.c_str());
+  if (!request.timeline_path.empty()) {
+    std::string title = "procpool run " + request.kind;
+    if (!request.then_kind.empty()) title += " --then " + request.then_kind;
+    write_svg(request.timeline_path, render_timeline_svg(timeline, title));
+  }
   if (events.reducer_ && outcome.error.empty() && outcome.signal == 0) std::fputs(events.reducer_->finish().c_str(), stdout);
   if (outcome.signal != 0) return 128 + outcome.signal;
   return events.stats().all_ok() && outcome.error.empty() ? 0 : 1;

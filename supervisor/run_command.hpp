@@ -33,7 +33,12 @@ struct RunRequest {
   // thumbnail). Its input is the first kind's output "path" (or the whole output).
   std::string then_kind;
   KindOptions then_options;
+  std::string timeline_path;  // draw the run as SVG into this file at the end; empty: no
 };
+
+// `procpool timeline RESULTS.jsonl -o OUT.svg`: draws an earlier run from its results
+// file. Returns the exit status (1 with a message when it cannot).
+int draw_timeline(const std::string& results_path, const std::string& svg_path);
 
 // Checks that a kind exists and accepts its options, throwing UsageError if not. The
 // entry point supplies it from the kind registry the children use.
