@@ -12,7 +12,9 @@
 #include "child/kinds/media_types.hpp"
 #include "child/plugin_loader.hpp"
 #include "supervisor/config.hpp"
+#include "supervisor/intake.hpp"
 #include "supervisor/links.hpp"
+#include "supervisor/serve.hpp"
 #include "supervisor/run_command.hpp"
 #include "supervisor/units.hpp"
 #include "supervisor/usable_cores.hpp"
@@ -195,6 +197,42 @@ void apply_config(CLI::App* run, const std::vector<supervisor::ConfigSetting>& s
   }
 }
 
+// serve defines every kind at once, each with the options of its config section (the
+// command line has one --out for one kind; a service has them all).
+KindOptions serve_kind_options(const std::vector<supervisor::ConfigSetting>& settings, const std::string& kind) {
+  KindOptions options;
+  DownloadFlags download;
+  for (const supervisor::ConfigSetting& s : settings) {
+    if (s.section != kind) continue;
+    const std::string& v = s.values.front();
+    if (kind == "thumbnail" || s.key == "out") {
+      options.set(s.key, v);
+    } else if (kind == "download") {
+      if (s.key == "header") download.headers = s.values;
+      if (s.key == "accept") download.accept = v;
+      if (s.key == "connect-timeout") download.connect_timeout = v;
+      if (s.key == "max-time") download.max_time = v;
+      if (s.key == "stall-timeout") download.stall_timeout = v;
+      if (s.key == "max-size") download.max_size = v;
+      if (s.key == "retry-max-wait") download.retry_max_wait = v;
+      if (s.key == "max-redirects") download.max_redirects = v;
+      if (s.key == "retries") download.retries = v;
+      if (s.key == "concurrency") download.concurrency = v;
+      if (s.key == "overwrite") download.overwrite = v == "true";
+    }
+  }
+  if (kind == "download") apply_download_flags(download, options);
+  return options;
+}
+
+// The given config file, else the default one if it exists, else none.
+std::vector<supervisor::ConfigSetting> effective_config(const std::string& given) {
+  std::error_code ec;
+  if (!given.empty()) return supervisor::load_config(given);
+  if (std::filesystem::exists(supervisor::kDefaultConfigPath, ec)) return supervisor::load_config(supervisor::kDefaultConfigPath);
+  return {};
+}
+
 int check_config(const std::string& path, bool example) {
   if (example) {
     std::fputs(supervisor::describe_config({}).c_str(), stdout);
@@ -213,6 +251,68 @@ int check_config(const std::string& path, bool example) {
 
 }  // namespace
 
+// The pool's own flags, shared by run and serve (and the [pool] section of the config).
+struct PoolFlags {
+  supervisor::PoolOptions pool;
+  std::string timeout, max_memory, hard_memory;
+  unsigned restart_period = 10;
+};
+
+void add_pool_flags(CLI::App* app, PoolFlags& f) {
+  app->add_option("-j,--workers", f.pool.workers, "Worker processes (default: usable cores, now " +
+                                                       std::to_string(supervisor::usable_cores()) + ")")
+      ->check(CLI::Range(1u, 1024u));
+  app->add_option("--max-attempts", f.pool.max_attempts,
+                  "Runs of a task that may crash its worker before it is reported crashed (default 3)")
+      ->check(CLI::Range(1u, 100u));
+  app->add_option("--timeout", f.timeout,
+                  "Kill a task's worker after SECONDS (e.g. 30, 2.5), or after N% of the kind's median run "
+                  "time (e.g. 300%, at least 100 ms); the task is reported timeout (default: none)");
+  app->add_flag("--retry-timeouts", f.pool.retry_timeouts, "Retry a timed-out task, up to --max-attempts");
+  app->add_option("--max-tasks-per-child", f.pool.max_tasks_per_child,
+                  "Replace a worker after N tasks (default: never)")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 62));
+  app->add_option("--max-memory-per-child", f.max_memory,
+                  "Replace a worker whose RSS is over SIZE (e.g. 512M) once it finishes its tasks");
+  app->add_option("--hard-memory-per-child", f.hard_memory,
+                  "Kill a worker whose RSS is over SIZE at once, charging its task "
+                  "(default: twice --max-memory-per-child, else half the machine's memory)");
+  app->add_option("--max-restarts", f.pool.max_restarts,
+                  "Stop the run when workers died more than N times within --restart-period "
+                  "(default: 20 or twice the workers, whichever is more)")
+      ->check(CLI::Range(1u, 1000000u));
+  app->add_option("--restart-period", f.restart_period, "SECONDS for --max-restarts (default 10)")
+      ->check(CLI::Range(1u, 86400u));
+  app->add_option("--plugin", f.pool.plugins, "Load task kinds from the shared library PATH (repeatable)")
+      ->allow_extra_args(false);  // one PATH per --plugin; what follows is an input
+}
+
+// The flags kept as text, checked and converted; throws UsageError.
+supervisor::PoolOptions pool_options(PoolFlags f) {
+  f.pool.restart_period_ns = uint64_t{f.restart_period} * 1'000'000'000ull;
+  if (!f.timeout.empty()) {
+    const auto spec = supervisor::parse_timeout(f.timeout);
+    if (!spec)
+      throw supervisor::UsageError("--timeout must be SECONDS (0.001 to 2592000) or a percentage like 300%, not '" +
+                                   f.timeout + "'");
+    f.pool.task_timeout_ns = spec->ns;
+    f.pool.timeout_percent = spec->percent;
+  }
+  for (auto [text, target, name] : {std::tuple{&f.max_memory, &f.pool.max_memory_per_child, "--max-memory-per-child"},
+                                    std::tuple{&f.hard_memory, &f.pool.hard_memory_per_child, "--hard-memory-per-child"}}) {
+    if (text->empty()) continue;
+    const auto bytes = supervisor::parse_bytes(*text);
+    if (!bytes) throw supervisor::UsageError(std::string(name) + " must be a size like 512M or 2G, not '" + *text + "'");
+    *target = *bytes;
+  }
+  for (std::string& plugin : f.pool.plugins) {
+    std::error_code ec;
+    const auto absolute = std::filesystem::absolute(plugin, ec);
+    if (!ec) plugin = absolute.string();  // children must find it whatever their folder
+  }
+  return f.pool;
+}
+
 int main(int argc, char** argv, const KindRegistry& builtin) {
   KindRegistry registry = builtin;  // plus the kinds of --plugin libraries
   CLI::App app{"procpool: a crash-isolating multi-process worker pool.\n"
@@ -223,8 +323,8 @@ int main(int argc, char** argv, const KindRegistry& builtin) {
   app.set_version_flag("--version", std::string("procpool 0.1.0"));
 
   supervisor::RunRequest request;
-  std::string size, out_dir, quality, timeout, max_memory, hard_memory;
-  unsigned restart_period = 10;
+  std::string size, out_dir, quality;
+  PoolFlags run_pool;
   bool no_progress = false;
   std::string config_path;
   bool example_config = false;
@@ -239,6 +339,25 @@ int main(int argc, char** argv, const KindRegistry& builtin) {
   timeline->add_option("results", timeline_results, "The run's results (JSON lines)")->required();
   timeline->add_option("-o,--output", timeline_out, "The SVG file to write")->required();
 
+  supervisor::ServeRequest serve_request;
+  PoolFlags serve_pool;
+  CLI::App* serve = app.add_subcommand(
+      "serve", "Run the pool as a service: take tasks from a local socket (procpool submit) until SIGTERM.");
+  serve->add_option("--socket", serve_request.socket_path, "Listen on this Unix socket (mode 0660)")->capture_default_str();
+  serve->add_option("--results", serve_request.results_path, "Append every result as a JSON line to FILE");
+  serve->add_option("--config", config_path,
+                    std::string("Settings from this TOML file: [pool], and each kind's section for its options "
+                                "(default: ") + supervisor::kDefaultConfigPath + " if it exists)");
+  add_pool_flags(serve, serve_pool);
+
+  std::string submit_socket = supervisor::kDefaultSocketPath, submit_kind, submit_input_file;
+  std::vector<std::string> submit_inputs;
+  CLI::App* submit = app.add_subcommand("submit", "Give tasks to a running procpool serve; print each result line.");
+  submit->add_option("--socket", submit_socket, "The server's socket")->capture_default_str();
+  submit->add_option("kind", submit_kind, "Task kind")->required();
+  submit->add_option("inputs", submit_inputs, "Inputs, one task each");
+  submit->add_option("--input-file", submit_input_file, "Read more inputs from FILE, one per line (- for stdin)");
+
   CLI::App* run = app.add_subcommand("run", "Run tasks of one KIND over INPUTs, then print a summary.");
   run->add_option("--config", config_path,
                   std::string("Settings from this TOML file; flags given here override it (default: ") +
@@ -246,37 +365,12 @@ int main(int argc, char** argv, const KindRegistry& builtin) {
   run->add_option("kind", request.kind, "Task kind (see below)")->required();
   run->add_option("inputs", request.inputs,
                   "Inputs, one task each (thumbnail: image files or folders; sleep: milliseconds)");
-  run->add_option("-j,--workers", request.pool.workers, "Worker processes (default: usable cores, now " +
-                                                       std::to_string(supervisor::usable_cores()) + ")")
-      ->check(CLI::Range(1u, 1024u));
+  add_pool_flags(run, run_pool);
   run->add_option("--input-file", request.input_file, "Read more inputs from FILE, one per line (- for stdin)");
   run->add_option("--results", request.results_path,
                   "Write one JSON line per result to FILE as results arrive (- for stdout)");
   run->add_flag("--resume", request.resume,
                 "With --results FILE: skip inputs already ok in FILE, append the rest (restart a killed run)");
-  run->add_option("--max-attempts", request.pool.max_attempts,
-                  "Runs of a task that may crash its worker before it is reported crashed (default 3)")
-      ->check(CLI::Range(1u, 100u));
-  run->add_option("--timeout", timeout,
-                  "Kill a task's worker after SECONDS (e.g. 30, 2.5), or after N% of the kind's median run "
-                  "time (e.g. 300%, at least 100 ms); the task is reported timeout (default: none)");
-  run->add_flag("--retry-timeouts", request.pool.retry_timeouts, "Retry a timed-out task, up to --max-attempts");
-  run->add_option("--max-tasks-per-child", request.pool.max_tasks_per_child,
-                  "Replace a worker after N tasks (default: never)")
-      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 62));
-  run->add_option("--max-memory-per-child", max_memory,
-                  "Replace a worker whose RSS is over SIZE (e.g. 512M) once it finishes its tasks");
-  run->add_option("--hard-memory-per-child", hard_memory,
-                  "Kill a worker whose RSS is over SIZE at once, charging its task "
-                  "(default: twice --max-memory-per-child, else half the machine's memory)");
-  run->add_option("--max-restarts", request.pool.max_restarts,
-                  "Stop the run when workers died more than N times within --restart-period "
-                  "(default: 20 or twice the workers, whichever is more)")
-      ->check(CLI::Range(1u, 1000000u));
-  run->add_option("--restart-period", restart_period, "SECONDS for --max-restarts (default 10)")
-      ->check(CLI::Range(1u, 86400u));
-  run->add_option("--plugin", request.pool.plugins, "Load task kinds from the shared library PATH (repeatable)")
-      ->allow_extra_args(false);  // one PATH per --plugin; what follows is an input
   run->add_option("--timeline", request.timeline_path,
                   "Draw the run as SVG into FILE at the end: a lane per worker, a bar per task "
                   "(also later from a --results file: procpool timeline RESULTS -o FILE)");
@@ -325,12 +419,49 @@ int main(int argc, char** argv, const KindRegistry& builtin) {
   }
 
   if (timeline->parsed()) return supervisor::draw_timeline(timeline_results, timeline_out);
+  if (submit->parsed()) {
+    if (!submit_input_file.empty()) {
+      try {
+        auto more = supervisor::read_input_file(submit_input_file);
+        submit_inputs.insert(submit_inputs.end(), more.begin(), more.end());
+      } catch (const std::runtime_error& e) {
+        std::fprintf(stderr, "procpool submit: %s\n", e.what());
+        return 2;
+      }
+    }
+    if (submit_inputs.empty()) {
+      std::fprintf(stderr, "procpool submit: no inputs\n");
+      return 2;
+    }
+    return supervisor::submit(submit_socket, submit_kind, submit_inputs);
+  }
+  if (serve->parsed()) {
+    try {
+      const auto settings = effective_config(config_path);
+      apply_config(serve, settings, "", "");
+      serve_request.pool = pool_options(serve_pool);
+      for (const std::string& plugin : serve_request.pool.plugins) load_plugin(plugin, registry);
+      for (const KindInfo* kind : registry.all()) {
+        const KindOptions options = serve_kind_options(settings, kind->name);
+        try {
+          kind->make(options);
+        } catch (const std::invalid_argument&) {
+          continue;  // a kind that cannot work with these options (exec needs a command)
+        }
+        serve_request.kinds.push_back({kind->name, options.encode()});
+      }
+      return supervisor::serve(serve_request);
+    } catch (const supervisor::ConfigError& e) {
+      std::fprintf(stderr, "procpool serve: %s\n", e.what());
+      return 2;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "procpool serve: %s\n", e.what());
+      return 1;
+    }
+  }
   if (check->parsed()) return check_config(config_path.empty() ? supervisor::kDefaultConfigPath : config_path, example_config);
   try {
-    std::error_code ec;
-    if (config_path.empty() && std::filesystem::exists(supervisor::kDefaultConfigPath, ec))
-      config_path = supervisor::kDefaultConfigPath;
-    if (!config_path.empty()) apply_config(run, supervisor::load_config(config_path), request.kind, pipeline.then);
+    apply_config(run, effective_config(config_path), request.kind, pipeline.then);
   } catch (const supervisor::ConfigError& e) {
     std::fprintf(stderr, "procpool run: %s\n", e.what());
     return 2;
@@ -341,31 +472,12 @@ int main(int argc, char** argv, const KindRegistry& builtin) {
   if (!out_dir.empty()) request.options.set("out", out_dir);
   if (!quality.empty()) request.options.set("quality", quality);
   request.progress = !no_progress;
-  request.pool.restart_period_ns = uint64_t{restart_period} * 1'000'000'000ull;
-  auto usage = [](const std::string& message) {
-    std::fprintf(stderr, "procpool run: %s\nRun 'procpool run --help' for usage.\n", message.c_str());
-    return 2;
-  };
-  if (!timeout.empty()) {
-    const auto spec = supervisor::parse_timeout(timeout);
-    if (!spec) return usage("--timeout must be SECONDS (0.001 to 2592000) or a percentage like 300%, not '" + timeout + "'");
-    request.pool.task_timeout_ns = spec->ns;
-    request.pool.timeout_percent = spec->percent;
-  }
-  for (auto [text, target, name] : {std::tuple{&max_memory, &request.pool.max_memory_per_child, "--max-memory-per-child"},
-                                    std::tuple{&hard_memory, &request.pool.hard_memory_per_child, "--hard-memory-per-child"}}) {
-    if (text->empty()) continue;
-    const auto bytes = supervisor::parse_bytes(*text);
-    if (!bytes) return usage(std::string(name) + " must be a size like 512M or 2G, not '" + *text + "'");
-    *target = *bytes;
-  }
   try {
-    for (std::string& plugin : request.pool.plugins) {
-      std::error_code ec;
-      const auto absolute = std::filesystem::absolute(plugin, ec);
-      if (!ec) plugin = absolute.string();  // children must find it whatever their folder
-      load_plugin(plugin, registry);
-    }
+    request.pool = pool_options(run_pool);
+    for (const std::string& plugin : request.pool.plugins) load_plugin(plugin, registry);
+  } catch (const supervisor::UsageError& e) {
+    std::fprintf(stderr, "procpool run: %s\nRun 'procpool run --help' for usage.\n", e.what());
+    return 2;
   } catch (const std::runtime_error& e) {
     std::fprintf(stderr, "procpool run: %s\n", e.what());
     return 2;

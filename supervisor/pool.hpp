@@ -131,6 +131,8 @@ class Supervisor {
   bool cancel(uint64_t id, const std::string& reason);
   // Loop thread: tasks submitted and not yet reported.
   uint64_t unfinished() const;
+  // True once a signal or an error stopped the pool taking work.
+  bool stopping() const;
   // Lets every child finish what it holds and exit (SIGKILL after 5 s). The destructor
   // does not wait: it kills the children at once.
   void shutdown();

@@ -1,0 +1,370 @@
+#include "supervisor/serve.hpp"
+
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <unordered_map>
+
+#include "ipc/clock.hpp"
+#include "supervisor/notify.hpp"
+#include "supervisor/run_report.hpp"
+
+namespace procpool::supervisor {
+
+namespace {
+
+using nlohmann::json;
+
+// A connected client. Requests and replies are JSON lines; replies and results are
+// buffered and written as the socket takes them, so a slow client never blocks the pool.
+struct Client {
+  int fd = -1;
+  std::string in, out;
+  bool watching_out = false;
+  bool close_after_flush = false;
+};
+
+// One submit request: how many of its tasks have no result yet.
+struct Request {
+  uint64_t client = 0;
+  uint64_t number = 0;
+  uint64_t count = 0, remaining = 0, ok = 0;
+};
+
+class Server final : public Remote, public PoolEvents {
+ public:
+  Server(const ServeRequest& request, Supervisor& pool, std::FILE* log)
+      : request_(request), pool_(pool), log_(log), start_ns_(ipc::monotonic_ns()) {
+    epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_fd_ < 0) throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
+    listen_fd_ = listen_on(request.socket_path);
+    watch(listen_fd_, 0, EPOLLIN, EPOLL_CTL_ADD);
+  }
+  ~Server() override {
+    for (auto& [id, c] : clients_) ::close(c.fd);
+    if (listen_fd_ >= 0) {
+      ::close(listen_fd_);
+      ::unlink(request_.socket_path.c_str());
+    }
+    if (epoll_fd_ >= 0) ::close(epoll_fd_);
+  }
+
+  // --- Remote: the loop thread handles the socket whenever its epoll fd is readable.
+  int wake_fd() const override { return epoll_fd_; }
+  bool take(Supervisor&) override {
+    check_stopping();
+    epoll_event events[64];
+    const int n = epoll_wait(epoll_fd_, events, 64, 0);
+    for (int i = 0; i < n; ++i) {
+      const uint64_t id = events[i].data.u64;
+      if (id == 0) {
+        accept_clients();
+        continue;
+      }
+      if ((events[i].events & EPOLLOUT) != 0) flush(id);
+      if ((events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0) read_from(id);
+    }
+    return n > 0;
+  }
+  bool has_posts() const override { return false; }
+  bool prepare_sleep() override { return false; }  // the epoll fd itself wakes the loop
+  void woke() override {}
+  bool finished(const Supervisor& pool) const override { return pool.stopping() && pool.unfinished() == 0; }
+
+  // --- PoolEvents
+  void on_result(const Completion& c) override {
+    ++done_;
+    ++by_status_[ipc::status_name(c.status)];
+    const std::string line = result_json_line(c, request_.kinds[c.kind].name, start_ns_);
+    if (log_ != nullptr) {
+      std::fwrite(line.data(), 1, line.size(), log_);
+      std::fputc('\n', log_);
+    }
+    const auto route = routes_.find(c.id);
+    if (route == routes_.end()) return;
+    const uint64_t request_key = route->second;
+    routes_.erase(route);
+    auto r = requests_.find(request_key);
+    if (r == requests_.end()) return;
+    Request& req = r->second;
+    --req.remaining;
+    if (c.status == ipc::Status::Ok) ++req.ok;
+    send(req.client, line);
+    if (req.remaining == 0) {
+      send(req.client, json{{"op", "done"}, {"request", req.number}, {"count", req.count}, {"ok", req.ok}}.dump());
+      requests_.erase(r);
+    }
+  }
+  void on_tick() override {
+    if (log_ != nullptr) std::fflush(log_);
+    const uint64_t now = ipc::monotonic_ns();
+    if (watchdog_ns_ != 0 && now - last_watchdog_ns_ >= watchdog_ns_ / 2) {
+      notify_systemd("WATCHDOG=1");
+      last_watchdog_ns_ = now;
+    }
+    if (now - last_status_ns_ >= 1'000'000'000ull) {
+      last_status_ns_ = now;
+      notify_systemd("STATUS=" + status_line());
+    }
+    check_stopping();
+  }
+
+  // Once a signal stopped the pool: tell systemd, and take no new clients (those
+  // connected get their results). Called on every loop turn.
+  void check_stopping() {
+    if (!pool_.stopping() || stopping_sent_) return;
+    stopping_sent_ = true;
+    notify_systemd("STOPPING=1");
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listen_fd_, nullptr);
+    ::close(listen_fd_);
+    ::unlink(request_.socket_path.c_str());
+    listen_fd_ = -1;
+  }
+  void on_idle() override {
+    if (log_ != nullptr) std::fflush(log_);
+  }
+
+  void ready() {
+    watchdog_ns_ = systemd_watchdog_ns();
+    notify_systemd("READY=1\nSTATUS=" + status_line());
+    std::fprintf(stderr, "procpool: serving %u workers on %s\n", pool_.workers(), request_.socket_path.c_str());
+  }
+
+ private:
+  std::string status_line() const {
+    std::string s = std::to_string(pool_.workers()) + " workers, " + std::to_string(pool_.unfinished()) +
+                    " tasks queued or running, " + std::to_string(done_) + " done";
+    for (const auto& [status, n] : by_status_) s += ", " + std::to_string(n) + " " + status;
+    return s + ", " + std::to_string(clients_.size()) + " clients";
+  }
+
+  static int listen_on(const std::string& path) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (path.empty() || path.size() >= sizeof addr.sun_path)
+      throw std::runtime_error("socket path must be 1 to " + std::to_string(sizeof addr.sun_path - 1) + " bytes: " + path);
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+    struct stat st{};
+    if (lstat(path.c_str(), &st) == 0) {
+      // Left by a server that died, or in use: only a dead socket is replaced.
+      if (!S_ISSOCK(st.st_mode)) {
+        ::close(fd);
+        throw std::runtime_error(path + " exists and is not a socket");
+      }
+      const int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      const bool live = connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+      ::close(probe);
+      if (live) {
+        ::close(fd);
+        throw std::runtime_error("another procpool serve is listening on " + path);
+      }
+      ::unlink(path.c_str());
+    }
+    // Owner and group only, from the start (umask), not chmod'ed after a window.
+    const mode_t old = umask(0117);
+    const int rc = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    const int bind_errno = errno;
+    umask(old);
+    if (rc != 0 || listen(fd, 128) != 0) {
+      ::close(fd);
+      throw std::runtime_error("cannot listen on " + path + ": " + std::strerror(rc != 0 ? bind_errno : errno));
+    }
+    return fd;
+  }
+
+  void watch(int fd, uint64_t id, uint32_t events, int op) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.u64 = id;
+    epoll_ctl(epoll_fd_, op, fd, &ev);
+  }
+
+  void accept_clients() {
+    for (;;) {
+      const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) return;
+      if (clients_.size() >= request_.max_clients) {
+        const std::string refusal = json{{"op", "error"}, {"message", "too many clients"}}.dump() + "\n";
+        [[maybe_unused]] ssize_t n = ::send(fd, refusal.data(), refusal.size(), MSG_NOSIGNAL);
+        ::close(fd);
+        continue;
+      }
+      const uint64_t id = ++next_client_;
+      clients_[id].fd = fd;
+      watch(fd, id, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_ADD);
+    }
+  }
+
+  void read_from(uint64_t id) {
+    auto it = clients_.find(id);
+    if (it == clients_.end()) return;
+    Client& c = it->second;
+    char buf[65536];
+    for (;;) {
+      const ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return drop(id);  // gone: its tasks go on
+      if (n < 0) break;
+      c.in.append(buf, static_cast<std::size_t>(n));
+      for (std::size_t nl; (nl = c.in.find('\n')) != std::string::npos;) {
+        const std::string line = c.in.substr(0, nl);
+        c.in.erase(0, nl + 1);
+        handle(id, line);
+        if (clients_.find(id) == clients_.end()) return;
+      }
+      if (c.in.size() > request_.max_request_bytes) {
+        send(id, json{{"op", "error"},
+                      {"message", "request over " + std::to_string(request_.max_request_bytes) + " bytes"}}
+                     .dump());
+        c.in.clear();
+        c.close_after_flush = true;
+        return flush(id);
+      }
+    }
+  }
+
+  void handle(uint64_t client, const std::string& line) {
+    auto error = [&](const std::string& message) { send(client, json{{"op", "error"}, {"message", message}}.dump()); };
+    const json j = json::parse(line, nullptr, false);
+    if (!j.is_object() || !j.contains("op") || !j["op"].is_string()) return error("a request is a JSON object with an \"op\"");
+    const std::string op = j["op"].get<std::string>();
+    if (op == "stats") {
+      json by_status = json::object();
+      for (const auto& [status, n] : by_status_) by_status[status] = n;
+      json workers = json::array();
+      for (const WorkerStats& w : pool_.worker_stats())
+        workers.push_back({{"slot", w.slot}, {"pid", w.pid}, {"tasks", w.tasks}, {"restarts", w.restarts}});
+      return send(client, json{{"op", "stats"}, {"workers", workers}, {"unfinished", pool_.unfinished()},
+                               {"done", done_}, {"by_status", by_status}, {"restarts", pool_.restarts()}}
+                              .dump());
+    }
+    if (op == "cancel") {
+      if (!j.contains("id") || !j["id"].is_number_unsigned()) return error("cancel needs an \"id\"");
+      const uint64_t id = j["id"].get<uint64_t>();
+      return send(client, json{{"op", "cancel"}, {"id", id}, {"cancelled", pool_.cancel(id, "cancelled by a client")}}.dump());
+    }
+    if (op != "submit") return error("unknown op '" + op + "' (ops: submit, stats, cancel)");
+    if (pool_.stopping()) return error("the pool is stopping");
+    if (!j.contains("kind") || !j["kind"].is_string()) return error("submit needs a \"kind\"");
+    const std::string kind = j["kind"].get<std::string>();
+    int index = -1;
+    std::string names;
+    for (std::size_t i = 0; i < request_.kinds.size(); ++i) {
+      if (request_.kinds[i].name == kind) index = static_cast<int>(i);
+      names += (names.empty() ? "" : ", ") + request_.kinds[i].name;
+    }
+    if (index < 0) return error("unknown task kind '" + kind + "' (kinds: " + names + ")");
+    if (!j.contains("inputs") || !j["inputs"].is_array() || j["inputs"].empty())
+      return error("submit needs \"inputs\": an array of strings");
+    for (const json& in : j["inputs"])
+      if (!in.is_string()) return error("submit needs \"inputs\": an array of strings");
+    Request req;
+    req.client = client;
+    req.number = ++requests_made_;
+    req.count = req.remaining = j["inputs"].size();
+    const uint64_t key = req.number;
+    uint64_t first = 0;
+    bool any = false;
+    requests_.emplace(key, req);
+    for (const json& in : j["inputs"]) {
+      const uint64_t id = pool_.submit(static_cast<uint8_t>(index), in.get<std::string>());
+      if (!any) first = id;
+      any = true;
+      routes_.emplace(id, key);
+    }
+    send(client, json{{"op", "accepted"}, {"request", key}, {"first_id", first}, {"count", req.count}}.dump());
+  }
+
+  void send(uint64_t id, const std::string& line) {
+    auto it = clients_.find(id);
+    if (it == clients_.end()) return;  // disconnected: the result is in the log, not lost
+    it->second.out += line;
+    it->second.out += '\n';
+    flush(id);
+  }
+
+  void flush(uint64_t id) {
+    auto it = clients_.find(id);
+    if (it == clients_.end()) return;
+    Client& c = it->second;
+    while (!c.out.empty()) {
+      const ssize_t n = ::send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
+      if (n < 0 && errno == EAGAIN) break;
+      if (n <= 0) return drop(id);
+      c.out.erase(0, static_cast<std::size_t>(n));
+    }
+    if (c.out.empty() && c.close_after_flush) return drop(id);
+    const bool want_out = !c.out.empty();
+    if (want_out != c.watching_out) {
+      c.watching_out = want_out;
+      watch(c.fd, id, EPOLLIN | EPOLLRDHUP | (want_out ? EPOLLOUT : 0u), EPOLL_CTL_MOD);
+    }
+  }
+
+  void drop(uint64_t id) {
+    auto it = clients_.find(id);
+    if (it == clients_.end()) return;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second.fd, nullptr);
+    ::close(it->second.fd);
+    clients_.erase(it);
+  }
+
+  const ServeRequest& request_;
+  Supervisor& pool_;
+  std::FILE* log_;
+  uint64_t start_ns_;
+  int epoll_fd_ = -1;
+  int listen_fd_ = -1;
+  std::map<uint64_t, Client> clients_;
+  uint64_t next_client_ = 0;
+  std::unordered_map<uint64_t, uint64_t> routes_;  // task id -> request
+  std::map<uint64_t, Request> requests_;
+  uint64_t requests_made_ = 0;
+  uint64_t done_ = 0;
+  std::map<std::string, uint64_t> by_status_;
+  uint64_t watchdog_ns_ = 0, last_watchdog_ns_ = 0, last_status_ns_ = 0;
+  bool stopping_sent_ = false;
+};
+
+}  // namespace
+
+int serve(const ServeRequest& request) {
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> log(nullptr, &std::fclose);
+  if (!request.results_path.empty()) {
+    const int fd = ::open(request.results_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd >= 0) log.reset(fdopen(fd, "a"));
+    if (!log) throw std::runtime_error("cannot write results to " + request.results_path + ": " + std::strerror(errno));
+  }
+  PoolOptions options = request.pool;
+  options.handle_signals = true;
+  Supervisor pool(options, request.kinds);
+  const std::string error = pool.start_up();
+  if (!error.empty()) {
+    std::fprintf(stderr, "procpool serve: %s\n", error.c_str());
+    return 1;
+  }
+  Server server(request, pool, log.get());
+  server.ready();
+  const RunOutcome outcome = pool.serve(server, server);
+  server.check_stopping();
+  pool.shutdown();
+  if (!outcome.error.empty()) {
+    std::fprintf(stderr, "procpool serve: %s\n", outcome.error.c_str());
+    return 1;
+  }
+  std::fprintf(stderr, "procpool: stopped by SIG%s\n", sigabbrev_np(outcome.signal) ? sigabbrev_np(outcome.signal) : "?");
+  return 0;
+}
+
+}  // namespace procpool::supervisor

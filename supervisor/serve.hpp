@@ -1,0 +1,31 @@
+#pragma once
+// `procpool serve`: the pool as a long-running service. Other programs hand it tasks over
+// a local Unix socket with a line-delimited JSON protocol (docs/PROTOCOL.md); `procpool
+// submit` is its client. Runs until SIGINT/SIGTERM, which drain it as they drain `run`.
+#include <string>
+#include <vector>
+
+#include "supervisor/pool.hpp"
+
+namespace procpool::supervisor {
+
+inline constexpr const char* kDefaultSocketPath = "/run/procpool/procpool.sock";
+
+struct ServeRequest {
+  std::string socket_path = kDefaultSocketPath;
+  std::string results_path;       // every result as a JSON line, whoever submitted it
+  PoolOptions pool;
+  std::vector<KindSpec> kinds;    // the kinds clients may submit
+  std::size_t max_request_bytes = 1 << 20;  // a longer line is refused and its connection closed
+  std::size_t max_clients = 256;
+};
+
+// Returns the exit status: 0 after a signal drained it, 1 if the pool failed.
+int serve(const ServeRequest& request);
+
+// `procpool submit`: sends the inputs as tasks of `kind`, prints each result line as it
+// arrives. Exit status as `run`: 0 all ok, 1 any not, 2 when the server cannot be reached
+// or refuses the request.
+int submit(const std::string& socket_path, const std::string& kind, const std::vector<std::string>& inputs);
+
+}  // namespace procpool::supervisor

@@ -1,0 +1,263 @@
+// `procpool serve` and `procpool submit` end to end: a real server process, its Unix
+// socket, clients that misbehave, systemd's notification socket, and real signals.
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <filesystem>
+#include <gtest/gtest.h>
+#include <string>
+#include <thread>
+
+#include "tests/test_support.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using procpool::testing::CliRun;
+using procpool::testing::json_lines;
+using procpool::testing::read_file;
+using procpool::testing::run_cli;
+
+namespace {
+
+// A raw protocol client: JSON lines out, JSON lines in.
+class Conn {
+ public:
+  explicit Conn(const std::string& path) {
+    fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  }
+  ~Conn() { close(fd_); }
+  bool connected() const { return connected_; }
+  bool send(const std::string& data) { return ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size()); }
+  // The next line, or "" after 30 s or when the server closed the connection.
+  std::string line() {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    for (;;) {
+      const auto nl = in_.find('\n');
+      if (nl != std::string::npos) {
+        std::string out = in_.substr(0, nl);
+        in_.erase(0, nl + 1);
+        return out;
+      }
+      pollfd p{fd_, POLLIN, 0};
+      if (std::chrono::steady_clock::now() > deadline || poll(&p, 1, 100) < 0) return "";
+      if ((p.revents & (POLLIN | POLLHUP)) == 0) continue;
+      char buf[65536];
+      const ssize_t n = recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) return "";
+      in_.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  json reply() { return json::parse(line(), nullptr, false); }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+  std::string in_;
+};
+
+class Serve : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("procpool-serve-" + std::to_string(getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+    socket_ = (dir_ / "pp.sock").string();
+  }
+  void TearDown() override {
+    if (server_ > 0) {
+      kill(server_, SIGKILL);
+      procpool::testing::wait_status(server_);
+    }
+    fs::remove_all(dir_);
+  }
+  // Starts `procpool serve` and waits for its socket.
+  void start(const std::string& args = "") {
+    server_ = procpool::testing::start_background(
+        "serve --socket " + socket_ + " --results " + (dir_ / "log.jsonl").string() + " " + args,
+        (dir_ / "out").string(), (dir_ / "err").string());
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!fs::exists(socket_) && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    ASSERT_TRUE(fs::exists(socket_)) << read_file((dir_ / "err").string());
+  }
+  int stop(int signal = SIGTERM) {
+    kill(server_, signal);
+    const int status = procpool::testing::wait_status(server_);
+    server_ = -1;
+    return status;
+  }
+  fs::path dir_;
+  std::string socket_;
+  pid_t server_ = -1;
+};
+
+}  // namespace
+
+TEST_F(Serve, SubmitPrintsEachResultAsRunDoes) {
+  start("-j 2");
+  struct stat st{};
+  ASSERT_EQ(stat(socket_.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0660u);
+  CliRun r = run_cli("submit --socket " + socket_ + " sleep 50 10 30");
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto results = json_lines(r.out);
+  ASSERT_EQ(results.size(), 3u);
+  for (const json& j : results) {
+    EXPECT_EQ(j["status"], "ok");
+    EXPECT_EQ(j["kind"], "sleep");
+  }
+  // A task that fails makes the exit status 1; a kind the server lacks is an error (2).
+  r = run_cli("submit --socket " + socket_ + " wordcount /nonexistent/book.txt");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(json_lines(r.out).at(0)["status"], "error");
+  r = run_cli("submit --socket " + socket_ + " nokind x");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("unknown task kind 'nokind' (kinds: noop, sleep,"), std::string::npos) << r.err;
+  r = run_cli("submit --socket " + (dir_ / "none.sock").string() + " sleep 1");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("is procpool serve running?"), std::string::npos) << r.err;
+}
+
+TEST_F(Serve, BadRequestsGetAnErrorAndDisturbNobody) {
+  start("-j 1");
+  Conn bad(socket_), good(socket_);
+  ASSERT_TRUE(bad.connected() && good.connected());
+  for (const char* request : {"not json", "[1,2]", R"({"op":"dance"})", R"({"op":"submit","kind":"sleep"})",
+                              R"({"op":"submit","kind":"sleep","inputs":[1]})", R"({"op":"submit","inputs":["1"]})"}) {
+    ASSERT_TRUE(bad.send(std::string(request) + "\n"));
+    const json reply = bad.reply();
+    EXPECT_EQ(reply["op"], "error") << request << " -> " << reply.dump();
+  }
+  // The same connection still works, and so does another one meanwhile.
+  ASSERT_TRUE(good.send(R"({"op":"submit","kind":"sleep","inputs":["20"]})" "\n"));
+  EXPECT_EQ(good.reply()["op"], "accepted");
+  ASSERT_TRUE(bad.send(R"({"op":"stats"})" "\n"));
+  EXPECT_EQ(bad.reply()["op"], "stats");
+  EXPECT_EQ(good.reply()["status"], "ok");
+  EXPECT_EQ(good.reply()["op"], "done");
+  // An oversized request: an error, then the connection is closed; the others go on.
+  bad.send(std::string(2 << 20, 'x'));  // the server may close before it has read it all
+  const json reply = bad.reply();
+  EXPECT_EQ(reply["op"], "error");
+  EXPECT_NE(reply["message"].get<std::string>().find("request over 1048576 bytes"), std::string::npos);
+  EXPECT_EQ(bad.line(), "");  // closed
+  ASSERT_TRUE(good.send(R"({"op":"submit","kind":"noop","inputs":["a","b"]})" "\n"));
+  EXPECT_EQ(good.reply()["op"], "accepted");
+}
+
+TEST_F(Serve, AClientThatLeavesLosesNothingAccepted) {
+  start("-j 1");
+  {
+    Conn c(socket_);
+    ASSERT_TRUE(c.send(R"({"op":"submit","kind":"sleep","inputs":["100","100","100"]})" "\n"));
+    EXPECT_EQ(c.reply()["op"], "accepted");
+  }  // gone before any result
+  // Its tasks run anyway and their results are logged.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (json_lines(read_file((dir_ / "log.jsonl").string())).size() < 3 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const auto logged = json_lines(read_file((dir_ / "log.jsonl").string()));
+  ASSERT_EQ(logged.size(), 3u);
+  for (const json& j : logged) EXPECT_EQ(j["status"], "ok");
+}
+
+TEST_F(Serve, SigtermDrainsRunningTasksCancelsQueuedOnesAndRemovesTheSocket) {
+  start("-j 1");
+  Conn c(socket_);
+  ASSERT_TRUE(c.send(R"({"op":"submit","kind":"sleep","inputs":["300","300","300"]})" "\n"));
+  EXPECT_EQ(c.reply()["op"], "accepted");
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the first task is running
+  kill(server_, SIGTERM);
+  int ok = 0, cancelled = 0;
+  for (int i = 0; i < 3; ++i) {
+    const json j = c.reply();
+    ok += j["status"] == "ok";
+    cancelled += j["status"] == "cancelled";
+  }
+  EXPECT_EQ(ok, 1);
+  EXPECT_EQ(cancelled, 2);
+  EXPECT_EQ(procpool::testing::wait_status(server_), 0);
+  server_ = -1;
+  EXPECT_FALSE(fs::exists(socket_));
+  EXPECT_NE(read_file((dir_ / "err").string()).find("stopped by SIGTERM"), std::string::npos);
+}
+
+TEST_F(Serve, TellsSystemdReadyStatusWatchdogAndStopping) {
+  // systemd's side: a datagram socket named by NOTIFY_SOCKET.
+  const std::string notify_path = (dir_ / "notify").string();
+  const int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", notify_path.c_str());
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  setenv("NOTIFY_SOCKET", notify_path.c_str(), 1);
+  setenv("WATCHDOG_USEC", "300000", 1);  // pings expected every 150 ms
+  start("-j 1");
+  unsetenv("NOTIFY_SOCKET");
+  unsetenv("WATCHDOG_USEC");
+  std::string seen;
+  auto receive_until = [&](const std::string& what) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (seen.find(what) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, 100) <= 0) continue;
+      char buf[4096];
+      const ssize_t n = recv(fd, buf, sizeof buf, 0);
+      if (n > 0) seen.append(buf, static_cast<std::size_t>(n)).append("\n");
+    }
+    return seen.find(what) != std::string::npos;
+  };
+  EXPECT_TRUE(receive_until("READY=1")) << seen;
+  EXPECT_TRUE(receive_until("STATUS=1 workers, 0 tasks queued or running")) << seen;
+  EXPECT_TRUE(receive_until("WATCHDOG=1")) << seen;
+  kill(server_, SIGTERM);
+  EXPECT_TRUE(receive_until("STOPPING=1")) << seen;
+  EXPECT_EQ(procpool::testing::wait_status(server_), 0);
+  server_ = -1;
+  close(fd);
+}
+
+TEST_F(Serve, ASecondServerOnTheSameSocketIsRefused) {
+  start("-j 1");
+  const CliRun r = run_cli("serve -j 1 --socket " + socket_);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("another procpool serve is listening on " + socket_), std::string::npos) << r.err;
+  EXPECT_EQ(run_cli("submit --socket " + socket_ + " noop x").status, 0);  // the first one is untouched
+}
+
+TEST(ServeUnit, TheSystemdUnitPassesSystemdAnalyzeVerify) {
+  // The unit as shipped names the installed executable; verify checks that ExecStart
+  // exists, so this copy names the one just built.
+  const std::string unit = read_file(std::string(PROJECT_SOURCE_DIR) + "/scripts/procpool.service");
+  ASSERT_NE(unit.find("ExecStart=/usr/local/bin/procpool serve"), std::string::npos);
+  for (const char* line : {"Type=notify", "NotifyAccess=main", "WatchdogSec=", "OOMPolicy=continue", "KillMode=mixed",
+                           "Restart=on-failure", "NoNewPrivileges=yes", "ProtectSystem=strict", "PrivateTmp=yes",
+                           "RuntimeDirectory=procpool"})
+    EXPECT_NE(unit.find(line), std::string::npos) << line;
+  std::string copy = unit;
+  copy.replace(copy.find("/usr/local/bin/procpool"), std::strlen("/usr/local/bin/procpool"), PROCPOOL_EXE);
+  const fs::path dir = fs::temp_directory_path() / ("procpool-unit-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "procpool.service") << copy;
+  const std::string cmd = "systemd-analyze verify " + (dir / "procpool.service").string() + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  for (std::size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+  const int status = pclose(p);
+  fs::remove_all(dir);
+  EXPECT_EQ(WEXITSTATUS(status), 0) << out;
+  EXPECT_EQ(out, "") << "systemd-analyze had remarks";
+}
