@@ -27,6 +27,7 @@ struct Segment::Mapping {
 namespace {
 constexpr uint64_t kPage = 4096;
 uint64_t round_up(uint64_t v, uint64_t to) { return (v + to - 1) / to * to; }
+const uint64_t kStatsOffset = round_up(sizeof(SegmentHeader), kCacheLine);
 
 std::string random_hex(std::size_t bytes) {
   unsigned char buf[16];
@@ -51,7 +52,7 @@ Segment::Segment(std::string name, std::unique_ptr<Mapping> mapping, bool owner)
 std::unique_ptr<Segment> Segment::create(uint32_t slot_count, uint64_t ring_capacity) {
   if (slot_count == 0 || (ring_capacity & (ring_capacity - 1)) != 0 || ring_capacity < 4096)
     throw std::invalid_argument("segment: bad slot count or ring capacity");
-  const uint64_t slots_offset = round_up(sizeof(SegmentHeader), kPage);
+  const uint64_t slots_offset = round_up(kStatsOffset + sizeof(PoolStats), kPage);
   const uint64_t stride = round_up(sizeof(SlotBlock), kPage) + 2 * ring_capacity;
   const uint64_t total = slots_offset + stride * slot_count;
 
@@ -80,6 +81,7 @@ std::unique_ptr<Segment> Segment::create(uint32_t slot_count, uint64_t ring_capa
   header->total_size = total;
   header->supervisor_pid = static_cast<uint64_t>(getpid());
   header->created_ns = monotonic_ns();
+  new (static_cast<std::byte*>(seg->base_) + kStatsOffset) PoolStats{};
   for (uint32_t i = 0; i < slot_count; ++i) {
     auto* block = new (static_cast<std::byte*>(seg->base_) + slots_offset + i * stride) SlotBlock{};
     ring_reset(&block->to_child);
@@ -88,19 +90,20 @@ std::unique_ptr<Segment> Segment::create(uint32_t slot_count, uint64_t ring_capa
   return seg;
 }
 
-std::unique_ptr<Segment> Segment::attach(const std::string& name) {
+std::unique_ptr<Segment> Segment::attach(const std::string& name, bool read_only) {
+  const auto mode = read_only ? bip::read_only : bip::read_write;
   auto mapping = std::make_unique<Mapping>();
-  mapping->shm = bip::shared_memory_object(bip::open_only, name.c_str(), bip::read_write);
+  mapping->shm = bip::shared_memory_object(bip::open_only, name.c_str(), mode);
   bip::offset_t size = 0;
   if (!mapping->shm.get_size(size) || static_cast<uint64_t>(size) < sizeof(SegmentHeader))
     throw std::runtime_error("segment " + name + " is too small");
-  mapping->region = bip::mapped_region(mapping->shm, bip::read_write);
+  mapping->region = bip::mapped_region(mapping->shm, mode);
   auto seg = std::unique_ptr<Segment>(new Segment(name, std::move(mapping), false));
   const SegmentHeader& h = seg->header();
   const uint64_t min_stride = sizeof(SlotBlock) + 2 * h.ring_capacity;
   if (h.magic != kSegmentMagic || h.layout_version != kLayoutVersion || h.slot_count == 0 ||
       h.total_size != static_cast<uint64_t>(size) || h.slot_stride < min_stride ||
-      h.slots_offset < sizeof(SegmentHeader) ||
+      h.slots_offset < kStatsOffset + sizeof(PoolStats) ||
       h.slots_offset + h.slot_stride * h.slot_count > h.total_size)
     throw std::runtime_error("segment " + name + " has an unknown or inconsistent layout");
   return seg;
@@ -108,6 +111,10 @@ std::unique_ptr<Segment> Segment::attach(const std::string& name) {
 
 Segment::~Segment() {
   if (owner_) bip::shared_memory_object::remove(name_.c_str());
+}
+
+PoolStats& Segment::stats() const {
+  return *reinterpret_cast<PoolStats*>(static_cast<std::byte*>(base_) + kStatsOffset);
 }
 
 SlotView Segment::slot(uint32_t index) const {

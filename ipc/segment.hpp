@@ -3,7 +3,7 @@
 // supervisor, mapped by each child. It is laid out with plain offsets (no segment
 // manager: its internal mutex would wedge when a holder dies):
 //
-//   [SegmentHeader | page pad] then slot_count x [SlotBlock | data to_child | data to_sup]
+//   [SegmentHeader | PoolStats | page pad] then slot_count x [SlotBlock | data to_child | data to_sup]
 //
 // Each slot belongs to one worker position; its generation counts the children that
 // have occupied it. A child touches only its own slot.
@@ -19,7 +19,7 @@
 namespace procpool::ipc {
 
 inline constexpr uint64_t kSegmentMagic = 0x6c6f6f70636f7270ull;  // "procpool"
-inline constexpr uint32_t kLayoutVersion = 2;
+inline constexpr uint32_t kLayoutVersion = 3;
 
 enum class ChildState : uint32_t { Empty = 0, Starting = 1, Ready = 2, Busy = 3, Exiting = 4 };
 
@@ -37,6 +37,17 @@ struct SegmentHeader {
 };
 static_assert(std::is_trivially_copyable_v<SegmentHeader>);
 
+// The pool's totals for `procpool status` and metrics, written by the supervisor alone
+// (relaxed stores: each counter stands alone, a reader wants recent values, not a
+// consistent snapshot) and read by anyone of the same user, read-only.
+struct alignas(kCacheLine) PoolStats {
+  std::atomic<uint64_t> submitted;     // tasks accepted so far
+  std::atomic<uint64_t> queued;        // waiting for a worker (refreshed at every timer tick)
+  std::atomic<uint64_t> done[8];       // results by ipc::Status
+  std::atomic<uint64_t> restarts;      // unplanned worker replacements
+  std::atomic<uint64_t> updated_ns;    // CLOCK_MONOTONIC of the last tick: a stalled loop shows
+};
+
 // Per-slot state shared by the supervisor and the slot's current child. Each field
 // names its writer; the supervisor reads child-written fields either live (status, may
 // be stale by a task) or after the child was reaped (authoritative).
@@ -53,7 +64,7 @@ struct alignas(kCacheLine) SlotControl {
   std::atomic<uint64_t> tasks_done;          // child, after each result
   std::atomic<uint64_t> busy_ns;             // child, after each result
   std::atomic<uint32_t> stop_requested;      // supervisor: finish queued work and exit
-  uint32_t reserved;
+  std::atomic<uint32_t> restarts;            // supervisor: replacements of this slot's worker
   // Task records the child has taken off its ring to run, this generation (release,
   // before it starts each). The ring is FIFO, so these are exactly the first tasks_taken
   // the supervisor sent it: after a crash, those still unanswered were running and are
@@ -85,14 +96,16 @@ class Segment {
   // Supervisor: creates a new segment with a unique unpredictable name, mode 0600,
   // O_EXCL. Removes it again in the destructor.
   static std::unique_ptr<Segment> create(uint32_t slot_count, uint64_t ring_capacity);
-  // Child: maps an existing segment and validates its header.
-  static std::unique_ptr<Segment> attach(const std::string& name);
+  // Child: maps an existing segment and validates its header. read_only: for observers
+  // (procpool status), who must not be able to disturb the pool.
+  static std::unique_ptr<Segment> attach(const std::string& name, bool read_only = false);
   ~Segment();
   Segment(const Segment&) = delete;
   Segment& operator=(const Segment&) = delete;
 
   const std::string& name() const { return name_; }
   const SegmentHeader& header() const { return *static_cast<const SegmentHeader*>(base_); }
+  PoolStats& stats() const;
   SlotView slot(uint32_t index) const;
 
  private:

@@ -15,6 +15,7 @@
 #include "supervisor/intake.hpp"
 #include "supervisor/links.hpp"
 #include "supervisor/serve.hpp"
+#include "supervisor/status.hpp"
 #include "supervisor/run_command.hpp"
 #include "supervisor/units.hpp"
 #include "supervisor/usable_cores.hpp"
@@ -358,6 +359,14 @@ int main(int argc, char** argv, const KindRegistry& builtin) {
   submit->add_option("inputs", submit_inputs, "Inputs, one task each");
   submit->add_option("--input-file", submit_input_file, "Read more inputs from FILE, one per line (- for stdin)");
 
+  pid_t status_pid = 0;
+  bool status_json = false, status_prometheus = false, status_watch = false;
+  CLI::App* status = app.add_subcommand("status", "Show this user's running pools: workers, tasks, totals.");
+  status->add_option("--pid", status_pid, "Only the pool whose supervisor has this pid");
+  status->add_flag("--json", status_json, "As JSON");
+  status->add_flag("--prometheus", status_prometheus, "As Prometheus text metrics");
+  status->add_flag("--watch", status_watch, "Redraw every second, as top does");
+
   CLI::App* run = app.add_subcommand("run", "Run tasks of one KIND over INPUTs, then print a summary.");
   run->add_option("--config", config_path,
                   std::string("Settings from this TOML file; flags given here override it (default: ") +
@@ -419,6 +428,12 @@ int main(int argc, char** argv, const KindRegistry& builtin) {
   }
 
   if (timeline->parsed()) return supervisor::draw_timeline(timeline_results, timeline_out);
+  if (status->parsed())
+    return supervisor::show_status(status_pid,
+                                   status_json         ? supervisor::StatusFormat::Json
+                                   : status_prometheus ? supervisor::StatusFormat::Prometheus
+                                                       : supervisor::StatusFormat::Text,
+                                   status_watch);
   if (submit->parsed()) {
     if (!submit_input_file.empty()) {
       try {

@@ -125,6 +125,7 @@ void Supervisor::Impl::spawn(ChildSlot& slot) {
   slot.dispatched = 0;
   slot.respawn_at_ns = 0;
   view.control->tasks_taken.store(0, std::memory_order_relaxed);
+  view.control->restarts.store(slot.restarts, std::memory_order_relaxed);
   uint64_t stale = 0;  // wake-ups meant for the previous child
   [[maybe_unused]] ssize_t n = read(slot.task_wake_fd, &stale, sizeof stale);
 
@@ -184,6 +185,7 @@ void Supervisor::Impl::handle_exit(ChildSlot& slot) {
   }
   ++slot.restarts;
   ++restarts_;
+  segment_->stats().restarts.store(restarts_, std::memory_order_relaxed);
   slot.died_ns = ipc::monotonic_ns();
   // Exponential backoff from the second crash in a row: a child that dies at once is
   // not replaced in a tight loop.

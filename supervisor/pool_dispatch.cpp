@@ -122,6 +122,7 @@ void Supervisor::Impl::handle_result(ChildSlot& slot, const ipc::ResultView& res
   task.done = true;
   std::string().swap(task.input);
   ++done_count_;
+  count_done(c.status);
 }
 
 // A child that breaks the protocol is killed; its exit is then handled like a crash
@@ -217,6 +218,13 @@ void Supervisor::Impl::finish_task(uint64_t id, ipc::Status status, std::string_
   task.done = true;
   std::string().swap(task.input);
   ++done_count_;
+  count_done(c.status);
+}
+
+// For procpool status: the supervisor is the counters' only writer.
+void Supervisor::Impl::count_done(ipc::Status status) {
+  std::atomic<uint64_t>& n = segment_->stats().done[static_cast<int>(status)];
+  n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
 void Supervisor::Impl::cancel_pending(const std::string& reason) {

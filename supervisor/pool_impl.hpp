@@ -109,6 +109,7 @@ struct Supervisor::Impl {
   uint32_t prefetch_limit(const ChildSlot& slot, uint8_t kind) const;
   void finish_task(uint64_t id, ipc::Status status, std::string_view text, const ChildSlot* slot);
   void cancel_pending(const std::string& reason);
+  void count_done(ipc::Status status);
 
   PoolOptions options_;
   std::vector<KindSpec> kinds_;

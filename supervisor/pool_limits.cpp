@@ -52,6 +52,9 @@ void Supervisor::Impl::update_tick_period() {
 
 void Supervisor::Impl::service_timers() {
   const uint64_t now = ipc::monotonic_ns();
+  ipc::PoolStats& stats = segment_->stats();
+  stats.queued.store(pending_.size(), std::memory_order_relaxed);
+  stats.updated_ns.store(now, std::memory_order_relaxed);
   const bool check_memory_now = now - last_memory_check_ns_ >= (memory_limits_given_ ? kFastTickNs : kSlowTickNs);
   if (check_memory_now) last_memory_check_ns_ = now;
   for (ChildSlot& slot : slots_) {

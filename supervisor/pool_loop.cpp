@@ -142,6 +142,7 @@ uint64_t Supervisor::submit(uint8_t kind, std::string input, uint16_t flags) {
   task.flags = flags;
   task.queued_ns = ipc::monotonic_ns();
   impl_->pending_.push_back(id);  // run() cancels it if the pool is already stopping
+  impl_->segment_->stats().submitted.store(impl_->next_id_, std::memory_order_relaxed);
   return id;
 }
 
