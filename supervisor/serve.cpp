@@ -172,14 +172,26 @@ class Server final : public Remote, public PoolEvents {
       }
       ::unlink(path.c_str());
     }
-    // Owner and group only, from the start (umask), not chmod'ed after a window.
+    // Bound and listening under a temporary name, then renamed into place: a client that
+    // sees the path can connect (between bind and listen it would be refused). Owner and
+    // group only from the start (umask), not chmod'ed after a window.
+    sockaddr_un tmp = addr;
+    const std::string tmp_path = path + ".new-" + std::to_string(getpid());
+    if (tmp_path.size() >= sizeof tmp.sun_path) {
+      ::close(fd);
+      throw std::runtime_error("socket path too long: " + path);
+    }
+    std::memcpy(tmp.sun_path, tmp_path.c_str(), tmp_path.size() + 1);
+    ::unlink(tmp_path.c_str());
     const mode_t old = umask(0117);
-    const int rc = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    const int rc = bind(fd, reinterpret_cast<sockaddr*>(&tmp), sizeof tmp);
     const int bind_errno = errno;
     umask(old);
-    if (rc != 0 || listen(fd, 128) != 0) {
+    if (rc != 0 || listen(fd, 128) != 0 || std::rename(tmp_path.c_str(), path.c_str()) != 0) {
+      const int err = rc != 0 ? bind_errno : errno;
       ::close(fd);
-      throw std::runtime_error("cannot listen on " + path + ": " + std::strerror(rc != 0 ? bind_errno : errno));
+      ::unlink(tmp_path.c_str());
+      throw std::runtime_error("cannot listen on " + path + ": " + std::strerror(err));
     }
     return fd;
   }
