@@ -346,6 +346,9 @@ int main(int argc, char** argv, const KindRegistry& builtin) {
       "serve", "Run the pool as a service: take tasks from a local socket (procpool submit) until SIGTERM.");
   serve->add_option("--socket", serve_request.socket_path, "Listen on this Unix socket (mode 0660)")->capture_default_str();
   serve->add_option("--results", serve_request.results_path, "Append every result as a JSON line to FILE");
+  serve->add_option("--metrics-port", serve_request.metrics_port,
+                    "Serve Prometheus metrics on http://127.0.0.1:PORT/metrics (default: off)")
+      ->check(CLI::Range(0, 65535));
   serve->add_option("--config", config_path,
                     std::string("Settings from this TOML file: [pool], and each kind's section for its options "
                                 "(default: ") + supervisor::kDefaultConfigPath + " if it exists)");
@@ -453,7 +456,7 @@ int main(int argc, char** argv, const KindRegistry& builtin) {
   if (serve->parsed()) {
     try {
       const auto settings = effective_config(config_path);
-      apply_config(serve, settings, "", "");
+      apply_config(serve, settings, "serve", "");
       serve_request.pool = pool_options(serve_pool);
       for (const std::string& plugin : serve_request.pool.plugins) load_plugin(plugin, registry);
       for (const KindInfo* kind : registry.all()) {

@@ -36,6 +36,9 @@ const Key kKeys[] = {
     {"pool", "max-restarts", Type::Int, 1, 1000000, "", "stop when workers died more than N times within restart-period (default: max(20, 2 x workers))"},
     {"pool", "restart-period", Type::Int, 1, 86400, "10", "seconds, for max-restarts"},
     {"pool", "plugin", Type::StringList, 0, 0, "[]", "shared libraries with more task kinds"},
+    {"serve", "socket", Type::String, 0, 0, "\"/run/procpool/procpool.sock\"", "procpool serve: the Unix socket clients connect to (mode 0660)"},
+    {"serve", "results", Type::String, 0, 0, "", "procpool serve: append every result as a JSON line to this file (default: none)"},
+    {"serve", "metrics-port", Type::Int, 0, 65535, "0", "procpool serve: Prometheus metrics on http://127.0.0.1:PORT/metrics; 0: off"},
     {"thumbnail", "size", Type::String, 0, 0, "\"128x128\"", "fit within WIDTHxHEIGHT"},
     {"thumbnail", "out", Type::String, 0, 0, "", "output folder (default: beside each image)"},
     {"thumbnail", "quality", Type::Int, 1, 100, "75", "JPEG/WebP quality"},
@@ -157,7 +160,7 @@ std::vector<ConfigSetting> load_config(const std::string& path) {
     for (const Key& k : kKeys) known |= section == k.section;
     if (!known || table == nullptr)
       throw ConfigError(place(path, section_node.source()) + ": unknown section '" + section +
-                        "' (sections: [pool], [thumbnail], [download], [wordcount], [sum-squares])");
+                        "' (sections: [pool], [serve], [thumbnail], [download], [wordcount], [sum-squares])");
     for (const auto& [key_key, node] : *table) {
       const std::string key(key_key.str());
       const Key* spec = nullptr;

@@ -133,6 +133,8 @@ class Supervisor {
   uint64_t unfinished() const;
   // True once a signal or an error stopped the pool taking work.
   bool stopping() const;
+  // The shared segment's name (procpool status and metrics read it).
+  const std::string& segment_name() const;
   // Lets every child finish what it holds and exit (SIGKILL after 5 s). The destructor
   // does not wait: it kills the children at once.
   void shutdown();

@@ -177,6 +177,7 @@ std::string Supervisor::start_up() {
 
 uint64_t Supervisor::unfinished() const { return impl_->next_id_ - impl_->done_count_; }
 bool Supervisor::stopping() const { return impl_->stopping_; }
+const std::string& Supervisor::segment_name() const { return impl_->segment_->name(); }
 
 void Supervisor::shutdown() {
   // Every task has its result by now unless a run was interrupted; whatever is left is

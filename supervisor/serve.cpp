@@ -1,6 +1,8 @@
 #include "supervisor/serve.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -18,6 +20,7 @@
 #include "ipc/clock.hpp"
 #include "supervisor/notify.hpp"
 #include "supervisor/run_report.hpp"
+#include "supervisor/status.hpp"
 
 namespace procpool::supervisor {
 
@@ -29,6 +32,7 @@ using nlohmann::json;
 // buffered and written as the socket takes them, so a slow client never blocks the pool.
 struct Client {
   int fd = -1;
+  bool http = false;  // a metrics scrape, not a protocol client
   std::string in, out;
   bool watching_out = false;
   bool close_after_flush = false;
@@ -49,6 +53,10 @@ class Server final : public Remote, public PoolEvents {
     if (epoll_fd_ < 0) throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
     listen_fd_ = listen_on(request.socket_path);
     watch(listen_fd_, 0, EPOLLIN, EPOLL_CTL_ADD);
+    if (request.metrics_port != 0) {
+      metrics_fd_ = listen_loopback_tcp(request.metrics_port);
+      watch(metrics_fd_, kMetricsListener, EPOLLIN, EPOLL_CTL_ADD);
+    }
   }
   ~Server() override {
     for (auto& [id, c] : clients_) ::close(c.fd);
@@ -56,6 +64,7 @@ class Server final : public Remote, public PoolEvents {
       ::close(listen_fd_);
       ::unlink(request_.socket_path.c_str());
     }
+    if (metrics_fd_ >= 0) ::close(metrics_fd_);
     if (epoll_fd_ >= 0) ::close(epoll_fd_);
   }
 
@@ -67,8 +76,8 @@ class Server final : public Remote, public PoolEvents {
     const int n = epoll_wait(epoll_fd_, events, 64, 0);
     for (int i = 0; i < n; ++i) {
       const uint64_t id = events[i].data.u64;
-      if (id == 0) {
-        accept_clients();
+      if (id == 0 || id == kMetricsListener) {
+        accept_clients(id == 0 ? listen_fd_ : metrics_fd_, id == kMetricsListener);
         continue;
       }
       if ((events[i].events & EPOLLOUT) != 0) flush(id);
@@ -138,6 +147,8 @@ class Server final : public Remote, public PoolEvents {
     watchdog_ns_ = systemd_watchdog_ns();
     notify_systemd("READY=1\nSTATUS=" + status_line());
     std::fprintf(stderr, "procpool: serving %u workers on %s\n", pool_.workers(), request_.socket_path.c_str());
+    if (metrics_fd_ >= 0)
+      std::fprintf(stderr, "procpool: metrics on http://127.0.0.1:%d/metrics\n", request_.metrics_port);
   }
 
  private:
@@ -203,9 +214,9 @@ class Server final : public Remote, public PoolEvents {
     epoll_ctl(epoll_fd_, op, fd, &ev);
   }
 
-  void accept_clients() {
+  void accept_clients(int listener, bool http) {
     for (;;) {
-      const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      const int fd = accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) return;
       if (clients_.size() >= request_.max_clients) {
         const std::string refusal = json{{"op", "error"}, {"message", "too many clients"}}.dump() + "\n";
@@ -215,6 +226,7 @@ class Server final : public Remote, public PoolEvents {
       }
       const uint64_t id = ++next_client_;
       clients_[id].fd = fd;
+      clients_[id].http = http;
       watch(fd, id, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_ADD);
     }
   }
@@ -229,6 +241,7 @@ class Server final : public Remote, public PoolEvents {
       if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return drop(id);  // gone: its tasks go on
       if (n < 0) break;
       c.in.append(buf, static_cast<std::size_t>(n));
+      if (c.http) return answer_scrape(id);
       for (std::size_t nl; (nl = c.in.find('\n')) != std::string::npos;) {
         const std::string line = c.in.substr(0, nl);
         c.in.erase(0, nl + 1);
@@ -244,6 +257,52 @@ class Server final : public Remote, public PoolEvents {
         return flush(id);
       }
     }
+  }
+
+  // One HTTP/1.1 request per connection: GET /metrics gets the Prometheus text.
+  void answer_scrape(uint64_t id) {
+    Client& c = clients_.at(id);
+    const auto end = c.in.find("\r\n\r\n");
+    if (end == std::string::npos) {
+      if (c.in.size() > 8192) drop(id);  // not HTTP, or absurd: no answer
+      return;
+    }
+    const bool metrics = c.in.rfind("GET /metrics ", 0) == 0 || c.in.rfind("GET /metrics?", 0) == 0;
+    std::string body, head;
+    if (metrics) {
+      try {
+        body = prometheus_metrics(pool_.segment_name(), getpid());
+        head = "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n";
+      } catch (const std::exception& e) {
+        body = std::string(e.what()) + "\n";
+        head = "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\n";
+      }
+    } else {
+      body = "procpool serves GET /metrics only\n";
+      head = "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\n";
+    }
+    c.in.clear();
+    c.out += head + "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+    c.close_after_flush = true;
+    flush(id);
+  }
+
+  // The optional metrics endpoint: HTTP on 127.0.0.1 only.
+  static int listen_loopback_tcp(int port) {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+    const int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(fd, 16) != 0) {
+      const int err = errno;
+      ::close(fd);
+      throw std::runtime_error("cannot serve metrics on 127.0.0.1:" + std::to_string(port) + ": " + std::strerror(err));
+    }
+    return fd;
   }
 
   void handle(uint64_t client, const std::string& line) {
@@ -338,6 +397,8 @@ class Server final : public Remote, public PoolEvents {
   uint64_t start_ns_;
   int epoll_fd_ = -1;
   int listen_fd_ = -1;
+  int metrics_fd_ = -1;
+  static constexpr uint64_t kMetricsListener = ~uint64_t{0};
   std::map<uint64_t, Client> clients_;
   uint64_t next_client_ = 0;
   std::unordered_map<uint64_t, uint64_t> routes_;  // task id -> request

@@ -18,6 +18,7 @@ struct ServeRequest {
   std::vector<KindSpec> kinds;    // the kinds clients may submit
   std::size_t max_request_bytes = 1 << 20;  // a longer line is refused and its connection closed
   std::size_t max_clients = 256;
+  int metrics_port = 0;           // Prometheus metrics on http://127.0.0.1:PORT/metrics; 0: off
 };
 
 // Returns the exit status: 0 after a signal drained it, 1 if the pool failed.

@@ -186,6 +186,10 @@ std::string prometheus(const std::vector<json>& pools) {
 
 }  // namespace
 
+std::string prometheus_metrics(const std::string& segment_name, pid_t pid) {
+  return prometheus({snapshot(Found{segment_name, pid})});
+}
+
 int show_status(pid_t pid, StatusFormat format, bool watch) {
   for (;;) {
     std::vector<json> pools;

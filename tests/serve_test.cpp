@@ -1,5 +1,6 @@
 // `procpool serve` and `procpool submit` end to end: a real server process, its Unix
 // socket, clients that misbehave, systemd's notification socket, and real signals.
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -15,6 +16,7 @@
 #include <string>
 #include <thread>
 
+#include "child/kinds/http_curl.hpp"
 #include "tests/test_support.hpp"
 
 namespace fs = std::filesystem;
@@ -260,4 +262,33 @@ TEST(ServeUnit, TheSystemdUnitPassesSystemdAnalyzeVerify) {
   fs::remove_all(dir);
   EXPECT_EQ(WEXITSTATUS(status), 0) << out;
   EXPECT_EQ(out, "") << "systemd-analyze had remarks";
+}
+
+TEST_F(Serve, PrometheusMetricsOnALoopbackPortFromTheConfig) {
+  // A free port: bound by the kernel's choice, then released for the server.
+  const int probe = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(probe, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  socklen_t len = sizeof addr;
+  getsockname(probe, reinterpret_cast<sockaddr*>(&addr), &len);
+  const int port = ntohs(addr.sin_port);
+  close(probe);
+  const std::string config = (dir_ / "serve.toml").string();
+  std::ofstream(config) << "[serve]\nmetrics-port = " << port << "\n[pool]\nworkers = 1\n";
+  start("--config " + config);
+  ASSERT_EQ(run_cli("submit --socket " + socket_ + " noop a b c").status, 0);
+  procpool::kinds::HttpLimits once;
+  once.retries = 0;
+  std::string body;
+  ASSERT_EQ(procpool::kinds::fetch_to_memory("http://127.0.0.1:" + std::to_string(port) + "/metrics", once, &body), "");
+  EXPECT_NE(body.find("# TYPE procpool_tasks_done_total counter"), std::string::npos) << body;
+  EXPECT_NE(body.find("procpool_tasks_done_total{pool=\"" + std::to_string(server_) + "\",status=\"ok\"} 3"),
+            std::string::npos)
+      << body;
+  EXPECT_NE(body.find("procpool_worker_rss_bytes{pool=\"" + std::to_string(server_) + "\",slot=\"0\"}"),
+            std::string::npos);
+  EXPECT_EQ(procpool::kinds::fetch_to_memory("http://127.0.0.1:" + std::to_string(port) + "/other", once, &body),
+            "HTTP 404");
 }
