@@ -46,6 +46,7 @@ struct alignas(kCacheLine) PoolStats {
   std::atomic<uint64_t> done[8];       // results by ipc::Status
   std::atomic<uint64_t> restarts;      // unplanned worker replacements
   std::atomic<uint64_t> updated_ns;    // CLOCK_MONOTONIC of the last tick: a stalled loop shows
+  std::atomic<uint64_t> rate_milli;    // tasks finished per second x 1000, over the last ~5 s
 };
 
 // Per-slot state shared by the supervisor and the slot's current child. Each field

@@ -143,6 +143,7 @@ struct Supervisor::Impl {
   uint64_t tick_period_ns_ = 0;
   uint64_t last_user_tick_ns_ = 0;
   uint64_t last_memory_check_ns_ = 0;
+  std::deque<std::pair<uint64_t, uint64_t>> rate_samples_;  // (time, tasks done), one a second
   bool memory_limits_given_ = false;  // by the user: checked every 10 ms, else every 100 ms
   std::string exe_;
   Supervisor* owner_ = nullptr;  // for Remote callbacks

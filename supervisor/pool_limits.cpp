@@ -55,6 +55,16 @@ void Supervisor::Impl::service_timers() {
   ipc::PoolStats& stats = segment_->stats();
   stats.queued.store(pending_.size(), std::memory_order_relaxed);
   stats.updated_ns.store(now, std::memory_order_relaxed);
+  // The finishing rate over the last ~5 s, from a sample a second.
+  if (rate_samples_.empty() || now - rate_samples_.back().first >= 1'000'000'000ull) {
+    rate_samples_.emplace_back(now, done_count_);
+    if (rate_samples_.size() > 6) rate_samples_.pop_front();
+  }
+  const auto [since_ns, done_then] = rate_samples_.front();
+  if (now > since_ns)
+    stats.rate_milli.store(static_cast<uint64_t>(static_cast<double>(done_count_ - done_then) * 1e12 /
+                                                 static_cast<double>(now - since_ns)),
+                           std::memory_order_relaxed);
   const bool check_memory_now = now - last_memory_check_ns_ >= (memory_limits_given_ ? kFastTickNs : kSlowTickNs);
   if (check_memory_now) last_memory_check_ns_ = now;
   for (ChildSlot& slot : slots_) {

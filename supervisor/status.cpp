@@ -79,6 +79,7 @@ json snapshot(const Found& f) {
   pool["submitted"] = st.submitted.load(std::memory_order_relaxed);
   pool["queued"] = st.queued.load(std::memory_order_relaxed);
   pool["restarts"] = st.restarts.load(std::memory_order_relaxed);
+  pool["rate_per_s"] = static_cast<double>(st.rate_milli.load(std::memory_order_relaxed)) / 1000.0;
   json done = json::object();
   uint64_t finished = 0;
   for (int s = 0; s < ipc::kStatusCount; ++s) {
@@ -133,6 +134,8 @@ std::string text(const json& p) {
   for (const auto& [status, n] : p["done"].items())
     if (n.get<uint64_t>() != 0) by += (by.empty() ? "" : ", ") + std::to_string(n.get<uint64_t>()) + " " + status;
   if (!by.empty()) out += " (" + by + ")";
+  std::snprintf(line, sizeof line, ", %.1f tasks/s over the last seconds", p["rate_per_s"].get<double>());
+  out += line;
   out += ", " + std::to_string(p["restarts"].get<uint64_t>()) + " restarts\n";
   out += "slot  pid       gen  state     task        running     done     busy%  rss      restarts\n";
   for (const json& w : p["workers"]) {
@@ -171,6 +174,8 @@ std::string prometheus(const std::vector<json>& pools) {
   for (const json& p : pools) sample("procpool_tasks_queued", "pool=\"" + std::to_string(p["pid"].get<int>()) + "\"", p["queued"].get<double>());
   family("procpool_tasks_running", "gauge", "Tasks running now.");
   for (const json& p : pools) sample("procpool_tasks_running", "pool=\"" + std::to_string(p["pid"].get<int>()) + "\"", p["running"].get<double>());
+  family("procpool_tasks_finished_per_second", "gauge", "Tasks finished per second over the last ~5 s.");
+  for (const json& p : pools) sample("procpool_tasks_finished_per_second", "pool=\"" + std::to_string(p["pid"].get<int>()) + "\"", p["rate_per_s"].get<double>());
   family("procpool_worker_restarts_total", "counter", "Unplanned worker replacements.");
   for (const json& p : pools) sample("procpool_worker_restarts_total", "pool=\"" + std::to_string(p["pid"].get<int>()) + "\"", p["restarts"].get<double>());
   family("procpool_worker_tasks_done_total", "counter", "Tasks finished by the worker now in each slot.");

@@ -72,6 +72,7 @@ TEST(Status, ShowsARunningPoolsWorkersTasksAndTotals) {
   // Every task counted once it ends; then the pool is gone and status says so.
   const json later = status_when(run, [](const json& j) { return j["done"]["ok"] == 4; });
   EXPECT_EQ(later["done"]["ok"], 4) << later.dump();
+  EXPECT_GT(later["rate_per_s"].get<double>(), 0.0) << later.dump();
   EXPECT_EQ(procpool::testing::wait_status(run), 0);
   const CliRun gone = run_cli("status --pid " + std::to_string(run));
   EXPECT_EQ(gone.status, 1);

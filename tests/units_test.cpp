@@ -1,6 +1,12 @@
 #include "supervisor/units.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "supervisor/resume.hpp"
 
 using namespace procpool::supervisor;
 
@@ -24,4 +30,19 @@ TEST(Units, Timeouts) {
   EXPECT_EQ(parse_timeout("300%")->ns, 0u);
   for (const char* bad : {"", "%", "0", "-1", "abc", "1.5%", "10 s", "0.0001"})
     EXPECT_FALSE(parse_timeout(bad).has_value()) << bad;
+}
+
+// --resume's reader: fields of the wrong type make a line unreadable, never an exception
+// (found by fuzz_resume: {"kind":0,...}).
+TEST(Resume, LinesWithFieldsOfTheWrongTypeAreSkipped) {
+  const std::string path = "/tmp/procpool-resume-test-" + std::to_string(getpid()) + ".jsonl";
+  std::ofstream(path) << R"({"kind":"noop","input":"a","status":"ok"})" "\n"
+                      << R"({"kind":0,"input":"b","status":"ok"})" "\n"
+                      << R"({"kind":"noop","input":"c","status":["ok"]})" "\n"
+                      << R"({"kind":"noop","input":"a","status":"ok"})" "\n";
+  std::size_t skipped = 0;
+  const auto done = finished_inputs(path, "noop", &skipped);
+  EXPECT_EQ(done.size(), 1u);
+  EXPECT_EQ(done.at("a"), 2u);
+  std::remove(path.c_str());
 }
