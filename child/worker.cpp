@@ -361,10 +361,7 @@ class Worker {
     }
     if (may_take) {
       tasks_.end_sleep();
-      if (wake >= 0) {
-        uint64_t count = 0;
-        [[maybe_unused]] ssize_t n = ::read(wake, &count, sizeof count);  // non-blocking
-      }
+      if (wake >= 0) drain_task_wake();
     }
     results_.publish();
     const uint64_t now = ipc::monotonic_ns();
@@ -373,6 +370,12 @@ class Worker {
       if (getppid() != args_.supervisor) return false;
     }
     return true;
+  }
+
+  // Consumes the supervisor's wake-ups (the eventfd is non-blocking: 0 pending is fine).
+  void drain_task_wake() {
+    uint64_t count = 0;
+    [[maybe_unused]] ssize_t n = ::read(args_.task_wake_fd, &count, sizeof count);
   }
 
   void finish_async(uint64_t token, TaskOutput& out) {
@@ -450,8 +453,7 @@ class Worker {
         pollfd pfd{args_.task_wake_fd, POLLIN, 0};
         ::poll(&pfd, 1, static_cast<int>(kSleepNs / 1'000'000));
         tasks_.end_sleep();
-        uint64_t count = 0;
-        [[maybe_unused]] ssize_t n = ::read(args_.task_wake_fd, &count, sizeof count);  // non-blocking
+        drain_task_wake();
       } else {
         tasks_.wait_for_data(kSleepNs);
       }

@@ -7,10 +7,10 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
-#include <fstream>
 
 #include "ipc/clock.hpp"
 #include "supervisor/pool_impl.hpp"
+#include "supervisor/proc_info.hpp"
 
 namespace procpool::supervisor {
 
@@ -20,14 +20,6 @@ constexpr uint64_t kSlowTickNs = 100'000'000;
 constexpr uint64_t kMinPercentTimeoutNs = 100'000'000;
 constexpr std::size_t kRunSamples = 255;
 constexpr std::size_t kMinSamplesForPercent = 10;
-
-// Resident set size of a process in bytes, 0 if it cannot be read.
-uint64_t rss_bytes(pid_t pid) {
-  std::ifstream statm("/proc/" + std::to_string(pid) + "/statm");
-  uint64_t size = 0, resident = 0;
-  if (!(statm >> size >> resident)) return 0;
-  return resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-}
 
 std::string mib(uint64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
 
@@ -121,7 +113,7 @@ void Supervisor::Impl::check_task_timeout(ChildSlot& slot, uint64_t now) {
 }
 
 void Supervisor::Impl::check_memory(ChildSlot& slot) {
-  const uint64_t rss = rss_bytes(slot.process->pid());
+  const uint64_t rss = resident_bytes(slot.process->pid());
   const uint64_t hard = options_.hard_memory_per_child;
   if (rss > hard) {
     slot.kill_reason = KillReason::MemoryHard;

@@ -7,7 +7,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -18,6 +17,7 @@
 #include "ipc/clock.hpp"
 #include "ipc/records.hpp"
 #include "ipc/segment.hpp"
+#include "supervisor/proc_info.hpp"
 
 namespace procpool::supervisor {
 
@@ -46,13 +46,6 @@ std::vector<Found> find_pools(pid_t only) {
   }
   closedir(dir);
   return out;
-}
-
-uint64_t rss_bytes(uint32_t pid) {
-  std::ifstream statm("/proc/" + std::to_string(pid) + "/statm");
-  uint64_t size = 0, resident = 0;
-  if (!(statm >> size >> resident)) return 0;
-  return resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
 }
 
 const char* state_name(uint32_t s) {
@@ -110,7 +103,7 @@ json snapshot(const Found& f) {
     // Busy time of the current worker over the pool's life: a share of one slot.
     w["busy_pct"] = 100.0 * static_cast<double>(c.busy_ns.load(std::memory_order_relaxed)) /
                     std::max(1.0, static_cast<double>(now - h.created_ns));
-    w["rss_bytes"] = pid != 0 ? rss_bytes(pid) : 0;
+    w["rss_bytes"] = pid != 0 ? resident_bytes(static_cast<pid_t>(pid)) : 0;
     w["restarts"] = c.restarts.load(std::memory_order_relaxed);
     workers.push_back(std::move(w));
   }

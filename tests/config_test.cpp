@@ -19,9 +19,7 @@ namespace {
 class Config : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("procpool-config-" + std::to_string(getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
+    dir_ = procpool::testing::fresh_test_dir("config");
   }
   void TearDown() override { fs::remove_all(dir_); }
   std::string write(const std::string& text) {

@@ -34,10 +34,7 @@ class Download : public ::testing::Test {
     server_ = nullptr;
   }
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("procpool-dl-" + std::to_string(getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = procpool::testing::fresh_test_dir("dl");
     out_ = (dir_ / "out").string();
   }
   void TearDown() override { fs::remove_all(dir_); }

@@ -71,9 +71,7 @@ class Conn {
 class Serve : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("procpool-serve-" + std::to_string(getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
+    dir_ = procpool::testing::fresh_test_dir("serve");
     socket_ = (dir_ / "pp.sock").string();
   }
   void TearDown() override {

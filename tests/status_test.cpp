@@ -38,8 +38,7 @@ json status_when(pid_t pid, Pred ready) {
 }  // namespace
 
 TEST(Status, ShowsARunningPoolsWorkersTasksAndTotals) {
-  const fs::path dir = fs::temp_directory_path() / ("procpool-status-" + std::to_string(getpid()));
-  fs::create_directories(dir);
+  const fs::path dir = procpool::testing::fresh_test_dir("status");
   const pid_t run = procpool::testing::start_background("run sleep -j 2 --no-summary 600 600 600 600 600 600",
                                                          (dir / "out").string(), (dir / "err").string());
   const json s = status_when(run, [](const json& j) { return j["running"] == 2; });
@@ -81,8 +80,7 @@ TEST(Status, ShowsARunningPoolsWorkersTasksAndTotals) {
 }
 
 TEST(Status, CountsWorkerRestarts) {
-  const fs::path dir = fs::temp_directory_path() / ("procpool-status-restarts-" + std::to_string(getpid()));
-  fs::create_directories(dir);
+  const fs::path dir = procpool::testing::fresh_test_dir("status");
   const pid_t run = procpool::testing::start_background(
       "run misbehave --plugin " + std::string(TEST_PLUGIN) + " -j 1 --max-attempts 1 --no-summary segv sleep:2000",
       (dir / "out").string(), (dir / "err").string());

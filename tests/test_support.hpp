@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -65,6 +66,17 @@ inline int max_overlap(const std::vector<nlohmann::json>& results) {
   int now = 0, most = 0;
   for (const auto& [t, delta] : edges) most = std::max(most, now += delta);
   return most;
+}
+
+// A fresh scratch folder for the running test: <tmp>/procpool-<tag>-<pid>-<test name>,
+// emptied if a killed earlier run left it. The test removes it when done.
+inline std::filesystem::path fresh_test_dir(const std::string& tag) {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                                    ("procpool-" + tag + "-" + std::to_string(getpid()) + "-" + info->name());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
 }
 
 inline std::string read_file(const std::string& path) {

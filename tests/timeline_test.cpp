@@ -31,9 +31,7 @@ class Timeline : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { Magick::InitializeMagick(nullptr); }
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("procpool-timeline-" + std::to_string(getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
+    dir_ = procpool::testing::fresh_test_dir("timeline");
   }
   void TearDown() override { fs::remove_all(dir_); }
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
