@@ -225,6 +225,8 @@ void Supervisor::Impl::requeue_inflight(ChildSlot& slot, int wait_status) {
   // Acquire, though the child is reaped: the reap already ordered its last stores.
   const uint64_t taken = view.control->tasks_taken.load(std::memory_order_acquire);
   const uint64_t current = view.control->current_task.load(std::memory_order_acquire);
+  // Written with current_task (relaxed, before its release store): valid for current - 1.
+  const uint64_t current_started = view.control->current_started_ns.load(std::memory_order_relaxed);
   const bool timeout = slot.kill_reason == KillReason::Timeout;
   const bool winding_down = stopping_ || !fatal_.empty();
   const auto started_count = static_cast<std::size_t>(std::count_if(
@@ -245,7 +247,9 @@ void Supervisor::Impl::requeue_inflight(ChildSlot& slot, int wait_status) {
       if ((timeout && !options_.retry_timeouts) || task.charged >= options_.max_attempts || winding_down) {
         const std::string why = cause + " on " + std::to_string(task.charged) +
                                 (task.charged == 1 ? " attempt" : " attempts");
-        finish_task(id, timeout ? ipc::Status::Timeout : ipc::Status::Crashed, why, &slot);
+        const bool was_current = current != 0 && id == current - 1 && current_started != 0;
+        finish_task(id, timeout ? ipc::Status::Timeout : ipc::Status::Crashed, why, &slot,
+                    {was_current ? current_started : 0, was_current ? ipc::monotonic_ns() : 0});  // reaped just now
         continue;
       }
     } else if (started && shared_crash) {

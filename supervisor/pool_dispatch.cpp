@@ -201,7 +201,8 @@ void Supervisor::Impl::dispatch() {
     if (slot.tasks.has_unpublished()) slot.tasks.publish();
 }
 
-void Supervisor::Impl::finish_task(uint64_t id, ipc::Status status, std::string_view text, const ChildSlot* slot) {
+void Supervisor::Impl::finish_task(uint64_t id, ipc::Status status, std::string_view text, const ChildSlot* slot,
+                                   std::pair<uint64_t, uint64_t> ran_ns) {
   TaskEntry& task = task_entry(id);
   if (task.done) return;
   Completion c;
@@ -214,6 +215,8 @@ void Supervisor::Impl::finish_task(uint64_t id, ipc::Status status, std::string_
   c.worker = slot ? slot->index : -1;
   c.pid = slot && slot->process ? slot->process->pid() : 0;
   c.queued_ns = task.queued_ns;
+  c.start_ns = ran_ns.first;
+  c.end_ns = std::max(ran_ns.first, ran_ns.second);
   events_->on_result(c);
   task.done = true;
   std::string().swap(task.input);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ipc/ring.hpp"
@@ -107,7 +108,10 @@ struct Supervisor::Impl {
   void protocol_violation(ChildSlot& slot, const std::string& what);
   void dispatch();
   uint32_t prefetch_limit(const ChildSlot& slot, uint8_t kind) const;
-  void finish_task(uint64_t id, ipc::Status status, std::string_view text, const ChildSlot* slot);
+  // ran_ns: {start, end} of the attempt that ended it, when known (a crash or timeout of
+  // the task the worker was running), so timelines can draw it.
+  void finish_task(uint64_t id, ipc::Status status, std::string_view text, const ChildSlot* slot,
+                   std::pair<uint64_t, uint64_t> ran_ns = {0, 0});
   void cancel_pending(const std::string& reason);
   void count_done(ipc::Status status);
 

@@ -38,7 +38,7 @@ std::string result_json_line(const Completion& c, const std::string& kind_name, 
     line["wait_ms"] = ms(c.start_ns > c.queued_ns ? c.start_ns - c.queued_ns : 0);
     line["run_ms"] = ms(c.end_ns - c.start_ns);
     if (c.cpu_measured) line["cpu_ms"] = ms(c.cpu_ns);
-    line["max_rss_kb"] = c.max_rss_kb;
+    if (c.max_rss_kb != 0) line["max_rss_kb"] = c.max_rss_kb;  // unknown for a task that killed its worker
     line["start_ms"] = ms(c.start_ns > run_start_ns ? c.start_ns - run_start_ns : 0);
     line["end_ms"] = ms(c.end_ns > run_start_ns ? c.end_ns - run_start_ns : 0);
   }

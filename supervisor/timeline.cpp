@@ -16,6 +16,16 @@ using L = TimelineLayout;
 const char* const kPalette[] = {"#4e79a7", "#59a14f", "#9c755f", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#bab0ac"};
 constexpr const char* kErrorColour = "#e15759";
 constexpr const char* kDeathColour = "#d62728";
+constexpr const char* kCrashColour = "#7f0000";
+constexpr const char* kTimeoutColour = "#f28e2b";
+
+// ok: the kind's colour; the ways a task can fail, one colour each.
+const char* status_colour(const std::string& status, const char* kind_colour) {
+  if (status == "ok") return kind_colour;
+  if (status == "crashed") return kCrashColour;
+  if (status == "timeout") return kTimeoutColour;
+  return kErrorColour;
+}
 
 std::string escape(std::string_view text) {
   std::string out;
@@ -108,6 +118,8 @@ std::string render_timeline_svg(const std::vector<TimelineTask>& tasks, const st
   };
   for (const auto& [kind, index] : kinds) legend(kPalette[index % 8], kind, false);
   legend(kErrorColour, "error", false);
+  if (statuses.count("crashed")) legend(kCrashColour, "crashed its worker", false);
+  if (statuses.count("timeout")) legend(kTimeoutColour, "timed out, killed", false);
   legend(kDeathColour, "worker died, replaced", true);
 
   // Lanes.
@@ -129,7 +141,7 @@ std::string render_timeline_svg(const std::vector<TimelineTask>& tasks, const st
       if (t.start_ms < 0 || t.worker < 0) continue;
       const double x0 = timeline_x(t.start_ms, total);
       const double w = std::max(timeline_x(t.end_ms, total) - x0, 0.5);
-      const char* fill = t.status == "ok" ? kPalette[kinds[t.kind] % 8] : kErrorColour;
+      const char* fill = status_colour(t.status, kPalette[kinds[t.kind] % 8]);
       svg += "<rect x=\"" + num(x0) + "\" y=\"" + std::to_string(timeline_lane_top(lane_of[t.worker]) + 3) +
              "\" width=\"" + num(w) + "\" height=\"" + std::to_string(L::kLaneHeight - 6) + "\" fill=\"" + fill +
              "\" fill-opacity=\"0.85\" stroke=\"#ffffff\" stroke-width=\"0.3\"><title>" +

@@ -130,6 +130,37 @@ TEST_F(Timeline, AWorkerDeathIsMarkedWhereItHappened) {
   EXPECT_TRUE(red);
 }
 
+TEST_F(Timeline, ATimedOutTaskIsDrawnUntilItsKillInItsOwnColour) {
+  // The result line of a timed-out task carries when it started and when its worker was
+  // killed, so the picture shows the time it held the worker.
+  const CliRun r = run_cli("run misbehave --plugin " + std::string(TEST_PLUGIN) +
+                               " -j 1 --max-attempts 1 --timeout 0.4 --timeline " + path("timeout.svg") +
+                               " --results " + path("r.jsonl") + " sleep:20 hang sleep:20 segv sleep:20");
+  EXPECT_EQ(r.status, 1) << r.err;
+  const auto results = json_lines(read_file(path("r.jsonl")));
+  ASSERT_EQ(results.size(), 5u);
+  const double total = total_ms(results);
+  Magick::Image image = render(path("timeout.svg"));
+  bool saw_timeout = false;
+  for (const json& j : results) {
+    if (j["status"] != "timeout") continue;
+    saw_timeout = true;
+    ASSERT_TRUE(j.contains("start_ms") && j.contains("end_ms")) << j.dump();
+    const double held = j["end_ms"].get<double>() - j["start_ms"].get<double>();
+    EXPECT_GE(held, 390);
+    EXPECT_LT(held, 1500);
+    EXPECT_NEAR(j["run_ms"].get<double>(), held, 1);
+    const Rgb c = at(image, timeline_x(j["start_ms"].get<double>() + held / 2, total),
+                     timeline_lane_top(0) + TimelineLayout::kLaneHeight / 2);
+    EXPECT_TRUE(c.r > 200 && c.g > 110 && c.g < 180 && c.b < 90) << c.r << "," << c.g << "," << c.b;
+  }
+  EXPECT_TRUE(saw_timeout);
+  const std::string svg = read_file(path("timeout.svg"));
+  EXPECT_NE(svg.find("timed out, killed"), std::string::npos);    // the legend says what orange is
+  EXPECT_NE(svg.find("crashed its worker"), std::string::npos);  // and the crash's colour
+  EXPECT_NE(svg.find("1 crashed, 3 ok, 1 timeout"), std::string::npos) << svg.substr(0, 600);
+}
+
 TEST_F(Timeline, ManyTasksBecomeUtilisationBandsInASmallFile) {
   const CliRun r = run_cli("run noop -j 2 --no-summary --timeline " + path("many.svg") + " --input-file -",
                            [] {
