@@ -21,7 +21,8 @@ namespace procpool::ipc {
 inline constexpr uint64_t kSegmentMagic = 0x6c6f6f70636f7270ull;  // "procpool"
 inline constexpr uint32_t kLayoutVersion = 3;
 
-enum class ChildState : uint32_t { Empty = 0, Starting = 1, Ready = 2, Busy = 3, Exiting = 4 };
+// Retired: written by the supervisor when a shrunk pool's child has left the slot.
+enum class ChildState : uint32_t { Empty = 0, Starting = 1, Ready = 2, Busy = 3, Exiting = 4, Retired = 5 };
 
 // Written by the supervisor before any child attaches; read-only afterwards.
 struct SegmentHeader {

@@ -250,14 +250,20 @@ int check_config(const std::string& path, bool example) {
   }
 }
 
-}  // namespace
-
 // The pool's own flags, shared by run and serve (and the [pool] section of the config).
 struct PoolFlags {
   supervisor::PoolOptions pool;
   std::string timeout, max_memory, hard_memory;
   unsigned restart_period = 10;
 };
+
+struct ServeFlags {
+  supervisor::ServeRequest request;
+  PoolFlags pool;
+  std::string config_path;
+};
+
+}  // namespace
 
 void add_pool_flags(CLI::App* app, PoolFlags& f) {
   app->add_option("-j,--workers", f.pool.workers, "Worker processes (default: usable cores, now " +
@@ -314,6 +320,55 @@ supervisor::PoolOptions pool_options(PoolFlags f) {
   return f.pool;
 }
 
+namespace {
+
+void add_serve_flags(CLI::App* serve, ServeFlags& f) {
+  serve->add_option("--socket", f.request.socket_path, "Listen on this Unix socket (mode 0660)")->capture_default_str();
+  serve->add_option("--results", f.request.results_path, "Append every result as a JSON line to FILE");
+  serve->add_option("--metrics-port", f.request.metrics_port,
+                    "Serve Prometheus metrics on http://127.0.0.1:PORT/metrics (default: off)")
+      ->check(CLI::Range(0, 65535));
+  serve->add_option("--max-workers", f.pool.pool.max_workers,
+                    "The most workers a reload (SIGHUP) may raise --workers to (default: 4 x workers, at least 8)")
+      ->check(CLI::Range(0u, 1024u));
+  serve->add_option("--config", f.config_path,
+                    std::string("Settings from this TOML file: [pool], [serve], and each kind's section for its "
+                                "options (default: ") + supervisor::kDefaultConfigPath + " if it exists)");
+  add_pool_flags(serve, f.pool);
+}
+
+// The parsed command line over the config file: what serve runs, and what a reload
+// applies. Throws ConfigError (a bad file or kind option) or UsageError.
+supervisor::ServeRequest serve_request_from(CLI::App* serve, ServeFlags& f, const KindRegistry& builtin) {
+  KindRegistry registry = builtin;
+  const auto settings = effective_config(f.config_path);
+  apply_config(serve, settings, "serve", "");
+  supervisor::ServeRequest request = f.request;
+  request.pool = pool_options(f.pool);
+  if (request.pool.max_workers == 0) {
+    const unsigned workers = request.pool.workers != 0 ? request.pool.workers : supervisor::usable_cores();
+    request.pool.max_workers = std::min(1024u, std::max(8u, 4 * workers));
+  }
+  for (const std::string& plugin : request.pool.plugins) load_plugin(plugin, registry);
+  for (const KindInfo* kind : registry.all()) {
+    const KindOptions options = serve_kind_options(settings, kind->name);
+    const bool configured = std::any_of(settings.begin(), settings.end(),
+                                        [&](const supervisor::ConfigSetting& s) { return s.section == kind->name; });
+    try {
+      kind->make(options);
+    } catch (const std::invalid_argument& e) {
+      // A kind that needs options nobody gave (exec needs a command) is left out; one
+      // whose configured options are wrong is an error.
+      if (!configured) continue;
+      throw supervisor::ConfigError("[" + kind->name + "]: " + e.what());
+    }
+    request.kinds.push_back({kind->name, options.encode()});
+  }
+  return request;
+}
+
+}  // namespace
+
 int main(int argc, char** argv, const KindRegistry& builtin) {
   KindRegistry registry = builtin;  // plus the kinds of --plugin libraries
   CLI::App app{"procpool: a crash-isolating multi-process worker pool.\n"
@@ -340,19 +395,11 @@ int main(int argc, char** argv, const KindRegistry& builtin) {
   timeline->add_option("results", timeline_results, "The run's results (JSON lines)")->required();
   timeline->add_option("-o,--output", timeline_out, "The SVG file to write")->required();
 
-  supervisor::ServeRequest serve_request;
-  PoolFlags serve_pool;
+  ServeFlags serve_flags;
   CLI::App* serve = app.add_subcommand(
-      "serve", "Run the pool as a service: take tasks from a local socket (procpool submit) until SIGTERM.");
-  serve->add_option("--socket", serve_request.socket_path, "Listen on this Unix socket (mode 0660)")->capture_default_str();
-  serve->add_option("--results", serve_request.results_path, "Append every result as a JSON line to FILE");
-  serve->add_option("--metrics-port", serve_request.metrics_port,
-                    "Serve Prometheus metrics on http://127.0.0.1:PORT/metrics (default: off)")
-      ->check(CLI::Range(0, 65535));
-  serve->add_option("--config", config_path,
-                    std::string("Settings from this TOML file: [pool], and each kind's section for its options "
-                                "(default: ") + supervisor::kDefaultConfigPath + " if it exists)");
-  add_pool_flags(serve, serve_pool);
+      "serve", "Run the pool as a service: take tasks from a local socket (procpool submit) until SIGTERM; "
+               "SIGHUP reloads the config.");
+  add_serve_flags(serve, serve_flags);
 
   std::string submit_socket = supervisor::kDefaultSocketPath, submit_kind, submit_input_file;
   std::vector<std::string> submit_inputs;
@@ -455,19 +502,22 @@ int main(int argc, char** argv, const KindRegistry& builtin) {
   }
   if (serve->parsed()) {
     try {
-      const auto settings = effective_config(config_path);
-      apply_config(serve, settings, "serve", "");
-      serve_request.pool = pool_options(serve_pool);
-      for (const std::string& plugin : serve_request.pool.plugins) load_plugin(plugin, registry);
-      for (const KindInfo* kind : registry.all()) {
-        const KindOptions options = serve_kind_options(settings, kind->name);
+      supervisor::ServeRequest serve_request = serve_request_from(serve, serve_flags, builtin);
+      // SIGHUP: the same command line again, over the config file as it is now.
+      std::vector<std::string> args;  // reversed, as CLI11 takes a vector
+      for (int i = argc - 1; i > 0 && std::string_view(argv[i]) != "serve"; --i) args.emplace_back(argv[i]);
+      serve_request.reload = [args, &builtin]() {
+        CLI::App again{"procpool serve"};
+        ServeFlags flags;
+        add_serve_flags(&again, flags);
+        std::vector<std::string> copy = args;
         try {
-          kind->make(options);
-        } catch (const std::invalid_argument&) {
-          continue;  // a kind that cannot work with these options (exec needs a command)
+          again.parse(copy);
+        } catch (const CLI::ParseError& e) {
+          throw supervisor::ConfigError(std::string("command line: ") + e.what());
         }
-        serve_request.kinds.push_back({kind->name, options.encode()});
-      }
+        return serve_request_from(&again, flags, builtin);
+      };
       return supervisor::serve(serve_request);
     } catch (const supervisor::ConfigError& e) {
       std::fprintf(stderr, "procpool serve: %s\n", e.what());

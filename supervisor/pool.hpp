@@ -23,6 +23,7 @@ struct KindSpec {
 
 struct PoolOptions {
   unsigned workers = 0;                 // 0: usable_cores()
+  unsigned max_workers = 0;             // the most workers reconfigure() may grow to; 0: workers
   uint64_t ring_capacity = 1u << 20;    // bytes per ring per direction (power of two)
   std::string child_exe;                // empty: this executable, re-executed in child mode
   std::vector<std::string> plugins;     // shared libraries every child loads before its kinds
@@ -133,6 +134,14 @@ class Supervisor {
   uint64_t unfinished() const;
   // True once a signal or an error stopped the pool taking work.
   bool stopping() const;
+  // Loop thread: applies new options and kind options to a running pool. The pool grows
+  // or shrinks to options.workers (up to max_workers as given at construction): extra
+  // children finish what they hold and leave, new ones start; no task is dropped. Limits
+  // apply from now on; when any kind's options changed, every child is replaced as soon
+  // as it has finished what it holds, so new tasks run with the new options. The kinds
+  // (names, order) and plugins cannot change. Returns an error and changes nothing when
+  // the new options cannot be applied.
+  std::string reconfigure(PoolOptions options, const std::vector<KindSpec>& kinds);
   // The shared segment's name (procpool status and metrics read it).
   const std::string& segment_name() const;
   // Lets every child finish what it holds and exit (SIGKILL after 5 s). The destructor

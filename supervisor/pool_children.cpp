@@ -30,32 +30,21 @@ constexpr uint64_t kPidfdTag = 1ull << 32;
 
 Supervisor::Impl::Impl(PoolOptions options, std::vector<KindSpec> kinds)
     : options_(std::move(options)), kinds_(std::move(kinds)) {
-  if (options_.workers == 0) options_.workers = usable_cores();
-  if (options_.max_restarts == 0) options_.max_restarts = std::max(20u, 2 * options_.workers);
   if (kinds_.empty() || kinds_.size() > 255) throw std::invalid_argument("a pool needs 1 to 255 task kinds");
-  exe_ = options_.child_exe.empty() ? self_executable() : options_.child_exe;
-  for (const std::string& plugin : options_.plugins) kind_definitions_.push_back(ipc::encode_load_plugin(plugin));
-  for (std::size_t i = 0; i < kinds_.size(); ++i)
-    kind_definitions_.push_back(ipc::encode_define_kind({static_cast<uint8_t>(i), kinds_[i].name, kinds_[i].options}));
   if (options_.initializer_kind >= static_cast<int>(kinds_.size()))
     throw std::invalid_argument("the initializer names no kind of this pool");
-  if (options_.initializer_kind >= 0)
-    kind_definitions_.push_back(
-        ipc::encode_initialize(static_cast<uint8_t>(options_.initializer_kind), options_.initializer_input));
+  exe_ = options_.child_exe.empty() ? self_executable() : options_.child_exe;
+  if (options_.workers == 0) options_.workers = usable_cores();
+  capacity_ = std::max(options_.workers, options_.max_workers);
+  target_workers_ = options_.workers;
+  apply_limit_defaults();
+  define_kinds();
   run_ewma_ns_.assign(kinds_.size(), 0);
   run_samples_.resize(kinds_.size());
   run_sample_next_.assign(kinds_.size(), 0);
-  memory_limits_given_ = options_.max_memory_per_child != 0 || options_.hard_memory_per_child != 0;
-  if (options_.max_memory_per_child != 0 && options_.hard_memory_per_child == 0)
-    options_.hard_memory_per_child = 2 * options_.max_memory_per_child;
-  if (options_.hard_memory_per_child == 0) {  // every limit has a default: half the machine
-    options_.hard_memory_per_child = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) *
-                                     static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) / 2;
-  }
-  if (options_.max_memory_per_child == 0) options_.max_memory_per_child = options_.hard_memory_per_child;
 
   ipc::remove_stale_segments();
-  segment_ = ipc::Segment::create(options_.workers, options_.ring_capacity);
+  segment_ = ipc::Segment::create(capacity_, options_.ring_capacity);
 
   if (options_.handle_signals) {
     // SIGINT/SIGTERM arrive through a signalfd: the loop acts on them between batches.
@@ -79,14 +68,41 @@ Supervisor::Impl::Impl(PoolOptions options, std::vector<KindSpec> kinds)
     epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
   }
 
-  slots_.resize(options_.workers);
+  slots_.reserve(capacity_);
   update_tick_period();
-  for (unsigned i = 0; i < options_.workers; ++i) {
-    slots_[i].index = static_cast<int>(i);
-    // Close-on-exec except while this slot's own child is started (see spawn()).
-    slots_[i].task_wake_fd = check_fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd");
-  }
+  for (unsigned i = 0; i < options_.workers; ++i) add_slot();
   for (ChildSlot& slot : slots_) spawn(slot);
+}
+
+// Every limit has a default; called again when a reconfigure brings new options.
+void Supervisor::Impl::apply_limit_defaults() {
+  if (options_.max_restarts == 0) options_.max_restarts = std::max(20u, 2 * options_.workers);
+  memory_limits_given_ = options_.max_memory_per_child != 0 || options_.hard_memory_per_child != 0;
+  if (options_.max_memory_per_child != 0 && options_.hard_memory_per_child == 0)
+    options_.hard_memory_per_child = 2 * options_.max_memory_per_child;
+  if (options_.hard_memory_per_child == 0) {  // half the machine
+    options_.hard_memory_per_child = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) *
+                                     static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) / 2;
+  }
+  if (options_.max_memory_per_child == 0) options_.max_memory_per_child = options_.hard_memory_per_child;
+}
+
+// The records every new child reads first: plugins, kinds with their options, initializer.
+void Supervisor::Impl::define_kinds() {
+  kind_definitions_.clear();
+  for (const std::string& plugin : options_.plugins) kind_definitions_.push_back(ipc::encode_load_plugin(plugin));
+  for (std::size_t i = 0; i < kinds_.size(); ++i)
+    kind_definitions_.push_back(ipc::encode_define_kind({static_cast<uint8_t>(i), kinds_[i].name, kinds_[i].options}));
+  if (options_.initializer_kind >= 0)
+    kind_definitions_.push_back(
+        ipc::encode_initialize(static_cast<uint8_t>(options_.initializer_kind), options_.initializer_input));
+}
+
+void Supervisor::Impl::add_slot() {
+  ChildSlot& slot = slots_.emplace_back();
+  slot.index = static_cast<int>(slots_.size() - 1);
+  // Close-on-exec except while this slot's own child is started (see spawn()).
+  slot.task_wake_fd = check_fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd");
 }
 
 Supervisor::Impl::~Impl() {
@@ -124,6 +140,7 @@ void Supervisor::Impl::spawn(ChildSlot& slot) {
   slot.kill_detail.clear();
   slot.dispatched = 0;
   slot.respawn_at_ns = 0;
+  slot.config_epoch = config_epoch_;
   view.control->tasks_taken.store(0, std::memory_order_relaxed);
   view.control->restarts.store(slot.restarts, std::memory_order_relaxed);
   uint64_t stale = 0;  // wake-ups meant for the previous child
@@ -172,6 +189,11 @@ void Supervisor::Impl::handle_exit(ChildSlot& slot) {
     return;
   }
   if (stopping_ || !fatal_.empty()) return;
+  if (slot.retired) {  // shrunk away: its tasks are back in the queue (requeue_inflight)
+    segment_->slot(static_cast<uint32_t>(slot.index))
+        .control->state.store(static_cast<uint32_t>(ipc::ChildState::Retired), std::memory_order_relaxed);
+    return;
+  }
   if (slot.recycling && clean_exit) {  // planned: a task or memory limit was reached
     spawn(slot);
     return;
@@ -313,14 +335,7 @@ void Supervisor::Impl::stop_children_gracefully() {
 
 // Replace a child once it has finished what it holds: no more tasks for it, and a Stop
 // record behind its queue. Its clean exit then starts a successor at once.
-void Supervisor::Impl::recycle(ChildSlot& slot) {
-  if (slot.recycling || slot.state != SlotState::Ready) return;
-  const uint8_t stop = ipc::kStopRecord;
-  if (!slot.tasks.try_write(&stop, 1)) return;  // full ring: try again at the next check
-  slot.tasks.publish();
-  slot.recycling = true;
-  slot.state = SlotState::Stopping;
-}
+void Supervisor::Impl::recycle(ChildSlot& slot) { ask_to_stop(slot, /*replace=*/true); }
 
 void Supervisor::Impl::kill_all_children() {
   for (ChildSlot& slot : slots_) {

@@ -150,7 +150,7 @@ uint32_t Supervisor::Impl::prefetch_limit(const ChildSlot& slot, uint8_t kind) c
   if (ewma != 0) queue = std::clamp<uint64_t>(options_.target_queue_ns * conc / ewma, 1, options_.max_prefetch);
   // Few tasks left (or at the start, of unknown length): no queue, so that a worker that
   // is still starting gets its share instead of waiting behind the first ready one.
-  if ((ewma == 0 || ewma >= options_.target_queue_ns) && pending_.size() <= slots_.size()) queue = 0;
+  if ((ewma == 0 || ewma >= options_.target_queue_ns) && pending_.size() <= target_workers_) queue = 0;
   return conc + static_cast<uint32_t>(queue);
 }
 
@@ -162,7 +162,7 @@ void Supervisor::Impl::dispatch() {
     progress = false;
     for (ChildSlot& slot : slots_) {
       if (pending_.empty()) break;
-      if (slot.state != SlotState::Ready || slot.violated) continue;
+      if (slot.state != SlotState::Ready || slot.violated || slot.retired) continue;
       const uint64_t id = pending_.front();
       TaskEntry& task = task_entry(id);
       if (task.done) {  // cancelled while it waited

@@ -55,6 +55,10 @@ struct ChildSlot {
   KillReason kill_reason = KillReason::None;
   std::string kill_detail;             // e.g. "timed out after 2.00 s"
   bool recycling = false;              // told to stop (task or memory limit): replace it
+  // Beyond the pool's size since a reconfigure shrank it: gets no tasks; its child is
+  // told to stop once ready, finishes what it holds and is not replaced.
+  bool retired = false;
+  uint64_t config_epoch = 0;           // the kind options its child started with
   uint64_t dispatched = 0;             // tasks sent to this generation
   bool isolating = false;              // holds a task that must run alone (TaskEntry::isolate)
   int task_wake_fd = -1;               // eventfd waking a child that runs many tasks at once
@@ -91,6 +95,14 @@ struct Supervisor::Impl {
   void fail_pool(std::string message);
   void recycle(ChildSlot& slot);
   void schedule_respawn(ChildSlot& slot, uint64_t delay_ns);
+  void add_slot();
+  void apply_limit_defaults();
+  void define_kinds();
+
+  // pool_resize.cpp: reconfigure() -- grow, shrink, replace for new kind options
+  void resize(unsigned workers);
+  void ask_to_stop(ChildSlot& slot, bool replace);  // Stop record behind its queue
+  void retire_or_refresh(ChildSlot& slot);            // at each tick: retired or stale children stop
 
   // pool_limits.cpp: time-driven lifecycle (start, task and memory limits, backoff)
   void service_timers();
@@ -119,7 +131,12 @@ struct Supervisor::Impl {
   std::vector<KindSpec> kinds_;
   std::vector<std::string> kind_definitions_;  // LoadPlugin and DefineKind records, sent first
   std::unique_ptr<ipc::Segment> segment_;
+  // Reserved to capacity_ at start and never reallocated (the loop holds references);
+  // slots past target_workers_ are retired.
   std::vector<ChildSlot> slots_;
+  unsigned capacity_ = 0;
+  unsigned target_workers_ = 0;
+  uint64_t config_epoch_ = 0;  // bumped when a reconfigure changes kind options
   // Entries of tasks first_id_ .. next_id_-1. Finished entries at the front are dropped,
   // so a long-running pool holds only the window of unfinished tasks.
   std::deque<TaskEntry> tasks_;

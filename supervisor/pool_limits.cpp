@@ -68,6 +68,7 @@ void Supervisor::Impl::service_timers() {
       continue;
     }
     if (slot.kill_reason != KillReason::None) continue;  // already on its way out
+    retire_or_refresh(slot);
     if (slot.state == SlotState::Starting && now - slot.spawned_ns > options_.start_timeout_ns) {
       slot.fatal_message = "not ready within " + seconds(options_.start_timeout_ns);
       slot.process->kill(SIGKILL);

@@ -131,7 +131,7 @@ Supervisor::Supervisor(PoolOptions options, std::vector<KindSpec> kinds)
 }
 Supervisor::~Supervisor() = default;
 
-unsigned Supervisor::workers() const { return static_cast<unsigned>(impl_->slots_.size()); }
+unsigned Supervisor::workers() const { return impl_->target_workers_; }
 
 uint64_t Supervisor::submit(uint8_t kind, std::string input, uint16_t flags) {
   if (kind >= impl_->kinds_.size()) throw std::out_of_range("submit: no such task kind");
@@ -165,7 +165,8 @@ std::string Supervisor::start_up() {
   } discard;
   p.events_ = &discard;
   auto all_ready = [&] {
-    return std::all_of(p.slots_.begin(), p.slots_.end(), [](const ChildSlot& s) { return s.state == SlotState::Ready; });
+    return std::all_of(p.slots_.begin(), p.slots_.end(),
+                       [](const ChildSlot& s) { return s.retired || s.state == SlotState::Ready; });
   };
   while (!all_ready() && p.fatal_.empty()) {
     p.collect();

@@ -3,7 +3,9 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -45,16 +47,31 @@ struct Request {
   uint64_t count = 0, remaining = 0, ok = 0;
 };
 
+using LogFile = std::unique_ptr<std::FILE, int (*)(std::FILE*)>;
+
+// The results log, appended to (0600 if it is created).
+LogFile open_log(const std::string& path) {
+  LogFile log(nullptr, &std::fclose);
+  if (path.empty()) return log;
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd >= 0) log.reset(fdopen(fd, "a"));
+  if (!log) throw std::runtime_error("cannot write results to " + path + ": " + std::strerror(errno));
+  return log;
+}
+
 class Server final : public Remote, public PoolEvents {
  public:
-  Server(const ServeRequest& request, Supervisor& pool, std::FILE* log)
-      : request_(request), pool_(pool), log_(log), start_ns_(ipc::monotonic_ns()) {
+  // hangup_fd: a signalfd for SIGHUP (reload), or -1.
+  Server(ServeRequest request, Supervisor& pool, LogFile log, int hangup_fd)
+      : request_(std::move(request)), pool_(pool), log_file_(std::move(log)), log_(log_file_.get()),
+        start_ns_(ipc::monotonic_ns()), hangup_fd_(hangup_fd) {
     epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
     if (epoll_fd_ < 0) throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
-    listen_fd_ = listen_on(request.socket_path);
+    if (hangup_fd_ >= 0) watch(hangup_fd_, kHangup, EPOLLIN, EPOLL_CTL_ADD);
+    listen_fd_ = listen_on(request_.socket_path);
     watch(listen_fd_, 0, EPOLLIN, EPOLL_CTL_ADD);
-    if (request.metrics_port != 0) {
-      metrics_fd_ = listen_loopback_tcp(request.metrics_port);
+    if (request_.metrics_port != 0) {
+      metrics_fd_ = listen_loopback_tcp(request_.metrics_port);
       watch(metrics_fd_, kMetricsListener, EPOLLIN, EPOLL_CTL_ADD);
     }
   }
@@ -76,6 +93,10 @@ class Server final : public Remote, public PoolEvents {
     const int n = epoll_wait(epoll_fd_, events, 64, 0);
     for (int i = 0; i < n; ++i) {
       const uint64_t id = events[i].data.u64;
+      if (id == kHangup) {
+        reload();
+        continue;
+      }
       if (id == 0 || id == kMetricsListener) {
         accept_clients(id == 0 ? listen_fd_ : metrics_fd_, id == kMetricsListener);
         continue;
@@ -141,6 +162,42 @@ class Server final : public Remote, public PoolEvents {
   }
   void on_idle() override {
     if (log_ != nullptr) std::fflush(log_);
+  }
+
+  // SIGHUP: the config file again. A bad one is refused with the old one kept in force
+  // (systemd hears RELOADING=1, then READY=1 either way).
+  void reload() {
+    signalfd_siginfo info{};
+    bool hangup = false;
+    while (read(hangup_fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) hangup = true;
+    if (!hangup || pool_.stopping()) return;
+    notify_systemd("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(ipc::monotonic_ns() / 1000));
+    std::string error;
+    try {
+      ServeRequest next = request_.reload();
+      error = pool_.reconfigure(next.pool, next.kinds);
+      if (error.empty()) {
+        if (next.results_path != request_.results_path || log_ != nullptr) {
+          LogFile reopened = open_log(next.results_path);  // a rotated log starts anew
+          if (log_ != nullptr) std::fflush(log_);
+          log_file_ = std::move(reopened);
+          log_ = log_file_.get();
+        }
+        for (const auto& [what, changed] : {std::pair{"socket", next.socket_path != request_.socket_path},
+                                            std::pair{"metrics-port", next.metrics_port != request_.metrics_port}})
+          if (changed) std::fprintf(stderr, "procpool serve: reload: a new %s takes effect at restart\n", what);
+        request_.results_path = next.results_path;
+        for (std::size_t i = 0; i < next.kinds.size(); ++i) request_.kinds[i].options = next.kinds[i].options;
+      }
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    if (error.empty()) {
+      std::fprintf(stderr, "procpool serve: reloaded the configuration: %u workers\n", pool_.workers());
+    } else {
+      std::fprintf(stderr, "procpool serve: reload refused, the running configuration stays: %s\n", error.c_str());
+    }
+    notify_systemd("READY=1\nSTATUS=" + (error.empty() ? status_line() : "reload refused: " + error));
   }
 
   void ready() {
@@ -391,10 +448,13 @@ class Server final : public Remote, public PoolEvents {
     clients_.erase(it);
   }
 
-  const ServeRequest& request_;
+  ServeRequest request_;
   Supervisor& pool_;
+  LogFile log_file_;
   std::FILE* log_;
   uint64_t start_ns_;
+  int hangup_fd_;
+  static constexpr uint64_t kHangup = ~uint64_t{0} - 1;
   int epoll_fd_ = -1;
   int listen_fd_ = -1;
   int metrics_fd_ = -1;
@@ -413,12 +473,24 @@ class Server final : public Remote, public PoolEvents {
 }  // namespace
 
 int serve(const ServeRequest& request) {
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> log(nullptr, &std::fclose);
-  if (!request.results_path.empty()) {
-    const int fd = ::open(request.results_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (fd >= 0) log.reset(fdopen(fd, "a"));
-    if (!log) throw std::runtime_error("cannot write results to " + request.results_path + ": " + std::strerror(errno));
+  LogFile log = open_log(request.results_path);
+  // SIGHUP reloads, read from a signalfd by the loop; blocked before the children exist
+  // (they unblock every signal at start).
+  int hangup_fd = -1;
+  if (request.reload) {
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+    hangup_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (hangup_fd < 0) throw std::runtime_error(std::string("signalfd: ") + std::strerror(errno));
   }
+  struct Closer {
+    int fd;
+    ~Closer() {
+      if (fd >= 0) ::close(fd);
+    }
+  } close_hangup{hangup_fd};
   PoolOptions options = request.pool;
   options.handle_signals = true;
   Supervisor pool(options, request.kinds);
@@ -427,7 +499,7 @@ int serve(const ServeRequest& request) {
     std::fprintf(stderr, "procpool serve: %s\n", error.c_str());
     return 1;
   }
-  Server server(request, pool, log.get());
+  Server server(request, pool, std::move(log), hangup_fd);
   server.ready();
   const RunOutcome outcome = pool.serve(server, server);
   server.check_stopping();

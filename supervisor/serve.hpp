@@ -2,6 +2,7 @@
 // `procpool serve`: the pool as a long-running service. Other programs hand it tasks over
 // a local Unix socket with a line-delimited JSON protocol (docs/PROTOCOL.md); `procpool
 // submit` is its client. Runs until SIGINT/SIGTERM, which drain it as they drain `run`.
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,10 @@ struct ServeRequest {
   std::size_t max_request_bytes = 1 << 20;  // a longer line is refused and its connection closed
   std::size_t max_clients = 256;
   int metrics_port = 0;           // Prometheus metrics on http://127.0.0.1:PORT/metrics; 0: off
+  // SIGHUP: builds the request anew from the config file (throws on a bad one). The pool
+  // takes its workers, limits and kind options; the results file is reopened (log
+  // rotation); a new socket or metrics port needs a restart. Empty: SIGHUP is ignored.
+  std::function<ServeRequest()> reload;
 };
 
 // Returns the exit status: 0 after a signal drained it, 1 if the pool failed.

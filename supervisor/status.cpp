@@ -55,6 +55,7 @@ const char* state_name(uint32_t s) {
     case ipc::ChildState::Ready: return "ready";
     case ipc::ChildState::Busy: return "busy";
     case ipc::ChildState::Exiting: return "exiting";
+    case ipc::ChildState::Retired: return "retired";
   }
   return "unknown";
 }
@@ -86,6 +87,10 @@ json snapshot(const Found& f) {
   for (uint32_t i = 0; i < h.slot_count; ++i) {
     const ipc::SlotView v = seg->slot(i);
     const ipc::SlotControl& c = *v.control;
+    // Room for growth that was never used, or left when a reload shrank the pool.
+    if (c.generation.load(std::memory_order_relaxed) == 0 ||
+        c.state.load(std::memory_order_relaxed) == static_cast<uint32_t>(ipc::ChildState::Retired))
+      continue;
     json w;
     w["slot"] = i;
     const uint32_t pid = c.pid.load(std::memory_order_relaxed);

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <filesystem>
 #include <gtest/gtest.h>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -66,6 +67,38 @@ class Conn {
   int fd_ = -1;
   bool connected_ = false;
   std::string in_;
+};
+
+// systemd's side of sd_notify: a datagram socket named by NOTIFY_SOCKET.
+class NotifyListener {
+ public:
+  explicit NotifyListener(const std::string& path) {
+    fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+    bound_ = bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  }
+  ~NotifyListener() { close(fd_); }
+  bool bound() const { return bound_; }
+  // Collects messages (one per line in seen()) until one contains `what` after `from`.
+  bool receive_until(const std::string& what, std::size_t from = 0) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (seen_.find(what, from) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 100) <= 0) continue;
+      char buf[4096];
+      const ssize_t n = recv(fd_, buf, sizeof buf, 0);
+      if (n > 0) seen_.append(buf, static_cast<std::size_t>(n)).append("\n");
+    }
+    return seen_.find(what, from) != std::string::npos;
+  }
+  const std::string& seen() const { return seen_; }
+
+ private:
+  int fd_ = -1;
+  bool bound_ = false;
+  std::string seen_;
 };
 
 class Serve : public ::testing::Test {
@@ -195,38 +228,104 @@ TEST_F(Serve, SigtermDrainsRunningTasksCancelsQueuedOnesAndRemovesTheSocket) {
 }
 
 TEST_F(Serve, TellsSystemdReadyStatusWatchdogAndStopping) {
-  // systemd's side: a datagram socket named by NOTIFY_SOCKET.
-  const std::string notify_path = (dir_ / "notify").string();
-  const int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", notify_path.c_str());
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  setenv("NOTIFY_SOCKET", notify_path.c_str(), 1);
+  NotifyListener systemd((dir_ / "notify").string());
+  ASSERT_TRUE(systemd.bound());
+  setenv("NOTIFY_SOCKET", (dir_ / "notify").c_str(), 1);
   setenv("WATCHDOG_USEC", "300000", 1);  // pings expected every 150 ms
   start("-j 1");
   unsetenv("NOTIFY_SOCKET");
   unsetenv("WATCHDOG_USEC");
-  std::string seen;
-  auto receive_until = [&](const std::string& what) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (seen.find(what) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-      pollfd p{fd, POLLIN, 0};
-      if (poll(&p, 1, 100) <= 0) continue;
-      char buf[4096];
-      const ssize_t n = recv(fd, buf, sizeof buf, 0);
-      if (n > 0) seen.append(buf, static_cast<std::size_t>(n)).append("\n");
-    }
-    return seen.find(what) != std::string::npos;
-  };
-  EXPECT_TRUE(receive_until("READY=1")) << seen;
-  EXPECT_TRUE(receive_until("STATUS=1 workers, 0 tasks queued or running")) << seen;
-  EXPECT_TRUE(receive_until("WATCHDOG=1")) << seen;
+  EXPECT_TRUE(systemd.receive_until("READY=1")) << systemd.seen();
+  EXPECT_TRUE(systemd.receive_until("STATUS=1 workers, 0 tasks queued or running")) << systemd.seen();
+  EXPECT_TRUE(systemd.receive_until("WATCHDOG=1")) << systemd.seen();
   kill(server_, SIGTERM);
-  EXPECT_TRUE(receive_until("STOPPING=1")) << seen;
+  EXPECT_TRUE(systemd.receive_until("STOPPING=1")) << systemd.seen();
   EXPECT_EQ(procpool::testing::wait_status(server_), 0);
   server_ = -1;
-  close(fd);
+}
+
+TEST_F(Serve, SighupResizesThePoolUnderLoadLosingNothing) {
+  const std::string config = (dir_ / "procpool.toml").string();
+  std::ofstream(config) << "[pool]\nworkers = 1\n";
+  start("--config " + config);
+  const std::string err = (dir_ / "err").string();
+  auto wait_for_log = [&](const std::string& what) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (read_file(err).find(what) == std::string::npos && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return read_file(err).find(what) != std::string::npos;
+  };
+  Conn c(socket_);
+  std::string inputs;
+  const int n = 300;
+  for (int i = 0; i < n; ++i) inputs += std::string(i ? "," : "") + "\"10\"";
+  ASSERT_TRUE(c.send(R"({"op":"submit","kind":"sleep","inputs":[)" + inputs + "]}\n"));
+  EXPECT_EQ(c.reply()["op"], "accepted");
+  std::set<uint64_t> ids;
+  std::set<int> workers;
+  int ok = 0;
+  auto read_results = [&](int count) {
+    for (int i = 0; i < count; ++i) {
+      const json j = c.reply();
+      ASSERT_TRUE(j.contains("id")) << j.dump();
+      ids.insert(j["id"].get<uint64_t>());
+      workers.insert(j["worker"].get<int>());
+      ok += j["status"] == "ok";
+    }
+  };
+  read_results(20);
+  std::ofstream(config) << "[pool]\nworkers = 3\n";
+  kill(server_, SIGHUP);
+  ASSERT_TRUE(wait_for_log("reloaded the configuration: 3 workers")) << read_file(err);
+  read_results(120);
+  std::ofstream(config) << "[pool]\nworkers = 1\n";
+  kill(server_, SIGHUP);
+  ASSERT_TRUE(wait_for_log("reloaded the configuration: 1 workers")) << read_file(err);
+  read_results(n - 140);
+  EXPECT_EQ(c.reply()["op"], "done");
+  EXPECT_EQ(ids.size(), static_cast<std::size_t>(n));  // each task once
+  EXPECT_EQ(ok, n);
+  EXPECT_EQ(workers, (std::set<int>{0, 1, 2}));
+  const CliRun status = run_cli("status --json --pid " + std::to_string(server_));
+  ASSERT_EQ(status.status, 0) << status.err;
+  const json pool = json::parse(status.out);
+  EXPECT_EQ(pool["workers"].size(), 1u) << status.out;  // the two that left are not listed
+  EXPECT_EQ(pool["restarts"], 0);
+  EXPECT_EQ(stop(), 0);
+}
+
+TEST_F(Serve, ABrokenConfigIsRefusedOnReloadAndTheOldOneStays) {
+  const std::string config = (dir_ / "procpool.toml").string();
+  std::ofstream(config) << "[pool]\nworkers = 2\n";
+  NotifyListener systemd((dir_ / "notify").string());
+  ASSERT_TRUE(systemd.bound());
+  setenv("NOTIFY_SOCKET", (dir_ / "notify").c_str(), 1);
+  start("--config " + config);
+  unsetenv("NOTIFY_SOCKET");
+  ASSERT_TRUE(systemd.receive_until("READY=1"));
+  std::ofstream(config) << "[pool]\nworkers = 1\nworkerz = 3\n";
+  std::size_t mark = systemd.seen().size();
+  kill(server_, SIGHUP);
+  // systemd hears the reload start, with the time it started, and its end.
+  ASSERT_TRUE(systemd.receive_until("RELOADING=1\nMONOTONIC_USEC=", mark)) << systemd.seen();
+  ASSERT_TRUE(systemd.receive_until("READY=1\nSTATUS=reload refused", mark)) << systemd.seen();
+  const std::string err = read_file((dir_ / "err").string());
+  EXPECT_NE(err.find("reload refused, the running configuration stays: " + config + ":3:11: unknown key 'workerz'"),
+            std::string::npos)
+      << err;
+  // The log is reopened on a good reload (rotation): the old file keeps what it had.
+  std::ofstream(config) << "[pool]\nworkers = 2\n";
+  fs::rename(dir_ / "log.jsonl", dir_ / "log.jsonl.1");
+  mark = systemd.seen().size();
+  kill(server_, SIGHUP);
+  ASSERT_TRUE(systemd.receive_until("READY=1\nSTATUS=2 workers", mark)) << systemd.seen();
+  const CliRun r = run_cli("submit --socket " + socket_ + " sleep 1 2");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(json_lines(read_file((dir_ / "log.jsonl").string())).size(), 2u);
+  EXPECT_EQ(json_lines(read_file((dir_ / "log.jsonl.1").string())).size(), 0u);
+  const CliRun status = run_cli("status --json --pid " + std::to_string(server_));
+  EXPECT_EQ(json::parse(status.out)["workers"].size(), 2u) << status.out;
+  EXPECT_EQ(stop(), 0);
 }
 
 TEST_F(Serve, ASecondServerOnTheSameSocketIsRefused) {
