@@ -14,6 +14,7 @@
 #include "supervisor/config.hpp"
 #include "supervisor/intake.hpp"
 #include "supervisor/links.hpp"
+#include "supervisor/log.hpp"
 #include "supervisor/serve.hpp"
 #include "supervisor/status.hpp"
 #include "supervisor/run_command.hpp"
@@ -328,6 +329,12 @@ void add_serve_flags(CLI::App* serve, ServeFlags& f) {
   serve->add_option("--metrics-port", f.request.metrics_port,
                     "Serve Prometheus metrics on http://127.0.0.1:PORT/metrics (default: off)")
       ->check(CLI::Range(0, 65535));
+  serve->add_option("--log-format", f.request.log_format, "Log lines on stderr as plain text or JSON")
+      ->check(CLI::IsMember({"plain", "json"}))
+      ->capture_default_str();
+  serve->add_option("--log-level", f.request.log_level, "Least severe messages logged")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warning", "error", "off"}))
+      ->capture_default_str();
   serve->add_option("--max-workers", f.pool.pool.max_workers,
                     "The most workers a reload (SIGHUP) may raise --workers to (default: 4 x workers, at least 8)")
       ->check(CLI::Range(0u, 1024u));
@@ -503,6 +510,7 @@ int main(int argc, char** argv, const KindRegistry& builtin) {
   if (serve->parsed()) {
     try {
       supervisor::ServeRequest serve_request = serve_request_from(serve, serve_flags, builtin);
+      supervisor::setup_logging(serve_request.log_format, serve_request.log_level);
       // SIGHUP: the same command line again, over the config file as it is now.
       std::vector<std::string> args;  // reversed, as CLI11 takes a vector
       for (int i = argc - 1; i > 0 && std::string_view(argv[i]) != "serve"; --i) args.emplace_back(argv[i]);

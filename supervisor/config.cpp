@@ -38,6 +38,8 @@ const Key kKeys[] = {
     {"pool", "plugin", Type::StringList, 0, 0, "[]", "shared libraries with more task kinds"},
     {"serve", "socket", Type::String, 0, 0, "\"/run/procpool/procpool.sock\"", "procpool serve: the Unix socket clients connect to (mode 0660)"},
     {"serve", "results", Type::String, 0, 0, "", "procpool serve: append every result as a JSON line to this file (default: none)"},
+    {"serve", "log-format", Type::String, 0, 0, "\"plain\"", "procpool serve: log lines on stderr as \"plain\" text or \"json\""},
+    {"serve", "log-level", Type::String, 0, 0, "\"info\"", "procpool serve: least severe messages logged: trace, debug, info, warning, error or off"},
     {"serve", "max-workers", Type::Int, 0, 1024, "0", "procpool serve: the most workers a reload (SIGHUP) may raise workers to; 0: 4 x workers, at least 8"},
     {"serve", "metrics-port", Type::Int, 0, 65535, "0", "procpool serve: Prometheus metrics on http://127.0.0.1:PORT/metrics; 0: off"},
     {"thumbnail", "size", Type::String, 0, 0, "\"128x128\"", "fit within WIDTHxHEIGHT"},

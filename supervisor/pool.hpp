@@ -63,10 +63,19 @@ struct Completion {
   uint64_t queued_ns = 0, start_ns = 0, end_ns = 0, cpu_ns = 0, max_rss_kb = 0;
 };
 
+// A worker process ended; for a service's log.
+struct WorkerExit {
+  int slot = 0;
+  pid_t pid = 0;
+  bool planned = false;  // it was told to leave (recycled, retired, pool stopping) and did
+  std::string cause;     // "exited with status 0", "killed by SIGSEGV", "timed out after 2.00 s"
+};
+
 class PoolEvents {
  public:
   virtual ~PoolEvents() = default;
   virtual void on_result(const Completion& result) = 0;
+  virtual void on_worker_exit(const WorkerExit&) {}
   virtual void on_tick() {}  // about every 100 ms
   virtual void on_idle() {}  // the loop is about to sleep: flush what you buffer
 };

@@ -178,6 +178,11 @@ void Supervisor::Impl::handle_exit(ChildSlot& slot) {
   // Results it published before dying are whole (see ring.hpp) and kept.
   if (!slot.violated) drain(slot);
   requeue_inflight(slot, status);
+  if (events_ != nullptr) {
+    const bool told = was == SlotState::Stopping && slot.kill_reason == KillReason::None;
+    events_->on_worker_exit({slot.index, slot.process->pid(), told && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                             slot.kill_detail.empty() ? describe_wait_status(status) : slot.kill_detail});
+  }
   slot.process.reset();
   slot.state = SlotState::Dead;
 

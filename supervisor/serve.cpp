@@ -19,7 +19,10 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include <spdlog/spdlog.h>
+
 #include "ipc/clock.hpp"
+#include "supervisor/log.hpp"
 #include "supervisor/notify.hpp"
 #include "supervisor/run_report.hpp"
 #include "supervisor/status.hpp"
@@ -135,6 +138,14 @@ class Server final : public Remote, public PoolEvents {
       requests_.erase(r);
     }
   }
+  void on_worker_exit(const WorkerExit& e) override {
+    if (e.planned) {
+      spdlog::debug("worker {} (pid {}) left as asked: {}", e.slot, e.pid, e.cause);
+    } else {
+      spdlog::warn("worker {} (pid {}) ended: {}; the tasks it held are retried or reported, and it is replaced",
+                   e.slot, e.pid, e.cause);
+    }
+  }
   void on_tick() override {
     if (log_ != nullptr) std::fflush(log_);
     const uint64_t now = ipc::monotonic_ns();
@@ -177,6 +188,7 @@ class Server final : public Remote, public PoolEvents {
       ServeRequest next = request_.reload();
       error = pool_.reconfigure(next.pool, next.kinds);
       if (error.empty()) {
+        setup_logging(next.log_format, next.log_level);
         if (next.results_path != request_.results_path || log_ != nullptr) {
           LogFile reopened = open_log(next.results_path);  // a rotated log starts anew
           if (log_ != nullptr) std::fflush(log_);
@@ -185,7 +197,7 @@ class Server final : public Remote, public PoolEvents {
         }
         for (const auto& [what, changed] : {std::pair{"socket", next.socket_path != request_.socket_path},
                                             std::pair{"metrics-port", next.metrics_port != request_.metrics_port}})
-          if (changed) std::fprintf(stderr, "procpool serve: reload: a new %s takes effect at restart\n", what);
+          if (changed) spdlog::warn("reload: a new {} takes effect at restart", what);
         request_.results_path = next.results_path;
         for (std::size_t i = 0; i < next.kinds.size(); ++i) request_.kinds[i].options = next.kinds[i].options;
       }
@@ -193,9 +205,9 @@ class Server final : public Remote, public PoolEvents {
       error = e.what();
     }
     if (error.empty()) {
-      std::fprintf(stderr, "procpool serve: reloaded the configuration: %u workers\n", pool_.workers());
+      spdlog::info("reloaded the configuration: {} workers", pool_.workers());
     } else {
-      std::fprintf(stderr, "procpool serve: reload refused, the running configuration stays: %s\n", error.c_str());
+      spdlog::error("reload refused, the running configuration stays: {}", error);
     }
     notify_systemd("READY=1\nSTATUS=" + (error.empty() ? status_line() : "reload refused: " + error));
   }
@@ -203,9 +215,9 @@ class Server final : public Remote, public PoolEvents {
   void ready() {
     watchdog_ns_ = systemd_watchdog_ns();
     notify_systemd("READY=1\nSTATUS=" + status_line());
-    std::fprintf(stderr, "procpool: serving %u workers on %s\n", pool_.workers(), request_.socket_path.c_str());
+    spdlog::info("serving {} workers on {}", pool_.workers(), request_.socket_path);
     if (metrics_fd_ >= 0)
-      std::fprintf(stderr, "procpool: metrics on http://127.0.0.1:%d/metrics\n", request_.metrics_port);
+      spdlog::info("metrics on http://127.0.0.1:{}/metrics", request_.metrics_port);
   }
 
  private:
@@ -496,7 +508,7 @@ int serve(const ServeRequest& request) {
   Supervisor pool(options, request.kinds);
   const std::string error = pool.start_up();
   if (!error.empty()) {
-    std::fprintf(stderr, "procpool serve: %s\n", error.c_str());
+    spdlog::error("{}", error);
     return 1;
   }
   Server server(request, pool, std::move(log), hangup_fd);
@@ -505,10 +517,10 @@ int serve(const ServeRequest& request) {
   server.check_stopping();
   pool.shutdown();
   if (!outcome.error.empty()) {
-    std::fprintf(stderr, "procpool serve: %s\n", outcome.error.c_str());
+    spdlog::error("{}", outcome.error);
     return 1;
   }
-  std::fprintf(stderr, "procpool: stopped by SIG%s\n", sigabbrev_np(outcome.signal) ? sigabbrev_np(outcome.signal) : "?");
+  spdlog::info("stopped by SIG{}", sigabbrev_np(outcome.signal) ? sigabbrev_np(outcome.signal) : "?");
   return 0;
 }
 

@@ -20,6 +20,8 @@ struct ServeRequest {
   std::size_t max_request_bytes = 1 << 20;  // a longer line is refused and its connection closed
   std::size_t max_clients = 256;
   int metrics_port = 0;           // Prometheus metrics on http://127.0.0.1:PORT/metrics; 0: off
+  std::string log_format = "plain";  // see supervisor/log.hpp
+  std::string log_level = "info";
   // SIGHUP: builds the request anew from the config file (throws on a bad one). The pool
   // takes its workers, limits and kind options; the results file is reopened (log
   // rotation); a new socket or metrics port needs a restart. Empty: SIGHUP is ignored.

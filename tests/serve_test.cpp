@@ -328,6 +328,34 @@ TEST_F(Serve, ABrokenConfigIsRefusedOnReloadAndTheOldOneStays) {
   EXPECT_EQ(stop(), 0);
 }
 
+TEST_F(Serve, LogsJsonLinesAndAWorkerCrashAsAWarning) {
+  start("-j 1 --log-format json");
+  Conn c(socket_);
+  ASSERT_TRUE(c.send(R"({"op":"submit","kind":"sleep","inputs":["400"]})" "\n"));
+  EXPECT_EQ(c.reply()["op"], "accepted");
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // running
+  const CliRun status = run_cli("status --json --pid " + std::to_string(server_));
+  ASSERT_EQ(status.status, 0) << status.err;
+  const pid_t worker = json::parse(status.out)["workers"][0]["pid"].get<pid_t>();
+  ASSERT_GT(worker, 0);
+  kill(worker, SIGSEGV);
+  EXPECT_EQ(c.reply()["status"], "ok");  // run again by the replacement
+  EXPECT_EQ(stop(), 0);
+  const auto lines = json_lines(read_file((dir_ / "err").string()));  // each line must parse
+  ASSERT_GE(lines.size(), 3u) << read_file((dir_ / "err").string());
+  int crashes = 0;
+  for (const json& j : lines) {
+    EXPECT_TRUE(j.contains("time") && j.contains("level") && j.contains("msg")) << j.dump();
+    if (j["level"] == "warning" &&
+        j["msg"].get<std::string>().find("(pid " + std::to_string(worker) + ") ended: killed by SIGSEGV") !=
+            std::string::npos)
+      ++crashes;
+  }
+  EXPECT_EQ(crashes, 1);
+  EXPECT_EQ(lines.front()["msg"].get<std::string>().find("serving 1 workers on "), 0u);
+  EXPECT_EQ(lines.back()["msg"], "stopped by SIGTERM");
+}
+
 TEST_F(Serve, ASecondServerOnTheSameSocketIsRefused) {
   start("-j 1");
   const CliRun r = run_cli("serve -j 1 --socket " + socket_);
