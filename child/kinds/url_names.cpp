@@ -108,7 +108,9 @@ std::string safe_file_name(std::string_view url_path) {
 
 std::string numbered_name(const std::string& name, unsigned n) {
   const auto dot = name.rfind('.');
-  const std::string suffix = "-" + std::to_string(n);
+  // Appended, not "-" + to_string(n): GCC 12 at -O3 sees a false -Wrestrict overlap there.
+  std::string suffix(1, '-');
+  suffix += std::to_string(n);
   if (dot == std::string::npos || dot == 0) return name + suffix;
   return name.substr(0, dot) + suffix + name.substr(dot);
 }
