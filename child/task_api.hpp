@@ -91,7 +91,7 @@ void register_builtin_kinds(KindRegistry& registry);
 // command line to check kinds and options before a pool starts. Its symbols from this
 // header resolve against the executable that loads it (built with ENABLE_EXPORTS).
 #define PROCPOOL_PLUGIN(registry) \
-  extern "C" void procpool_plugin_register(::procpool::KindRegistry& registry)
+  extern "C" void procpool_plugin_register(::procpool::KindRegistry& registry)  // NOLINT(bugprone-macro-parentheses): names a parameter
 inline constexpr const char* kPluginEntryPoint = "procpool_plugin_register";
 
 }  // namespace procpool

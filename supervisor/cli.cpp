@@ -376,7 +376,7 @@ supervisor::ServeRequest serve_request_from(CLI::App* serve, ServeFlags& f, cons
 
 }  // namespace
 
-int main(int argc, char** argv, const KindRegistry& builtin) {
+int run(int argc, char** argv, const KindRegistry& builtin) {
   KindRegistry registry = builtin;  // plus the kinds of --plugin libraries
   CLI::App app{"procpool: a crash-isolating multi-process worker pool.\n"
                "A supervisor starts one worker process per usable core and feeds it tasks\n"

@@ -6,6 +6,6 @@
 namespace procpool::cli {
 
 // Parses argv and runs the chosen command; returns the process exit status.
-int main(int argc, char** argv, const KindRegistry& registry);
+int run(int argc, char** argv, const KindRegistry& registry);
 
 }  // namespace procpool::cli

@@ -21,8 +21,12 @@ bool stderr_is_journal() {
   const char* stream = std::getenv("JOURNAL_STREAM");
   struct stat st{};
   if (stream == nullptr || fstat(STDERR_FILENO, &st) != 0) return false;
-  unsigned long long dev = 0, ino = 0;
-  return std::sscanf(stream, "%llu:%llu", &dev, &ino) == 2 && dev == st.st_dev && ino == st.st_ino;
+  char* end = nullptr;
+  const unsigned long long dev = std::strtoull(stream, &end, 10);
+  if (end == stream || *end != ':') return false;
+  const char* ino_text = end + 1;
+  const unsigned long long ino = std::strtoull(ino_text, &end, 10);
+  return end != ino_text && *end == '\0' && dev == st.st_dev && ino == st.st_ino;
 }
 
 int syslog_priority(spdlog::level::level_enum level) {

@@ -50,9 +50,9 @@ std::unique_ptr<ChildProcess> ChildProcess::start(const std::string& exe, const 
 }
 
 ChildProcess::~ChildProcess() {
-  if (impl_->child.valid() && impl_->child.running()) {
+  std::error_code ec;  // the error_code overloads: a destructor must not throw
+  if (impl_->child.valid() && impl_->child.running(ec)) {
     ::kill(pid_, SIGKILL);
-    std::error_code ec;
     impl_->child.wait(ec);
   }
   if (pidfd_ >= 0) close(pidfd_);

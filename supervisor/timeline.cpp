@@ -195,7 +195,8 @@ std::string render_timeline_svg(const std::vector<TimelineTask>& tasks, const st
   svg += "<line x1=\"" + std::to_string(L::kLeft) + "\" y1=\"" + std::to_string(axis_y) + "\" x2=\"" +
          std::to_string(L::kWidth - L::kRight) + "\" y2=\"" + std::to_string(axis_y) + "\" stroke=\"#333\"/>\n";
   const double step = tick_step(total);
-  for (double t = 0; t <= total + step * 1e-9; t += step) {
+  for (int i = 0; i * step <= total + step * 1e-9; ++i) {
+    const double t = i * step;
     const double x = timeline_x(t, total);
     svg += "<line x1=\"" + num(x) + "\" y1=\"" + std::to_string(axis_y) + "\" x2=\"" + num(x) + "\" y2=\"" +
            std::to_string(axis_y + 5) + "\" stroke=\"#333\"/>\n";

@@ -47,7 +47,7 @@ class Photos : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
   void make(const std::string& name, const std::string& size, const std::string& source) {
     Magick::Image img(Magick::Geometry(size), Magick::Color("white"));
-    img.read(size.empty() ? source : source);
+    img.read(source);
     img.resize(Magick::Geometry(size + "!"));
     img.quality(85);
     img.write((dir_ / name).string());

@@ -63,6 +63,7 @@ class ExecKind final : public TaskKind {
     int exec_error[2];
     if (pipe2(exec_error, O_CLOEXEC) != 0) return out.fail(std::string("pipe: ") + std::strerror(errno));
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     // A worker is single-threaded: fork then exec at once is safe here.

@@ -15,7 +15,7 @@ namespace {
 void on_error(j_common_ptr cinfo) {
   auto* err = reinterpret_cast<JpegDecoder::ErrorManager*>(cinfo->err);
   (*cinfo->err->format_message)(cinfo, err->message);
-  std::longjmp(err->jump, 1);
+  std::longjmp(err->jump, 1);  // NOLINT(cert-err52-cpp): libjpeg's error_exit must not return
 }
 
 // Level -1 is a warning about corrupt data (e.g. "Premature end of JPEG file"): keep the
@@ -44,7 +44,7 @@ JpegDecoder::JpegDecoder(std::string_view bytes) {
   install(err_);
   cinfo_.err = &err_.pub;
   jpeg_create_decompress(&cinfo_);
-  if (setjmp(err_.jump)) {
+  if (setjmp(err_.jump)) {  // NOLINT(cert-err52-cpp): see the top of this file
     jpeg_destroy_decompress(&cinfo_);
     throw JpegError(err_.message);
   }
@@ -66,7 +66,7 @@ bool JpegDecoder::supported() const {
 
 Pixels JpegDecoder::decode(Size at_least) {
   Pixels out;  // before setjmp: the jump back must not skip its construction
-  if (setjmp(err_.jump)) throw JpegError(err_.message);
+  if (setjmp(err_.jump)) throw JpegError(err_.message);  // NOLINT(cert-err52-cpp)
   unsigned m = 1;
   for (; m < 8; ++m) {
     const unsigned long w = (static_cast<unsigned long>(cinfo_.image_width) * m + 7) / 8;
@@ -155,7 +155,7 @@ std::string encode_jpeg(const Pixels& pixels, int quality, bool progressive) {
   install(err);
   cinfo.err = &err.pub;
   jpeg_create_compress(&cinfo);
-  if (setjmp(err.jump)) {
+  if (setjmp(err.jump)) {  // NOLINT(cert-err52-cpp)
     jpeg_destroy_compress(&cinfo);
     std::free(buffer);
     throw JpegError(err.message);
