@@ -77,7 +77,8 @@ void add_download_flags(CLI::App* run, DownloadFlags& f) {
   run->add_option("--retry-max-wait", f.retry_max_wait, "download: longest wait before a retry, SECONDS (default 60)");
   run->add_option("--concurrency", f.concurrency, "download: transfers in flight per worker (default 32)");
   run->add_flag("--overwrite", f.overwrite,
-                "download: replace existing files (default: a new name, NAME-1.EXT, ...)");
+                "download, thumbnail: replace existing files (default: download picks a new name, "
+                "NAME-1.EXT, ...; thumbnail leaves the file and reports the task an error)");
 }
 
 // Replaces ${VAR} by the environment's value; a variable that is not set is an error.
@@ -564,6 +565,7 @@ int run(int argc, char** argv, const KindRegistry& builtin) {
       request.then_kind = pipeline.then;
       if (!size.empty()) request.then_options.set("size", size);
       if (!quality.empty()) request.then_options.set("quality", quality);
+      if (download.overwrite) request.then_options.set("overwrite", "yes");
     }
     add_listed_links(pipeline, request);
     return supervisor::run_batch(request, validator(registry));

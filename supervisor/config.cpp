@@ -44,6 +44,7 @@ const Key kKeys[] = {
     {"serve", "metrics-port", Type::Int, 0, 65535, "0", "procpool serve: Prometheus metrics on http://127.0.0.1:PORT/metrics; 0: off"},
     {"thumbnail", "size", Type::String, 0, 0, "\"128x128\"", "fit within WIDTHxHEIGHT"},
     {"thumbnail", "out", Type::String, 0, 0, "", "output folder (default: beside each image)"},
+    {"thumbnail", "overwrite", Type::Bool, 0, 0, "false", "replace existing thumbnails (else each is a task error, left as it is)"},
     {"thumbnail", "quality", Type::Int, 1, 100, "75", "JPEG/WebP quality"},
     {"download", "out", Type::String, 0, 0, "\".\"", "output folder (created if missing)"},
     {"download", "header", Type::StringList, 0, 0, "[]", "\"Name: value\" headers; ${VAR} is replaced by the environment variable VAR"},

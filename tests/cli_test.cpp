@@ -95,17 +95,67 @@ TEST_F(Photos, ThumbnailsAFolderAndReportsBadFilesAsErrors) {
   EXPECT_NE(r.err.find("4 error"), std::string::npos) << r.err;
 }
 
-TEST_F(Photos, ThumbnailsBesideTheSourcesAndSkipsThemOnASecondRun) {
+TEST_F(Photos, ThumbnailsBesideTheSourcesNeverReplacedUnlessAsked) {
   fs::remove(dir_ / "in/truncated.jpg");
   fs::remove(dir_ / "in/notes.jpg");
   fs::remove(dir_ / "in/empty.jpg");
   const CliRun first = run_cli("run thumbnail --size 64x64 --results - " + (dir_ / "in").string());
   EXPECT_EQ(first.status, 0) << first.err;
   EXPECT_EQ(lines(first.out).size(), 3u);
-  EXPECT_TRUE(fs::exists(dir_ / "in/wide_thumbnail.jpg"));
-  const CliRun second = run_cli("run thumbnail --size 64x64 --results - " + (dir_ / "in").string());
-  EXPECT_EQ(second.status, 0) << second.err;
-  EXPECT_EQ(lines(second.out).size(), 3u);  // its own thumbnails are not inputs
+  ASSERT_TRUE(fs::exists(dir_ / "in/wide_thumbnail.jpg"));
+  std::ofstream(dir_ / "in/wide_thumbnail.jpg", std::ios::trunc) << "mine";  // a file the user changed
+  // Again: its own thumbnails are not inputs, and the existing ones are left alone.
+  CliRun second = run_cli("run thumbnail --size 64x64 --results - " + (dir_ / "in").string());
+  EXPECT_EQ(second.status, 1) << second.err;
+  const auto results = lines(second.out);
+  ASSERT_EQ(results.size(), 3u);
+  for (const json& j : results) {
+    EXPECT_EQ(j["status"], "error") << j.dump();
+    EXPECT_NE(j["error"].get<std::string>().find("_thumbnail."), std::string::npos);
+    EXPECT_NE(j["error"].get<std::string>().find(" exists (--overwrite replaces it)"), std::string::npos) << j.dump();
+  }
+  EXPECT_EQ(procpool::testing::read_file((dir_ / "in/wide_thumbnail.jpg").string()), "mine");
+  const CliRun third = run_cli("run thumbnail --size 64x64 --overwrite --results - " + (dir_ / "in").string());
+  EXPECT_EQ(third.status, 0) << third.err;
+  EXPECT_NE(procpool::testing::read_file((dir_ / "in/wide_thumbnail.jpg").string()), "mine");
+}
+
+// Hostile paths: an input named through "..", two inputs whose thumbnails would have the
+// same name, and a symlink planted where a thumbnail goes, pointing outside the output
+// folder. Nothing is written outside it, nothing existing is replaced unless asked, and
+// a planted symlink is replaced (never followed) when it is.
+TEST_F(Photos, OutputsStayInTheirFolderAndNeverClobber) {
+  const fs::path out = dir_ / "out";
+  fs::create_directories(out);
+  fs::create_directories(dir_ / "other");
+  fs::copy_file(dir_ / "in/small.jpg", dir_ / "other/wide.jpg");
+  std::ofstream(dir_ / "precious.jpg") << "outside the output folder";
+  fs::create_symlink(dir_ / "precious.jpg", out / "tall_thumbnail.png");
+  const std::string dotted = (dir_ / "in" / ".." / "in" / "wide.jpg").string();
+  CliRun r = run_cli("run thumbnail -j 1 --results - --out " + out.string() + " " + dotted + " " +
+                     (dir_ / "other/wide.jpg").string() + " " + (dir_ / "in/tall.png").string());
+  EXPECT_EQ(r.status, 1) << r.err;
+  std::map<std::string, json> by_input;
+  for (const json& j : lines(r.out)) by_input[j["input"].get<std::string>()] = j;
+  ASSERT_EQ(by_input.size(), 3u) << r.out;
+  EXPECT_EQ(by_input[dotted]["status"], "ok");
+  EXPECT_EQ(by_input[dotted]["output"]["path"], (out / "wide_thumbnail.jpg").string());
+  const json& twin = by_input[(dir_ / "other/wide.jpg").string()];  // same name, second
+  EXPECT_EQ(twin["status"], "error");
+  EXPECT_NE(twin["error"].get<std::string>().find("wide_thumbnail.jpg exists"), std::string::npos) << twin.dump();
+  EXPECT_EQ(by_input[(dir_ / "in/tall.png").string()]["status"], "error");
+  EXPECT_EQ(procpool::testing::read_file((dir_ / "precious.jpg").string()), "outside the output folder");
+  EXPECT_TRUE(fs::is_symlink(out / "tall_thumbnail.png"));
+  r = run_cli("run thumbnail --overwrite --results - --out " + out.string() + " " + (dir_ / "in/tall.png").string());
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_FALSE(fs::is_symlink(out / "tall_thumbnail.png"));
+  EXPECT_EQ(procpool::testing::read_file((dir_ / "precious.jpg").string()), "outside the output folder");
+  std::set<std::string> written;  // no temporaries left, nothing else
+  for (const auto& e : fs::directory_iterator(out)) written.insert(e.path().filename().string());
+  EXPECT_EQ(written, (std::set<std::string>{"wide_thumbnail.jpg", "tall_thumbnail.png"}));
+  std::set<std::string> outside;
+  for (const auto& e : fs::directory_iterator(dir_)) outside.insert(e.path().filename().string());
+  EXPECT_EQ(outside, (std::set<std::string>{"in", "other", "out", "full.jpg", "precious.jpg"}));
 }
 
 TEST(Cli, UsageErrorsExitWithStatus2AndSayWhatIsWrong) {
@@ -243,6 +293,100 @@ TEST(Cli, ExecFailuresAreErrorsWithTheirCause) {
   r = run_cli("run exec a b");
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("exec needs a command"), std::string::npos) << r.err;
+}
+
+namespace {
+
+// A GIF of `frames` copies of gif's one image: the prefix (header, screen descriptor,
+// global colour table), then per frame a graphic control extension and the image block,
+// then the trailer. Each frame is a few kB of LZW; decoded, each is the whole canvas.
+std::string animate(const std::string& gif, int frames) {
+  std::size_t pos = 13;
+  if ((static_cast<unsigned char>(gif[10]) & 0x80) != 0) pos += 3u << ((gif[10] & 7) + 1);
+  const std::string prefix = gif.substr(0, pos);
+  std::string image;
+  while (pos < gif.size() && gif[pos] != ';') {
+    const std::size_t start = pos;
+    if (gif[pos] == '!') {
+      pos += 2;  // an extension: introducer, label, then sub-blocks
+    } else {
+      pos += 10;  // image descriptor
+      if ((static_cast<unsigned char>(gif[pos - 1]) & 0x80) != 0) pos += 3u << ((gif[pos - 1] & 7) + 1);
+      ++pos;  // LZW minimum code size
+    }
+    while (pos < gif.size() && gif[pos] != 0) pos += 1 + static_cast<unsigned char>(gif[pos]);
+    ++pos;
+    if (gif[start] == ',') image = gif.substr(start, pos - start);
+  }
+  std::string out = prefix;
+  out += std::string("!\xFF\x0BNETSCAPE2.0\x03\x01\x00\x00\x00", 19);  // loop forever
+  for (int i = 0; i < frames; ++i) out += std::string("!\xF9\x04\x00\x01\x00\x00\x00", 8) + image;
+  return out + ";";
+}
+
+}  // namespace
+
+// A huge animation: 400 frames of 2000x2000, 16 GB of pixels if every frame were decoded.
+// The thumbnail is of the first frame, as Pillow's is, in bounded time and memory.
+TEST(Cli, AHugeAnimatedGifIsThumbnailedFromItsFirstFrameOnly) {
+  const fs::path dir = procpool::testing::fresh_test_dir("anim");
+  Magick::InitializeMagick(nullptr);
+  Magick::Image frame(Magick::Geometry(2000, 2000), Magick::Color("orange"));
+  frame.magick("GIF");
+  Magick::Blob blob;
+  frame.write(&blob);
+  const std::string gif = animate(std::string(static_cast<const char*>(blob.data()), blob.length()), 400);
+  std::ofstream(dir / "anim.gif", std::ios::binary) << gif;
+  Magick::Image check;
+  check.ping((dir / "anim.gif").string());  // a valid GIF, as a reader sees it
+  ASSERT_EQ(check.columns(), 2000u);
+  const auto t0 = std::chrono::steady_clock::now();
+  const CliRun r = run_cli("run thumbnail --results - --out " + (dir / "out").string() + " " + (dir / "anim.gif").string());
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(20));
+  ASSERT_EQ(r.status, 0) << r.err << r.out;
+  const json j = lines(r.out).at(0);
+  EXPECT_EQ(j["output"]["width"], 128);
+  EXPECT_LT(j["max_rss_kb"].get<uint64_t>(), 400u * 1024) << j.dump();  // one frame, not 400
+  Magick::Image thumb;
+  thumb.read((dir / "out/anim_thumbnail.gif").string());
+  EXPECT_EQ(thumb.columns(), 128u);
+  fs::remove_all(dir);
+}
+
+// Images whose ICC profile lies: it claims 4 GB and 2 billion tags whose offsets point
+// past its end, in a JPEG, a PNG, a WebP and a TIFF. Each gets its thumbnail quickly,
+// without the profile (thumbnails carry none).
+TEST(Cli, ImagesWithAMaliciousIccProfileAreThumbnailedWithoutIt) {
+  const fs::path dir = procpool::testing::fresh_test_dir("icc");
+  const std::string script = R"(
+import struct, sys
+from PIL import Image
+icc = bytearray(128)
+struct.pack_into('>I', icc, 0, 0xFFFFFFF0)
+icc[12:16] = b'mntr'; icc[16:20] = b'RGB '; icc[20:24] = b'XYZ '; icc[36:40] = b'acsp'
+icc += struct.pack('>I', 0x7FFFFFFF)
+for sig in (b'rXYZ', b'gXYZ', b'wtpt', b'rTRC'):
+    icc += sig + struct.pack('>II', 0xFFFFFF00, 0xFFFFFFFF)
+im = Image.new('RGB', (800, 600), (10, 120, 200))
+for ext in ('jpg', 'png', 'webp', 'tif'):
+    im.save(sys.argv[1] + '/evil.' + ext, icc_profile=bytes(icc))
+)";
+  std::ofstream(dir / "make.py") << script;
+  ASSERT_EQ(std::system((std::string(TEST_PYTHON) + " " + (dir / "make.py").string() + " " + dir.string()).c_str()), 0);
+  const auto t0 = std::chrono::steady_clock::now();
+  const CliRun r = run_cli("run thumbnail --results - --out " + (dir / "out").string() + " " + dir.string());
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(20));
+  EXPECT_EQ(r.status, 0) << r.err << r.out;
+  const auto results = lines(r.out);
+  ASSERT_EQ(results.size(), 4u) << r.out;
+  for (const json& j : results) {
+    ASSERT_EQ(j["status"], "ok") << j.dump();
+    Magick::Image thumb;
+    thumb.read(j["output"]["path"].get<std::string>());
+    EXPECT_EQ(thumb.columns(), 128u);
+    EXPECT_EQ(thumb.iccColorProfile().length(), 0u) << j["input"];
+  }
+  fs::remove_all(dir);
 }
 
 // Decompression bombs: a PNG that declares 50000x50000 (7.5 GB of pixels from 177 bytes)

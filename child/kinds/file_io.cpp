@@ -48,15 +48,23 @@ std::string temp_path_beside(const std::string& dest) {
       .string();
 }
 
-void commit_temp(const std::string& tmp, const std::string& dest) {
-  if (std::rename(tmp.c_str(), dest.c_str()) != 0) {
+void commit_temp(const std::string& tmp, const std::string& dest, bool replace) {
+  int rc = replace ? std::rename(tmp.c_str(), dest.c_str())
+                   : renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, dest.c_str(), RENAME_NOREPLACE);
+  if (rc != 0 && !replace && (errno == EINVAL || errno == ENOSYS)) {
+    // A file system without RENAME_NOREPLACE: link() also refuses an existing name.
+    rc = ::link(tmp.c_str(), dest.c_str());
+    if (rc == 0) ::unlink(tmp.c_str());
+  }
+  if (rc != 0) {
     const int err = errno;
     std::remove(tmp.c_str());
+    if (err == EEXIST) throw FileExists(dest + " exists (--overwrite replaces it)");
     throw std::runtime_error("cannot rename " + tmp + " to " + dest + ": " + std::strerror(err));
   }
 }
 
-void write_file_atomically(const std::string& dest, const std::string& bytes) {
+void write_file_atomically(const std::string& dest, const std::string& bytes, bool replace) {
   const std::string tmp = temp_path_beside(dest);
   // Owner only (as every file procpool creates), never through a symlink.
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -74,7 +82,7 @@ void write_file_atomically(const std::string& dest, const std::string& bytes) {
     std::remove(tmp.c_str());
     throw std::runtime_error("cannot write " + tmp + ": " + std::strerror(done != bytes.size() ? write_errno : errno));
   }
-  commit_temp(tmp, dest);
+  commit_temp(tmp, dest, replace);
 }
 
 }  // namespace procpool::kinds

@@ -2,6 +2,7 @@
 // Whole-file reads with a size limit, and writes that appear all at once (a temporary
 // beside the destination, renamed into place), for kinds that produce files.
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 
 namespace procpool::kinds {
@@ -14,10 +15,17 @@ std::string read_file_limited(const std::string& path, uint64_t max_bytes, std::
 // "dir/.stem.<pid>.<n>.tmp.ext".
 std::string temp_path_beside(const std::string& dest);
 
-// Renames tmp over dest, removing tmp if that fails (throws std::runtime_error then).
-void commit_temp(const std::string& tmp, const std::string& dest);
+// dest already exists and was not to be replaced.
+struct FileExists : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Renames tmp to dest, removing tmp if that fails (throws std::runtime_error then).
+// replace: over whatever dest is (a symlink there is replaced, never followed); else
+// FileExists if dest exists, atomically (no check-then-rename window).
+void commit_temp(const std::string& tmp, const std::string& dest, bool replace);
 
 // Writes bytes to dest through a temporary; nothing is left behind on failure (throws).
-void write_file_atomically(const std::string& dest, const std::string& bytes);
+void write_file_atomically(const std::string& dest, const std::string& bytes, bool replace);
 
 }  // namespace procpool::kinds

@@ -7,6 +7,7 @@
 // (jpeg_codec.hpp); every other format goes through Magick++ in a module loaded on
 // first use (magick_module.hpp). The output appears all at once (file_io.hpp) or not at all.
 #include <malloc.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -30,6 +31,7 @@ struct ThumbnailSettings {
   std::string out_dir;  // empty: beside each source
   int quality = 75;     // Pillow's JPEG default
   uint64_t max_file_bytes = 256ull << 20;  // larger inputs are an error, not a read
+  bool overwrite = false;  // else an existing output file is a task error, left as it is
 };
 
 ThumbnailSettings parse_settings(const KindOptions& options) {
@@ -41,6 +43,8 @@ ThumbnailSettings parse_settings(const KindOptions& options) {
   s.out_dir = options.get("out", "");
   s.quality = static_cast<int>(options.get_int("quality", 75, 1, 100));
   s.max_file_bytes = static_cast<uint64_t>(options.get_int("max-file-mb", 256, 1, 65536)) << 20;
+  const std::string overwrite = options.get("overwrite", "no");
+  s.overwrite = overwrite == "yes" || overwrite == "true";
   return s;
 }
 
@@ -75,6 +79,19 @@ class ThumbnailKind final : public TaskKind {
     const std::string problem = read_file_limited(source, settings_.max_file_bytes, &bytes);
     if (!problem.empty()) return out.fail(source + ": " + problem);
     const std::string dest = thumbnail_path(source, settings_.out_dir);
+    struct stat st{};
+    // Early, to spare the work; the final rename refuses an existing name atomically.
+    if (!settings_.overwrite && lstat(dest.c_str(), &st) == 0)
+      return out.fail(source + ": " + dest + " exists (--overwrite replaces it)");
+    try {
+      make(source, bytes, dest, out);
+    } catch (const FileExists& e) {
+      out.fail(source + ": " + e.what());
+    }
+  }
+
+ private:
+  void make(const std::string& source, const std::string& bytes, const std::string& dest, TaskOutput& out) {
     if (looks_like_jpeg(bytes)) {
       try {
         JpegDecoder decoder(bytes);
@@ -88,7 +105,7 @@ class ThumbnailKind final : public TaskKind {
             downscale_triangle(pixels, target, scaled);
             pixels = std::move(scaled);
           }
-          write_file_atomically(dest, encode_jpeg(pixels, settings_.quality));
+          write_file_atomically(dest, encode_jpeg(pixels, settings_.quality), settings_.overwrite);
           return succeed(out, dest, target);
         }
       } catch (const JpegError& e) {
@@ -98,7 +115,6 @@ class ThumbnailKind final : public TaskKind {
     run_with_magick(source, bytes, dest, out);
   }
 
- private:
   void run_with_magick(const std::string& source, const std::string& bytes, const std::string& dest,
                        TaskOutput& out) {
     std::string load_error;
@@ -112,7 +128,7 @@ class ThumbnailKind final : public TaskKind {
       std::remove(tmp.c_str());
       return out.fail(source + ": " + result.error);
     }
-    commit_temp(tmp, dest);
+    commit_temp(tmp, dest, settings_.overwrite);
     succeed(out, dest, {result.width, result.height});
   }
 
