@@ -1,10 +1,15 @@
 #include "supervisor/config.hpp"
 
+#include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
+#include <fstream>
 #include <map>
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "supervisor/toml_guard.hpp"
 #include "supervisor/units.hpp"
 
 namespace procpool::supervisor {
@@ -147,15 +152,9 @@ std::vector<std::string> convert(const Key& k, const toml::node& node, std::stri
 
 }  // namespace
 
-std::vector<ConfigSetting> load_config(const std::string& path) {
-  toml::table doc;
-  try {
-    doc = toml::parse_file(std::string_view(path));
-  } catch (const toml::parse_error& e) {
-    // A file that cannot be opened is reported with line 0: say so plainly.
-    if (e.source().begin.line == 0) throw ConfigError(path + ": " + std::string(e.description()));
-    throw ConfigError(place(path, e.source()) + ": " + std::string(e.description()));
-  }
+namespace {
+
+std::vector<ConfigSetting> check_config(const toml::table& doc, const std::string& path) {
   std::vector<ConfigSetting> settings;
   for (const auto& [section_key, section_node] : doc) {
     const std::string section(section_key.str());
@@ -180,6 +179,43 @@ std::vector<ConfigSetting> load_config(const std::string& path) {
     }
   }
   return settings;
+}
+
+ConfigError parse_failure(const toml::parse_error& e, const std::string& path) {
+  // A file that cannot be opened is reported with line 0: say so plainly.
+  if (e.source().begin.line == 0) return ConfigError(path + ": " + std::string(e.description()));
+  return ConfigError(place(path, e.source()) + ": " + std::string(e.description()));
+}
+
+}  // namespace
+
+std::vector<ConfigSetting> load_config(const std::string& path) {
+  constexpr std::size_t kMaxBytes = 1 << 20;  // a config file, not a data file
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(path + ": cannot read: " + std::strerror(errno));
+  std::string text(kMaxBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.size() > kMaxBytes) throw ConfigError(path + ": over " + std::to_string(kMaxBytes) + " bytes");
+  return parse_config(text, path);
+}
+
+std::vector<ConfigSetting> parse_config(std::string_view text, const std::string& name) {
+  std::size_t bad = 0;
+  std::string why;
+  const std::string ascii = ascii_for_tomlpp(text, &bad, &why);
+  if (!why.empty()) {
+    const std::string_view before = text.substr(0, bad);
+    const auto line = 1 + std::count(before.begin(), before.end(), '\n');
+    const std::size_t line_start = before.rfind('\n');
+    const std::size_t column = line_start == std::string_view::npos ? bad + 1 : bad - line_start;
+    throw ConfigError(name + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + why);
+  }
+  try {
+    return check_config(toml::parse(ascii, std::string_view(name)), name);
+  } catch (const toml::parse_error& e) {
+    throw parse_failure(e, name);
+  }
 }
 
 std::string describe_config(const std::vector<ConfigSetting>& settings) {
@@ -207,9 +243,7 @@ std::string describe_config(const std::vector<ConfigSetting>& settings) {
                         (k.type == Type::Timeout && v.find('%') == std::string::npos) ||
                         (k.type == Type::Size && v.find_first_not_of("0123456789") == std::string::npos);
       if (bare) return v;
-      std::ostringstream quoted;
-      quoted << toml::value<std::string>(v);
-      return quoted.str();
+      return toml_basic_string(v);
     };
     std::string value;
     if (k.type == Type::StringList) {

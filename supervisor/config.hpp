@@ -7,6 +7,7 @@
 // on the command line override the file.
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace procpool::supervisor {
@@ -30,6 +31,8 @@ struct ConfigSetting {
 // Reads and checks FILE: unknown sections and keys, wrong types and values out of range
 // are ConfigErrors naming the place. A missing or unreadable file is a ConfigError too.
 std::vector<ConfigSetting> load_config(const std::string& path);
+// The same for text already read; name stands for the file in messages.
+std::vector<ConfigSetting> parse_config(std::string_view text, const std::string& name);
 
 // The effective configuration as TOML: every key, its value from the settings or its
 // default (commented), with its meaning. With no settings it is the example config.

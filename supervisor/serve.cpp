@@ -24,6 +24,7 @@
 #include "ipc/clock.hpp"
 #include "supervisor/log.hpp"
 #include "supervisor/notify.hpp"
+#include "supervisor/protocol.hpp"
 #include "supervisor/run_report.hpp"
 #include "supervisor/status.hpp"
 
@@ -376,10 +377,10 @@ class Server final : public Remote, public PoolEvents {
 
   void handle(uint64_t client, const std::string& line) {
     auto error = [&](const std::string& message) { send(client, json{{"op", "error"}, {"message", message}}.dump()); };
-    const json j = json::parse(line, nullptr, false);
-    if (!j.is_object() || !j.contains("op") || !j["op"].is_string()) return error("a request is a JSON object with an \"op\"");
-    const std::string op = j["op"].get<std::string>();
-    if (op == "stats") {
+    std::string problem;
+    auto parsed = parse_request(line, &problem);
+    if (!parsed) return error(problem);
+    if (parsed->op == ClientRequest::Op::Stats) {
       json by_status = json::object();
       for (const auto& [status, n] : by_status_) by_status[status] = n;
       json workers = json::array();
@@ -389,36 +390,28 @@ class Server final : public Remote, public PoolEvents {
                                {"done", done_}, {"by_status", by_status}, {"restarts", pool_.restarts()}}
                               .dump());
     }
-    if (op == "cancel") {
-      if (!j.contains("id") || !j["id"].is_number_unsigned()) return error("cancel needs an \"id\"");
-      const uint64_t id = j["id"].get<uint64_t>();
+    if (parsed->op == ClientRequest::Op::Cancel) {
+      const uint64_t id = parsed->id;
       return send(client, json{{"op", "cancel"}, {"id", id}, {"cancelled", pool_.cancel(id, "cancelled by a client")}}.dump());
     }
-    if (op != "submit") return error("unknown op '" + op + "' (ops: submit, stats, cancel)");
     if (pool_.stopping()) return error("the pool is stopping");
-    if (!j.contains("kind") || !j["kind"].is_string()) return error("submit needs a \"kind\"");
-    const std::string kind = j["kind"].get<std::string>();
     int index = -1;
     std::string names;
     for (std::size_t i = 0; i < request_.kinds.size(); ++i) {
-      if (request_.kinds[i].name == kind) index = static_cast<int>(i);
+      if (request_.kinds[i].name == parsed->kind) index = static_cast<int>(i);
       names += (names.empty() ? "" : ", ") + request_.kinds[i].name;
     }
-    if (index < 0) return error("unknown task kind '" + kind + "' (kinds: " + names + ")");
-    if (!j.contains("inputs") || !j["inputs"].is_array() || j["inputs"].empty())
-      return error("submit needs \"inputs\": an array of strings");
-    for (const json& in : j["inputs"])
-      if (!in.is_string()) return error("submit needs \"inputs\": an array of strings");
+    if (index < 0) return error("unknown task kind '" + parsed->kind + "' (kinds: " + names + ")");
     Request req;
     req.client = client;
     req.number = ++requests_made_;
-    req.count = req.remaining = j["inputs"].size();
+    req.count = req.remaining = parsed->inputs.size();
     const uint64_t key = req.number;
     uint64_t first = 0;
     bool any = false;
     requests_.emplace(key, req);
-    for (const json& in : j["inputs"]) {
-      const uint64_t id = pool_.submit(static_cast<uint8_t>(index), in.get<std::string>());
+    for (std::string& in : parsed->inputs) {
+      const uint64_t id = pool_.submit(static_cast<uint8_t>(index), std::move(in));
       if (!any) first = id;
       any = true;
       routes_.emplace(id, key);

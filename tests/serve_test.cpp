@@ -331,12 +331,18 @@ TEST_F(Serve, ABrokenConfigIsRefusedOnReloadAndTheOldOneStays) {
 TEST_F(Serve, LogsJsonLinesAndAWorkerCrashAsAWarning) {
   start("-j 1 --log-format json");
   Conn c(socket_);
-  ASSERT_TRUE(c.send(R"({"op":"submit","kind":"sleep","inputs":["400"]})" "\n"));
+  ASSERT_TRUE(c.send(R"({"op":"submit","kind":"sleep","inputs":["1000"]})" "\n"));
   EXPECT_EQ(c.reply()["op"], "accepted");
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // running
-  const CliRun status = run_cli("status --json --pid " + std::to_string(server_));
-  ASSERT_EQ(status.status, 0) << status.err;
-  const pid_t worker = json::parse(status.out)["workers"][0]["pid"].get<pid_t>();
+  // Killed while it runs the task, so the death is handled while serving (its task's
+  // result waits for the replacement).
+  pid_t worker = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (worker == 0 && std::chrono::steady_clock::now() < deadline) {
+    const CliRun status = run_cli("status --json --pid " + std::to_string(server_));
+    ASSERT_EQ(status.status, 0) << status.err;
+    const json w = json::parse(status.out)["workers"][0];
+    if (w["state"] == "busy") worker = w["pid"].get<pid_t>();
+  }
   ASSERT_GT(worker, 0);
   kill(worker, SIGSEGV);
   EXPECT_EQ(c.reply()["status"], "ok");  // run again by the replacement
