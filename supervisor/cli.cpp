@@ -1,5 +1,7 @@
 #include "supervisor/cli.hpp"
 
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <cstdio>
@@ -15,6 +17,7 @@
 #include "supervisor/intake.hpp"
 #include "supervisor/links.hpp"
 #include "supervisor/log.hpp"
+#include "supervisor/redis/producer.hpp"
 #include "supervisor/serve.hpp"
 #include "supervisor/status.hpp"
 #include "supervisor/run_command.hpp"
@@ -186,10 +189,10 @@ void add_listed_links(const PipelineFlags& f, supervisor::RunRequest& request) {
 void apply_config(CLI::App* run, const std::vector<supervisor::ConfigSetting>& settings, const std::string& kind,
                   const std::string& then_kind) {
   for (const supervisor::ConfigSetting& s : settings) {
-    const bool applies = s.section == "pool" || s.section == kind ||
+    const bool applies = s.section == "pool" || s.section == kind || (kind == "serve" && s.section == "redis") ||
                          (s.section == then_kind && (s.key == "size" || s.key == "quality"));
     if (!applies) continue;
-    CLI::Option* option = run->get_option_no_throw("--" + s.key);
+    CLI::Option* option = run->get_option_no_throw(s.section == "redis" && s.key == "address" ? "--redis" : "--" + s.key);
     if (option == nullptr || option->count() != 0) continue;  // unknown here, or given on the command line
     try {
       for (const std::string& v : s.values) option->add_result(v);
@@ -263,6 +266,7 @@ struct ServeFlags {
   supervisor::ServeRequest request;
   PoolFlags pool;
   std::string config_path;
+  std::string redis_address, instance = "0", lease = "30";
 };
 
 }  // namespace
@@ -336,6 +340,12 @@ void add_serve_flags(CLI::App* serve, ServeFlags& f) {
   serve->add_option("--log-level", f.request.log_level, "Least severe messages logged")
       ->check(CLI::IsMember({"trace", "debug", "info", "warning", "error", "off"}))
       ->capture_default_str();
+  serve->add_option("--redis", f.redis_address,
+                    "Also take jobs from the Redis Streams queue at HOST:PORT (docs/SCALE_OUT.md)");
+  serve->add_option("--queue", f.request.redis.queue, "The Redis queue's name")->capture_default_str();
+  serve->add_option("--instance", f.instance, "This host's consumer is HOSTNAME:INSTANCE")->capture_default_str();
+  serve->add_option("--lease", f.lease, "SECONDS a silent host keeps its jobs before others take them over")
+      ->capture_default_str();
   serve->add_option("--max-workers", f.pool.pool.max_workers,
                     "The most workers a reload (SIGHUP) may raise --workers to (default: 4 x workers, at least 8)")
       ->check(CLI::Range(0u, 1024u));
@@ -353,6 +363,20 @@ supervisor::ServeRequest serve_request_from(CLI::App* serve, ServeFlags& f, cons
   apply_config(serve, settings, "serve", "");
   supervisor::ServeRequest request = f.request;
   request.pool = pool_options(f.pool);
+  if (!f.redis_address.empty()) {
+    request.use_redis = true;
+    request.redis.address = f.redis_address;
+    char host[256] = "host";
+    gethostname(host, sizeof host - 1);
+    request.redis.consumer = std::string(host) + ":" + f.instance;
+    const auto lease = supervisor::parse_timeout(f.lease);
+    if (!lease || lease->percent != 0 || lease->ns < 300'000'000ull)
+      throw supervisor::UsageError("--lease must be SECONDS, at least 0.3, not '" + f.lease + "'");
+    request.redis.lease_ms = lease->ns / 1'000'000;
+    // A little ahead of the pool, not the whole queue: other hosts get their share.
+    const unsigned workers = request.pool.workers != 0 ? request.pool.workers : supervisor::usable_cores();
+    request.redis.max_entries = std::max(2u, 2 * workers);
+  }
   if (request.pool.max_workers == 0) {
     const unsigned workers = request.pool.workers != 0 ? request.pool.workers : supervisor::usable_cores();
     request.pool.max_workers = std::min(1024u, std::max(8u, 4 * workers));
@@ -416,6 +440,12 @@ int run(int argc, char** argv, const KindRegistry& builtin) {
   submit->add_option("kind", submit_kind, "Task kind")->required();
   submit->add_option("inputs", submit_inputs, "Inputs, one task each");
   submit->add_option("--input-file", submit_input_file, "Read more inputs from FILE, one per line (- for stdin)");
+  supervisor::redis::ProducerSettings producer;
+  std::string submit_redis;
+  submit->add_option("--redis", submit_redis,
+                     "Enqueue on the Redis Streams queue at HOST:PORT instead, for every host serving it");
+  submit->add_option("--queue", producer.queue, "The Redis queue's name")->capture_default_str();
+  submit->add_option("--chunk", producer.chunk, "Inputs per queue entry")->check(CLI::Range(1, 100000))->capture_default_str();
 
   pid_t status_pid = 0;
   bool status_json = false, status_prometheus = false, status_watch = false;
@@ -505,6 +535,13 @@ int run(int argc, char** argv, const KindRegistry& builtin) {
     if (submit_inputs.empty()) {
       std::fprintf(stderr, "procpool submit: no inputs\n");
       return 2;
+    }
+    if (!submit_redis.empty()) {
+      producer.address = submit_redis;
+      return supervisor::redis::produce(producer, submit_kind, submit_inputs, [](const std::string& line) {
+        std::fwrite(line.data(), 1, line.size(), stdout);
+        std::fputc('\n', stdout);
+      });
     }
     return supervisor::submit(submit_socket, submit_kind, submit_inputs);
   }

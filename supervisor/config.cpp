@@ -47,6 +47,11 @@ const Key kKeys[] = {
     {"serve", "log-level", Type::String, 0, 0, "\"info\"", "procpool serve: least severe messages logged: trace, debug, info, warning, error or off"},
     {"serve", "max-workers", Type::Int, 0, 1024, "0", "procpool serve: the most workers a reload (SIGHUP) may raise workers to; 0: 4 x workers, at least 8"},
     {"serve", "metrics-port", Type::Int, 0, 65535, "0", "procpool serve: Prometheus metrics on http://127.0.0.1:PORT/metrics; 0: off"},
+    {"redis", "address", Type::String, 0, 0, "", "procpool serve and submit: a Redis Streams queue at HOST:PORT (docs/SCALE_OUT.md; default: none)"},
+    {"redis", "queue", Type::String, 0, 0, "\"default\"", "the queue's name (its keys are pp:{QUEUE}:...)"},
+    {"redis", "instance", Type::String, 0, 0, "\"0\"", "procpool serve: this host's consumer is HOSTNAME:INSTANCE (stable across restarts)"},
+    {"redis", "lease", Type::Seconds, 0, 0, "30", "procpool serve: a host silent this long loses its jobs to the others"},
+    {"redis", "chunk", Type::Int, 1, 100000, "100", "procpool submit: inputs per queue entry"},
     {"thumbnail", "size", Type::String, 0, 0, "\"128x128\"", "fit within WIDTHxHEIGHT"},
     {"thumbnail", "out", Type::String, 0, 0, "", "output folder (default: beside each image)"},
     {"thumbnail", "overwrite", Type::Bool, 0, 0, "false", "replace existing thumbnails (else each is a task error, left as it is)"},
@@ -163,7 +168,7 @@ std::vector<ConfigSetting> check_config(const toml::table& doc, const std::strin
     for (const Key& k : kKeys) known |= section == k.section;
     if (!known || table == nullptr)
       throw ConfigError(place(path, section_node.source()) + ": unknown section '" + section +
-                        "' (sections: [pool], [serve], [thumbnail], [download], [wordcount], [sum-squares])");
+                        "' (sections: [pool], [serve], [redis], [thumbnail], [download], [wordcount], [sum-squares])");
     for (const auto& [key_key, node] : *table) {
       const std::string key(key_key.str());
       const Key* spec = nullptr;

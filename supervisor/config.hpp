@@ -2,7 +2,7 @@
 // The config file (TOML, toml++): every command-line setting of `procpool run` has a key,
 // a default, a meaning and a validated range. A key is named as its flag without the
 // dashes ("max-attempts"), in the section of what it configures: [pool] for the pool,
-// [serve] for procpool serve, [thumbnail], [download], [wordcount], [sum-squares] for a
+// [serve] for procpool serve, [redis] for its queue, [thumbnail], [download], [wordcount], [sum-squares] for a
 // kind's own flags. Flags given
 // on the command line override the file.
 #include <stdexcept>

@@ -25,6 +25,7 @@
 #include "supervisor/log.hpp"
 #include "supervisor/notify.hpp"
 #include "supervisor/protocol.hpp"
+#include "supervisor/redis/intake.hpp"
 #include "supervisor/run_report.hpp"
 #include "supervisor/status.hpp"
 
@@ -72,6 +73,14 @@ class Server final : public Remote, public PoolEvents {
     epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
     if (epoll_fd_ < 0) throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
     if (hangup_fd_ >= 0) watch(hangup_fd_, kHangup, EPOLLIN, EPOLL_CTL_ADD);
+    if (request_.use_redis) {
+      redis_ = std::make_unique<redis::Intake>(request_.redis, [](int level, const std::string& message) {
+        if (level == 0) spdlog::info("{}", message);
+        else if (level == 1) spdlog::warn("{}", message);
+        else spdlog::error("{}", message);
+      });
+      watch(redis_->wake_fd(), kRedis, EPOLLIN, EPOLL_CTL_ADD);
+    }
     listen_fd_ = listen_on(request_.socket_path);
     watch(listen_fd_, 0, EPOLLIN, EPOLL_CTL_ADD);
     if (request_.metrics_port != 0) {
@@ -101,6 +110,10 @@ class Server final : public Remote, public PoolEvents {
         reload();
         continue;
       }
+      if (id == kRedis) {
+        redis_->take(pool_, request_.kinds);
+        continue;
+      }
       if (id == 0 || id == kMetricsListener) {
         accept_clients(id == 0 ? listen_fd_ : metrics_fd_, id == kMetricsListener);
         continue;
@@ -113,7 +126,11 @@ class Server final : public Remote, public PoolEvents {
   bool has_posts() const override { return false; }
   bool prepare_sleep() override { return false; }  // the epoll fd itself wakes the loop
   void woke() override {}
-  bool finished(const Supervisor& pool) const override { return pool.stopping() && pool.unfinished() == 0; }
+  bool finished(const Supervisor& pool) const override {
+    if (!pool.stopping() || pool.unfinished() != 0) return false;
+    // The queue's last results and hand-backs are sent (within 10 s) before the end.
+    return redis_ == nullptr || redis_->flushed() || ipc::monotonic_ns() - stopping_ns_ > 10'000'000'000ull;
+  }
 
   // --- PoolEvents
   void on_result(const Completion& c) override {
@@ -124,6 +141,7 @@ class Server final : public Remote, public PoolEvents {
       std::fwrite(line.data(), 1, line.size(), log_);
       std::fputc('\n', log_);
     }
+    if (redis_ != nullptr && redis_->on_result(c, line)) return;
     const auto route = routes_.find(c.id);
     if (route == routes_.end()) return;
     const uint64_t request_key = route->second;
@@ -166,6 +184,8 @@ class Server final : public Remote, public PoolEvents {
   void check_stopping() {
     if (!pool_.stopping() || stopping_sent_) return;
     stopping_sent_ = true;
+    stopping_ns_ = ipc::monotonic_ns();
+    if (redis_ != nullptr) redis_->stopping();
     notify_systemd("STOPPING=1");
     epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listen_fd_, nullptr);
     ::close(listen_fd_);
@@ -460,6 +480,9 @@ class Server final : public Remote, public PoolEvents {
   uint64_t start_ns_;
   int hangup_fd_;
   static constexpr uint64_t kHangup = ~uint64_t{0} - 1;
+  static constexpr uint64_t kRedis = ~uint64_t{0} - 2;
+  std::unique_ptr<redis::Intake> redis_;
+  uint64_t stopping_ns_ = 0;
   int epoll_fd_ = -1;
   int listen_fd_ = -1;
   int metrics_fd_ = -1;

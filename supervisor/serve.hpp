@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "supervisor/pool.hpp"
+#include "supervisor/redis/host.hpp"
 
 namespace procpool::supervisor {
 
@@ -22,6 +23,9 @@ struct ServeRequest {
   int metrics_port = 0;           // Prometheus metrics on http://127.0.0.1:PORT/metrics; 0: off
   std::string log_format = "plain";  // see supervisor/log.hpp
   std::string log_level = "info";
+  // Also a host of a Redis Streams queue (docs/SCALE_OUT.md), beside the socket.
+  bool use_redis = false;
+  redis::HostSettings redis;
   // SIGHUP: builds the request anew from the config file (throws on a bad one). The pool
   // takes its workers, limits and kind options; the results file is reopened (log
   // rotation); a new socket or metrics port needs a restart. Empty: SIGHUP is ignored.

@@ -45,7 +45,7 @@ TEST_F(Config, MistakesNameTheFileLineColumnKeyAndWhatIsAccepted) {
       {"[download]\nmax-size = \"lots\"\n", ":2:12: key 'max-size' in [download] must be a size"},
       {"[pool]\ntimeout = \"soon\"\n", ":2:11: key 'timeout' in [pool] must be seconds (0.001 to 2592000), or a string like"},
       {"[pool]\nplugin = \"one.so\"\n", ":2:10: key 'plugin' in [pool] must be an array of strings"},
-      {"[pools]\nworkers = 2\n", ":1:1: unknown section 'pools' (sections: [pool], [serve], [thumbnail], [download]"},
+      {"[pools]\nworkers = 2\n", ":1:1: unknown section 'pools' (sections: [pool], [serve], [redis], [thumbnail], [download]"},
       {"[pool\nworkers = 2\n", ":1:6: Error while parsing table header"},
       // Found by fuzz_config: toml++ 3.2 reaches undefined behaviour on some non-ASCII
       // characters outside strings; they are refused before it sees them.

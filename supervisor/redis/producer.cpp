@@ -1,0 +1,94 @@
+#include "supervisor/redis/producer.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "supervisor/redis/client.hpp"
+#include "supervisor/redis/host.hpp"
+
+namespace procpool::supervisor::redis {
+
+namespace {
+
+std::string client_id() {
+  char host[256] = "host";
+  gethostname(host, sizeof host - 1);
+  std::random_device rd;
+  char suffix[17];
+  std::snprintf(suffix, sizeof suffix, "%08x%08x", rd(), rd());
+  return std::string(host) + ":" + std::to_string(getpid()) + ":" + suffix;
+}
+
+std::string text(const nlohmann::json& j, const char* key) {
+  const auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+}  // namespace
+
+int produce(const ProducerSettings& settings, const std::string& kind, const std::vector<std::string>& inputs,
+            const std::function<void(const std::string&)>& print) {
+  using nlohmann::json;
+  try {
+    Client redis(parse_endpoint(settings.address), std::chrono::milliseconds(2000), std::chrono::milliseconds(10000));
+    const std::string client = client_id();
+    const std::string reply = "pp:{" + settings.queue + "}:reply:" + client;
+    std::map<std::string, std::vector<std::string>> jobs;  // job id -> its inputs
+    std::vector<std::vector<std::string>> adds;
+    const std::size_t chunk = std::max<std::size_t>(1, settings.chunk);
+    for (std::size_t i = 0; i < inputs.size(); i += chunk) {
+      const std::string job = client + ":" + std::to_string(i / chunk);
+      std::vector<std::string> part(inputs.begin() + static_cast<std::ptrdiff_t>(i),
+                                    inputs.begin() + static_cast<std::ptrdiff_t>(std::min(inputs.size(), i + chunk)));
+      adds.push_back({"XADD", jobs_key(settings.queue), "*", "job", job, "kind", kind, "inputs", json(part).dump(),
+                      "reply", reply});
+      jobs.emplace(job, std::move(part));
+    }
+    for (std::size_t i = 0; i < adds.size(); i += 1000) {  // pipelined, 1000 entries a round trip
+      std::vector<std::vector<std::string>> batch(adds.begin() + static_cast<std::ptrdiff_t>(i),
+                                                  adds.begin() + static_cast<std::ptrdiff_t>(std::min(adds.size(), i + 1000)));
+      for (const Reply& r : redis.pipeline(batch))
+        if (r.is_error()) throw RedisError("XADD: " + r.str);
+    }
+    bool all_ok = true;
+    std::string last = "0";
+    while (!jobs.empty()) {
+      const Reply r = redis.command({"XREAD", "COUNT", "1000", "BLOCK", "2000", "STREAMS", reply, last});
+      if (r.is_error()) throw RedisError("XREAD: " + r.str);
+      if (r.type != Reply::Type::Array || r.elements.empty()) continue;
+      for (const Reply& entry : r.elements[0].elements.at(1).elements) {
+        last = entry.elements.at(0).str;
+        const Reply& fields = entry.elements.at(1);
+        const json result =
+            json::parse(fields.elements.size() >= 2 ? fields.elements[1].str : std::string(), nullptr, false);
+        if (!result.is_object() || !result.contains("job") || !result["job"].is_string()) continue;
+        const auto it = jobs.find(result["job"].get<std::string>());
+        if (it == jobs.end()) continue;  // not ours, or answered already
+        if (result.contains("results") && result["results"].is_array()) {
+          for (const json& line : result["results"]) {
+            all_ok &= text(line, "status") == "ok";
+            print(line.dump(-1, ' ', false, json::error_handler_t::replace));
+          }
+        } else {  // the whole job failed: lost with its hosts, or malformed
+          all_ok = false;
+          for (const std::string& in : it->second)
+            print(json{{"kind", kind}, {"input", in}, {"status", text(result, "status")},
+                       {"error", text(result, "cause")}}
+                      .dump(-1, ' ', false, json::error_handler_t::replace));
+        }
+        jobs.erase(it);
+      }
+    }
+    redis.command({"DEL", reply});
+    return all_ok ? 0 : 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "procpool submit: %s\n", e.what());
+    return 2;
+  }
+}
+
+}  // namespace procpool::supervisor::redis

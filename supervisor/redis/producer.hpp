@@ -1,0 +1,23 @@
+#pragma once
+// `procpool submit --redis`: a producer of a Redis Streams queue (docs/SCALE_OUT.md). It
+// adds the inputs as entries of `chunk` tasks each, then reads its own reply stream until
+// every job has its one result, printing a result line per input as `submit` does.
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace procpool::supervisor::redis {
+
+struct ProducerSettings {
+  std::string address = "127.0.0.1:6379";
+  std::string queue = "default";
+  std::size_t chunk = 100;  // inputs per entry
+};
+
+// Exit status as `submit`: 0 all ok, 1 any not, 2 Redis unreachable. print: one result
+// line (JSON) per input.
+int produce(const ProducerSettings& settings, const std::string& kind, const std::vector<std::string>& inputs,
+            const std::function<void(const std::string&)>& print);
+
+}  // namespace procpool::supervisor::redis

@@ -1,0 +1,197 @@
+// Many hosts, one Redis queue: real `procpool serve` processes consuming a real
+// redis-server started here on loopback, fed by `procpool submit --redis`.
+#include <signal.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "supervisor/redis/client.hpp"
+#include "tests/test_support.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using procpool::supervisor::redis::Client;
+using procpool::supervisor::redis::Endpoint;
+using procpool::supervisor::redis::Reply;
+using procpool::testing::CliRun;
+using procpool::testing::json_lines;
+using procpool::testing::read_file;
+using procpool::testing::run_cli;
+
+namespace {
+
+int free_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+class Redis : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = procpool::testing::fresh_test_dir("redis");
+    port_ = free_port();
+    address_ = "127.0.0.1:" + std::to_string(port_);
+    redis_ = fork();
+    if (redis_ == 0) {
+      setpgid(0, 0);
+      const std::string port = std::to_string(port_);
+      execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--logfile", (dir_ / "redis.log").c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+      try {
+        Client c({"127.0.0.1", port_}, std::chrono::milliseconds(200), std::chrono::milliseconds(1000));
+        if (c.command({"PING"}).str == "PONG") return;
+      } catch (const std::exception&) {
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    FAIL() << "redis-server did not start: " << read_file((dir_ / "redis.log").string());
+  }
+  void TearDown() override {
+    for (pid_t h : hosts_) {
+      kill(-h, SIGKILL);
+      procpool::testing::wait_status(h);
+    }
+    kill(redis_, SIGKILL);
+    procpool::testing::wait_status(redis_);
+    fs::remove_all(dir_);
+  }
+  // A host: `procpool serve` with its own socket, consuming queue q.
+  pid_t host(const std::string& name, const std::string& args) {
+    const pid_t pid = procpool::testing::start_background(
+        "serve --socket " + (dir_ / (name + ".sock")).string() + " --redis " + address_ + " --queue q --instance " +
+            name + " " + args,
+        (dir_ / (name + ".out")).string(), (dir_ / (name + ".err")).string());
+    hosts_.push_back(pid);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (read_file((dir_ / (name + ".err")).string()).find("connected to Redis") == std::string::npos &&
+           std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_NE(read_file((dir_ / (name + ".err")).string()).find("connected to Redis"), std::string::npos);
+    return pid;
+  }
+  Reply redis(const std::vector<std::string>& argv) {
+    Client c({"127.0.0.1", port_}, std::chrono::milliseconds(1000), std::chrono::milliseconds(5000));
+    return c.command(argv);
+  }
+  // Nothing left in the queue: no entry, nothing pending.
+  void expect_drained() {
+    EXPECT_EQ(redis({"XLEN", "pp:{q}:jobs"}).integer, 0);
+    const Reply pending = redis({"XPENDING", "pp:{q}:jobs", "pp"});
+    ASSERT_EQ(pending.type, Reply::Type::Array);
+    EXPECT_EQ(pending.elements.at(0).integer, 0);
+  }
+
+  fs::path dir_;
+  int port_ = 0;
+  std::string address_;
+  pid_t redis_ = -1;
+  std::vector<pid_t> hosts_;
+};
+
+}  // namespace
+
+TEST_F(Redis, TasksOverTwoHostsAreEachAnsweredOnce) {
+  host("a", "-j 1");
+  host("b", "-j 1");
+  std::string inputs;
+  const int n = 20000;
+  for (int i = 0; i < n; ++i) inputs += std::to_string(i) + "\n";
+  const CliRun r = run_cli("submit --redis " + address_ + " --queue q --chunk 100 noop --input-file -", inputs);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto lines = json_lines(r.out);
+  ASSERT_EQ(lines.size(), static_cast<std::size_t>(n));
+  std::set<std::string> seen;
+  std::set<int64_t> pids;
+  for (const json& j : lines) {
+    EXPECT_EQ(j["status"], "ok");
+    seen.insert(j["input"].get<std::string>());
+    pids.insert(j["pid"].get<int64_t>());
+  }
+  EXPECT_EQ(seen.size(), static_cast<std::size_t>(n));  // every input, once
+  EXPECT_EQ(pids.size(), 2u);                            // both hosts' workers took part
+  expect_drained();
+}
+
+TEST_F(Redis, AKilledHostsJobsAreTakenOverAfterItsLease) {
+  const pid_t a = host("a", "-j 2 --lease 1");
+  host("b", "-j 2 --lease 1");
+  std::string inputs;
+  for (int i = 0; i < 120; ++i) inputs += std::to_string(40 + i % 20) + "\n";
+  std::ofstream(dir_ / "inputs.txt") << inputs;
+  const pid_t submit = fork();
+  if (submit == 0) {
+    const std::string cmd = std::string(PROCPOOL_EXE) + " submit --redis " + address_ + " --queue q --chunk 4 sleep --input-file " +
+                            (dir_ / "inputs.txt").string() + " > " + (dir_ / "submit.out").string() + " 2>&1";
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Once host a has work in hand, it dies with its workers.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (redis({"XPENDING", "pp:{q}:jobs", "pp"}).elements.size() < 4 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  const auto killed = std::chrono::steady_clock::now();
+  kill(-a, SIGKILL);
+  EXPECT_EQ(procpool::testing::wait_status(submit), 0) << read_file((dir_ / "submit.out").string());
+  const double after_kill_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
+  const auto lines = json_lines(read_file((dir_ / "submit.out").string()));
+  ASSERT_EQ(lines.size(), 120u);
+  for (const json& j : lines) EXPECT_EQ(j["status"], "ok") << j.dump();
+  const std::string b_log = read_file((dir_ / "b.err").string());
+  EXPECT_NE(b_log.find("took over entry"), std::string::npos) << b_log;
+  // Reclaimed after the 1 s lease (taken over within lease x 1.5), the rest run by b.
+  EXPECT_LT(after_kill_s, 1.5 + 120 * 0.06 / 2) << after_kill_s;
+  expect_drained();
+}
+
+TEST_F(Redis, MalformedEntriesGetOneErrorResultAndNeverBlockTheQueue) {
+  // This host takes its queue from the [redis] section of its config file.
+  std::ofstream(dir_ / "c.toml") << "[pool]\nworkers = 1\n[redis]\naddress = \"" << address_
+                                 << "\"\nqueue = \"q\"\ninstance = \"from-config\"\n";
+  hosts_.push_back(procpool::testing::start_background(
+      "serve --socket " + (dir_ / "c.sock").string() + " --config " + (dir_ / "c.toml").string(),
+      (dir_ / "c.out").string(), (dir_ / "c.err").string()));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (read_file((dir_ / "c.err").string()).find("connected to Redis") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_NE(read_file((dir_ / "c.err").string()).find(":from-config"), std::string::npos)
+      << read_file((dir_ / "c.err").string());
+  redis({"XADD", "pp:{q}:jobs", "*", "job", "bad-json", "kind", "noop", "inputs", "not json", "reply", "pp:{q}:reply:t"});
+  redis({"XADD", "pp:{q}:jobs", "*", "job", "bad-kind", "kind", "no-such", "inputs", "[\"x\"]", "reply", "pp:{q}:reply:t"});
+  redis({"XADD", "pp:{q}:jobs", "*", "kind", "noop", "inputs", "[\"x\"]", "reply", "pp:{q}:reply:t"});  // no job id
+  const CliRun r = run_cli("submit --redis " + address_ + " --queue q noop 1 2 3");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(json_lines(r.out).size(), 3u);
+  const Reply replies = redis({"XRANGE", "pp:{q}:reply:t", "-", "+"});
+  std::set<std::string> causes;
+  for (const Reply& e : replies.elements) {
+    const json j = json::parse(e.elements.at(1).elements.at(1).str);
+    EXPECT_EQ(j["status"], "error") << j.dump();
+    causes.insert(j["cause"].get<std::string>());
+  }
+  EXPECT_EQ(causes.size(), 3u);
+  EXPECT_TRUE(causes.count("\"inputs\" must be a JSON array of strings, not empty")) << replies.elements.size();
+  EXPECT_TRUE(causes.count("unknown task kind 'no-such' on this host"));
+  EXPECT_TRUE(causes.count("the entry has no \"job\" field"));
+  expect_drained();
+}
