@@ -141,7 +141,7 @@ class Server final : public Remote, public PoolEvents {
       std::fwrite(line.data(), 1, line.size(), log_);
       std::fputc('\n', log_);
     }
-    if (redis_ != nullptr && redis_->on_result(c, line)) return;
+    if (redis_ != nullptr && redis_->on_result(c, line, pool_.stopping())) return;
     const auto route = routes_.find(c.id);
     if (route == routes_.end()) return;
     const uint64_t request_key = route->second;

@@ -195,3 +195,82 @@ TEST_F(Redis, MalformedEntriesGetOneErrorResultAndNeverBlockTheQueue) {
   EXPECT_TRUE(causes.count("the entry has no \"job\" field"));
   expect_drained();
 }
+
+// SIGTERM: the task running finishes and is answered; what the host claimed but had not
+// started goes back to the queue at once, uncharged, and another host runs it.
+TEST_F(Redis, SigtermFinishesWhatRunsAndHandsBackTheRest) {
+  const pid_t a = host("a", "-j 1");  // holds 2 entries at most: one running, one waiting
+  const pid_t submit = fork();
+  if (submit == 0) {
+    const std::string cmd = std::string(PROCPOOL_EXE) + " submit --redis " + address_ +
+                            " --queue q --chunk 1 sleep 700 701 702 703 > " + (dir_ / "submit.out").string() + " 2>&1";
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (redis({"XPENDING", "pp:{q}:jobs", "pp"}).elements.at(0).integer < 2 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the first task is running
+  kill(a, SIGTERM);
+  EXPECT_EQ(procpool::testing::wait_status(a), 0);
+  hosts_.erase(hosts_.begin());
+  const std::string a_log = read_file((dir_ / "a.err").string());
+  EXPECT_NE(a_log.find("handed back 1 entries that had not started"), std::string::npos) << a_log;
+  // Nothing of a's is pending any more: the rest waits in the stream for any host.
+  EXPECT_EQ(redis({"XPENDING", "pp:{q}:jobs", "pp"}).elements.at(0).integer, 0);
+  host("b", "-j 2");
+  EXPECT_EQ(procpool::testing::wait_status(submit), 0) << read_file((dir_ / "submit.out").string());
+  const auto lines = json_lines(read_file((dir_ / "submit.out").string()));
+  ASSERT_EQ(lines.size(), 4u);
+  std::set<std::string> inputs;
+  for (const json& j : lines) {
+    EXPECT_EQ(j["status"], "ok") << j.dump();
+    inputs.insert(j["input"].get<std::string>());
+  }
+  EXPECT_EQ(inputs.size(), 4u);
+  expect_drained();
+}
+
+// A job whose hosts keep dying while they hold it (as a kind that kills its supervisor
+// would do) is given up after its max_attempts: to the dead-letter stream with its
+// cause, one "lost" result to its submitter; the queue goes on.
+TEST_F(Redis, AJobThatKeepsLosingItsHostsEndsInTheDeadLetterStream) {
+  redis({"XADD", "pp:{q}:jobs", "*", "job", "poison", "kind", "sleep", "inputs", "[\"60000\"]", "reply",
+         "pp:{q}:reply:t", "max_attempts", "2"});
+  for (const char* name : {"a", "b"}) {
+    const pid_t h = host(name, "-j 1 --lease 0.5");
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    auto holder = [&] {  // the consumer holding the entry
+      const Reply p = redis({"XPENDING", "pp:{q}:jobs", "pp", "-", "+", "1"});
+      return p.elements.empty() ? std::string() : p.elements[0].elements.at(1).str;
+    };
+    const std::string me = std::string(":") + name;
+    while (!holder().ends_with(me) && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    ASSERT_TRUE(holder().ends_with(me)) << holder();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    kill(-h, SIGKILL);  // the host dies holding it
+    procpool::testing::wait_status(h);
+    hosts_.pop_back();
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));  // past its lease
+  }
+  host("c", "-j 1 --lease 0.5");
+  const CliRun r = run_cli("submit --redis " + address_ + " --queue q noop after");  // the queue goes on
+  EXPECT_EQ(r.status, 0) << r.err;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (redis({"XLEN", "pp:{q}:dead"}).integer < 1 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const Reply dead = redis({"XRANGE", "pp:{q}:dead", "-", "+"});
+  ASSERT_EQ(dead.elements.size(), 1u);
+  const Reply& fields = dead.elements[0].elements.at(1);
+  ASSERT_GE(fields.elements.size(), 2u);
+  EXPECT_EQ(fields.elements[0].str, "cause");
+  EXPECT_NE(fields.elements[1].str.find("lost 2 hosts while running it (limit 2)"), std::string::npos)
+      << fields.elements[1].str << "\n" << read_file((dir_ / "c.err").string());
+  const Reply replies = redis({"XRANGE", "pp:{q}:reply:t", "-", "+"});
+  ASSERT_EQ(replies.elements.size(), 1u);
+  const json lost = json::parse(replies.elements[0].elements.at(1).elements.at(1).str);
+  EXPECT_EQ(lost["status"], "lost");
+  EXPECT_EQ(lost["job"], "poison");
+  expect_drained();
+}

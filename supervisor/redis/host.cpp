@@ -106,6 +106,7 @@ void Host::run() {
       if (group.is_error() && group.str.rfind("BUSYGROUP", 0) != 0) throw RedisError("XGROUP CREATE: " + group.str);
       log_(0, "connected to Redis at " + settings_.address + ", queue " + settings_.queue + " as " + settings_.consumer);
       own_pending_first_ = true;
+      pending_cursor_ = "0";
       backoff_ms = 100;
       while (!stop_) cycle(redis);
     } catch (const std::exception& e) {
@@ -130,7 +131,9 @@ void Host::cycle(Client& redis) {
     std::lock_guard lock(mutex_);
     claiming = claiming_;
   }
-  if (claiming && now - last_takeover_ms_ >= settings_.lease_ms / 2) {
+  // Our own pending entries are read back first: a read of history counts a delivery,
+  // so it must not come after a take-over of the same entry.
+  if (claiming && !own_pending_first_ && now - last_takeover_ms_ >= settings_.lease_ms / 2) {
     last_takeover_ms_ = now;
     take_over(redis);
   }
@@ -220,7 +223,7 @@ void Host::read_new(Client& redis) {
   const std::size_t room = settings_.max_entries - held_.size();
   std::vector<std::string> argv{"XREADGROUP", "GROUP", kGroup, settings_.consumer, "COUNT", std::to_string(room)};
   if (!own_pending_first_ && quiet) argv.insert(argv.end(), {"BLOCK", "20"});
-  argv.insert(argv.end(), {"STREAMS", jobs_key(settings_.queue), own_pending_first_ ? "0" : ">"});
+  argv.insert(argv.end(), {"STREAMS", jobs_key(settings_.queue), own_pending_first_ ? pending_cursor_ : ">"});
   const Reply r = redis.command(argv);
   if (r.is_error()) throw RedisError("XREADGROUP: " + r.str);
   std::vector<Job> jobs;
@@ -228,10 +231,13 @@ void Host::read_new(Client& redis) {
   if (r.type == Reply::Type::Array && !r.elements.empty()) {
     for (const Reply& entry : r.elements[0].elements.at(1).elements) {
       ++seen;
-      if (entry.type != Reply::Type::Array || entry.elements.size() < 2 || entry.elements[1].nil()) continue;  // deleted
+      if (entry.type != Reply::Type::Array || entry.elements.empty()) continue;
+      if (own_pending_first_) pending_cursor_ = entry.elements[0].str;  // the next read starts after it
+      if (entry.elements.size() < 2 || entry.elements[1].nil()) continue;  // deleted meanwhile
+      // Reading our own pending entries again also returns those already in hand.
+      if (!held_.insert(entry.elements[0].str).second) continue;
       Job job;
       std::string why;
-      held_.insert(entry.elements[0].str);
       if (parse_entry(entry, &job, &why)) {
         jobs.push_back(std::move(job));
       } else {
@@ -243,7 +249,7 @@ void Host::read_new(Client& redis) {
       }
     }
   }
-  if (own_pending_first_ && seen < room) own_pending_first_ = false;
+  if (own_pending_first_ && seen == 0) own_pending_first_ = false;  // all of them read
   held_count_ = held_.size();
   post(std::move(jobs), {});
 }

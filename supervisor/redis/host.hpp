@@ -92,6 +92,7 @@ class Host {
   std::set<std::string> held_;  // entry ids claimed and not finished
   std::atomic<std::size_t> held_count_{0};
   bool own_pending_first_ = true;
+  std::string pending_cursor_ = "0";  // where the reading of our own pending entries is
   uint64_t last_renew_ms_ = 0, last_takeover_ms_ = 0;
 };
 

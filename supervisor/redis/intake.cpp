@@ -44,14 +44,14 @@ void Intake::take(Supervisor& pool, const std::vector<KindSpec>& kinds) {
   }
 }
 
-bool Intake::on_result(const Completion& c, const std::string& line) {
+bool Intake::on_result(const Completion& c, const std::string& line, bool stopping) {
   const auto route = routes_.find(c.id);
   if (route == routes_.end()) return false;
   const auto [key, index] = route->second;
   routes_.erase(route);
   Running& r = jobs_[key];
   r.results[index] = line;
-  if (c.status == ipc::Status::Cancelled && stopping_) r.interrupted = true;
+  if (c.status == ipc::Status::Cancelled && stopping) r.interrupted = true;
   if (--r.remaining == 0) complete(key);
   return true;
 }

@@ -21,8 +21,9 @@ class Intake {
   // The Host's jobs become tasks (kinds: the pool's, by name); lost entries' tasks that
   // have not started are cancelled.
   void take(Supervisor& pool, const std::vector<KindSpec>& kinds);
-  // A result of the pool; false if the task is not one of ours. line: its result line.
-  bool on_result(const Completion& c, const std::string& line);
+  // A result of the pool; false if the task is not one of ours. line: its result line;
+  // stopping: the pool is draining (then a cancelled task means "never ran": hand back).
+  bool on_result(const Completion& c, const std::string& line, bool stopping);
   // The pool is stopping (SIGTERM): claim nothing more; jobs whose tasks get cancelled
   // before they ran are handed back whole, uncharged.
   void stopping();
