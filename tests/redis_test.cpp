@@ -145,10 +145,17 @@ TEST_F(Redis, AKilledHostsJobsAreTakenOverAfterItsLease) {
     _exit(127);
   }
   // Once host a has work in hand, it dies with its workers.
+  auto a_holds = [&] {  // XPENDING's summary: count, first, last, [[consumer, count], ...]
+    const Reply p = redis({"XPENDING", "pp:{q}:jobs", "pp"});
+    if (p.elements.size() < 4) return false;
+    for (const Reply& c : p.elements[3].elements)
+      if (c.elements.size() == 2 && c.elements[0].str.ends_with(":a")) return true;
+    return false;
+  };
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (redis({"XPENDING", "pp:{q}:jobs", "pp"}).elements.size() < 4 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  while (!a_holds() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  ASSERT_TRUE(a_holds());
   const auto killed = std::chrono::steady_clock::now();
   kill(-a, SIGKILL);
   EXPECT_EQ(procpool::testing::wait_status(submit), 0) << read_file((dir_ / "submit.out").string());
