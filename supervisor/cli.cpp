@@ -446,6 +446,11 @@ int run(int argc, char** argv, const KindRegistry& builtin) {
                      "Enqueue on the Redis Streams queue at HOST:PORT instead, for every host serving it");
   submit->add_option("--queue", producer.queue, "The Redis queue's name")->capture_default_str();
   submit->add_option("--chunk", producer.chunk, "Inputs per queue entry")->check(CLI::Range(1, 100000))->capture_default_str();
+  double submit_reconnect_s = 60;
+  submit->add_option("--reconnect-for", submit_reconnect_s,
+                     "With --redis: SECONDS to keep trying to reach a lost Redis before giving up")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
 
   pid_t status_pid = 0;
   bool status_json = false, status_prometheus = false, status_watch = false;
@@ -538,6 +543,7 @@ int run(int argc, char** argv, const KindRegistry& builtin) {
     }
     if (!submit_redis.empty()) {
       producer.address = submit_redis;
+      producer.reconnect_ms = static_cast<uint64_t>(submit_reconnect_s * 1000);
       return supervisor::redis::produce(producer, submit_kind, submit_inputs, [](const std::string& line) {
         std::fwrite(line.data(), 1, line.size(), stdout);
         std::fputc('\n', stdout);

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -46,12 +47,18 @@ class Redis : public ::testing::Test {
     dir_ = procpool::testing::fresh_test_dir("redis");
     port_ = free_port();
     address_ = "127.0.0.1:" + std::to_string(port_);
+    start_redis(false);
+  }
+  // redis-server on port_, its files in dir_; with aof, every write is in the append-only
+  // file before Redis answers (appendfsync always), so a restart loses nothing accepted.
+  void start_redis(bool aof) {
     redis_ = fork();
     if (redis_ == 0) {
       setpgid(0, 0);
       const std::string port = std::to_string(port_);
       execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--logfile", (dir_ / "redis.log").c_str(), static_cast<char*>(nullptr));
+             "--dir", dir_.c_str(), "--appendonly", aof ? "yes" : "no", "--appendfsync", "always", "--logfile",
+             (dir_ / "redis.log").c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -91,6 +98,35 @@ class Redis : public ::testing::Test {
   Reply redis(const std::vector<std::string>& argv) {
     Client c({"127.0.0.1", port_}, std::chrono::milliseconds(1000), std::chrono::milliseconds(5000));
     return c.command(argv);
+  }
+  // How many entries the consumer "HOST:name" holds (XPENDING's summary: count, first,
+  // last, [[consumer, count], ...]).
+  long long holders(const std::string& name) {
+    const Reply p = redis({"XPENDING", "pp:{q}:jobs", "pp"});
+    if (p.elements.size() < 4) return 0;
+    for (const Reply& c : p.elements[3].elements)
+      if (c.elements.size() == 2 && c.elements[0].str.ends_with(":" + name)) return std::stoll(c.elements[1].str);
+    return 0;
+  }
+  // A producer in the background: `procpool submit --redis` of KIND over the lines of
+  // `inputs`, its results to submit.out.
+  pid_t submit_in_background(const std::string& args, const std::string& inputs) {
+    std::ofstream(dir_ / "inputs.txt") << inputs;
+    return procpool::testing::start_background("submit --redis " + address_ + " --queue q " + args +
+                                                   " --input-file " + (dir_ / "inputs.txt").string(),
+                                               (dir_ / "submit.out").string(), (dir_ / "submit.err").string());
+  }
+  // Waits for that producer: it ends 0 with n result lines, all ok, each input once.
+  void expect_each_answered_once(pid_t submit, std::size_t n) {
+    EXPECT_EQ(procpool::testing::wait_status(submit), 0) << read_file((dir_ / "submit.err").string());
+    const auto lines = json_lines(read_file((dir_ / "submit.out").string()));
+    ASSERT_EQ(lines.size(), n);
+    std::set<std::string> inputs;
+    for (const json& j : lines) {
+      EXPECT_EQ(j["status"], "ok") << j.dump();
+      inputs.insert(j["input"].get<std::string>());
+    }
+    EXPECT_EQ(inputs.size(), n);
   }
   // Nothing left in the queue: no entry, nothing pending.
   void expect_drained() {
@@ -135,38 +171,101 @@ TEST_F(Redis, AKilledHostsJobsAreTakenOverAfterItsLease) {
   const pid_t a = host("a", "-j 2 --lease 1");
   host("b", "-j 2 --lease 1");
   std::string inputs;
-  for (int i = 0; i < 120; ++i) inputs += std::to_string(40 + i % 20) + "\n";
-  std::ofstream(dir_ / "inputs.txt") << inputs;
-  const pid_t submit = fork();
-  if (submit == 0) {
-    const std::string cmd = std::string(PROCPOOL_EXE) + " submit --redis " + address_ + " --queue q --chunk 4 sleep --input-file " +
-                            (dir_ / "inputs.txt").string() + " > " + (dir_ / "submit.out").string() + " 2>&1";
-    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
+  for (int i = 0; i < 120; ++i) inputs += std::to_string(20 + i) + "\n";  // ms to sleep, each different
+  const pid_t submit = submit_in_background("--chunk 4 sleep", inputs);
   // Once host a has work in hand, it dies with its workers.
-  auto a_holds = [&] {  // XPENDING's summary: count, first, last, [[consumer, count], ...]
-    const Reply p = redis({"XPENDING", "pp:{q}:jobs", "pp"});
-    if (p.elements.size() < 4) return false;
-    for (const Reply& c : p.elements[3].elements)
-      if (c.elements.size() == 2 && c.elements[0].str.ends_with(":a")) return true;
-    return false;
-  };
+  auto a_holds = [&] { return holders("a") > 0; };
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (!a_holds() && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   ASSERT_TRUE(a_holds());
   const auto killed = std::chrono::steady_clock::now();
   kill(-a, SIGKILL);
-  EXPECT_EQ(procpool::testing::wait_status(submit), 0) << read_file((dir_ / "submit.out").string());
+  expect_each_answered_once(submit, 120);
   const double after_kill_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
-  const auto lines = json_lines(read_file((dir_ / "submit.out").string()));
-  ASSERT_EQ(lines.size(), 120u);
-  for (const json& j : lines) EXPECT_EQ(j["status"], "ok") << j.dump();
   const std::string b_log = read_file((dir_ / "b.err").string());
   EXPECT_NE(b_log.find("took over entry"), std::string::npos) << b_log;
   // Reclaimed after the 1 s lease (taken over within lease x 1.5), the rest run by b.
-  EXPECT_LT(after_kill_s, 1.5 + 120 * 0.06 / 2) << after_kill_s;
+  EXPECT_LT(after_kill_s, 1.5 + 9.54 / 2) << after_kill_s;  // 9.54 s: all the sleeps, over b's 2 workers
+  expect_drained();
+}
+
+// A host frozen (SIGSTOP, with its workers) past its lease: another host takes its jobs
+// over and answers them; when the frozen host wakes, its late results are dropped, it
+// learns that the entries are no longer its own, and no job flips back to it.
+TEST_F(Redis, AHostFrozenPastItsLeaseHasItsLateResultsDropped) {
+  const pid_t a = host("a", "-j 1 --lease 1");  // holds 2 entries at most
+  host("b", "-j 2 --lease 1");
+  std::string inputs;
+  for (int i = 0; i < 16; ++i) inputs += std::to_string(300 + i) + "\n";  // ms to sleep
+  const pid_t submit = submit_in_background("--chunk 1 sleep", inputs);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (holders("a") < 2 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  ASSERT_EQ(holders("a"), 2);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // a's first task is running
+  kill(-a, SIGSTOP);
+  expect_each_answered_once(submit, 16);
+  EXPECT_NE(read_file((dir_ / "b.err").string()).find("took over entry"), std::string::npos);
+
+  kill(-a, SIGCONT);  // a wakes up with a task that has just finished, and one it held
+  const auto woke = std::chrono::steady_clock::now();
+  std::string a_log;
+  while (a_log.find("dropped the late result") == std::string::npos &&
+         std::chrono::steady_clock::now() - woke < std::chrono::seconds(10)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    a_log = read_file((dir_ / "a.err").string());
+  }
+  EXPECT_NE(a_log.find("dropped the late result"), std::string::npos) << a_log;
+  EXPECT_NE(a_log.find("taken over by other hosts (lease lost)"), std::string::npos) << a_log;
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // what a might still do, it does now
+  EXPECT_EQ(redis({"KEYS", "pp:{q}:reply:*"}).elements.size(), 0u) << "a late result was added after submit ended";
+  EXPECT_EQ(holders("a"), 0) << "a job flipped back to the frozen host";
+  expect_drained();
+}
+
+// Redis crashes (SIGKILL) mid-run and comes back from its append-only file: hosts and
+// the producer reconnect, the tasks running meanwhile keep their results until they can
+// be delivered, and every input is answered exactly once.
+TEST_F(Redis, RedisRestartedMidRunLosesNothing) {
+  kill(redis_, SIGKILL);  // this test wants the append-only file
+  procpool::testing::wait_status(redis_);
+  start_redis(true);
+  host("a", "-j 2 --lease 2");
+  host("b", "-j 2 --lease 2");
+  std::string inputs;
+  for (int i = 0; i < 300; ++i) inputs += std::to_string(20 + i % 7) + "\n";  // ms to sleep
+  const pid_t submit = submit_in_background("--chunk 5 --reconnect-for 30 sleep", inputs);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  auto answered = [&] {  // whole lines only: submit may be writing one
+    const std::string out = read_file((dir_ / "submit.out").string());
+    return static_cast<std::size_t>(std::count(out.begin(), out.end(), '\n'));
+  };
+  while (redis({"EXISTS", "pp:{q}:jobs"}).integer == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // a part is done, a part runs
+  kill(redis_, SIGKILL);
+  procpool::testing::wait_status(redis_);
+  const std::size_t before = answered();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // tasks finish with Redis away
+  start_redis(true);
+  EXPECT_EQ(procpool::testing::wait_status(submit), 0) << read_file((dir_ / "submit.err").string());
+  const auto lines = json_lines(read_file((dir_ / "submit.out").string()));
+  EXPECT_LT(before, 300u) << "Redis went away only after the run";
+  std::printf("%zu of 300 answered when Redis crashed\n", before);
+  ASSERT_EQ(lines.size(), 300u);
+  std::multiset<int> inputs_seen;
+  for (const json& j : lines) {
+    EXPECT_EQ(j["status"], "ok") << j.dump();
+    inputs_seen.insert(std::stoi(j["input"].get<std::string>()));
+  }
+  for (int ms = 20; ms < 27; ++ms) EXPECT_EQ(inputs_seen.count(ms), static_cast<std::size_t>(300 / 7 + (ms - 20 < 300 % 7)));
+  EXPECT_EQ(redis({"KEYS", "pp:{q}:done:*"}).elements.size(), 60u);  // each job answered once
+  for (const char* h : {"a", "b"}) {
+    const std::string log = read_file((dir_ / (std::string(h) + ".err")).string());
+    EXPECT_NE(log.find("retrying in"), std::string::npos) << log;
+    EXPECT_NE(log.find("connected to Redis", log.find("retrying in")), std::string::npos) << log;
+  }
   expect_drained();
 }
 
@@ -207,13 +306,7 @@ TEST_F(Redis, MalformedEntriesGetOneErrorResultAndNeverBlockTheQueue) {
 // started goes back to the queue at once, uncharged, and another host runs it.
 TEST_F(Redis, SigtermFinishesWhatRunsAndHandsBackTheRest) {
   const pid_t a = host("a", "-j 1");  // holds 2 entries at most: one running, one waiting
-  const pid_t submit = fork();
-  if (submit == 0) {
-    const std::string cmd = std::string(PROCPOOL_EXE) + " submit --redis " + address_ +
-                            " --queue q --chunk 1 sleep 700 701 702 703 > " + (dir_ / "submit.out").string() + " 2>&1";
-    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
+  const pid_t submit = submit_in_background("--chunk 1 sleep", "700\n701\n702\n703\n");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (redis({"XPENDING", "pp:{q}:jobs", "pp"}).elements.at(0).integer < 2 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -226,15 +319,7 @@ TEST_F(Redis, SigtermFinishesWhatRunsAndHandsBackTheRest) {
   // Nothing of a's is pending any more: the rest waits in the stream for any host.
   EXPECT_EQ(redis({"XPENDING", "pp:{q}:jobs", "pp"}).elements.at(0).integer, 0);
   host("b", "-j 2");
-  EXPECT_EQ(procpool::testing::wait_status(submit), 0) << read_file((dir_ / "submit.out").string());
-  const auto lines = json_lines(read_file((dir_ / "submit.out").string()));
-  ASSERT_EQ(lines.size(), 4u);
-  std::set<std::string> inputs;
-  for (const json& j : lines) {
-    EXPECT_EQ(j["status"], "ok") << j.dump();
-    inputs.insert(j["input"].get<std::string>());
-  }
-  EXPECT_EQ(inputs.size(), 4u);
+  expect_each_answered_once(submit, 4);
   expect_drained();
 }
 

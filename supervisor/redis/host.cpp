@@ -178,6 +178,9 @@ void Host::send_finishes(Client& redis) {
     const std::vector<Reply> replies = redis.pipeline(commands);
     for (std::size_t i = 0; i < replies.size(); ++i) {
       if (replies[i].is_error()) log_(2, "finishing entry " + batch[i].job.entry + ": " + replies[i].str);
+      else if (replies[i].integer == 0)  // the lease was lost (frozen, cut off): another host answers it
+        log_(1, "dropped the late result of entry " + batch[i].job.entry + " (job " + batch[i].job.job +
+                    "): it is no longer ours, or was answered already");
       held_.erase(batch[i].job.entry);
     }
   } catch (...) {

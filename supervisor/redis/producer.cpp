@@ -4,9 +4,12 @@
 
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <thread>
 
+#include "ipc/clock.hpp"
 #include "supervisor/redis/client.hpp"
 #include "supervisor/redis/host.hpp"
 
@@ -30,11 +33,58 @@ std::string text(const nlohmann::json& j, const char* key) {
 
 }  // namespace
 
+namespace {
+
+// The producer's connection: on a lost connection, connects again with backoff (100 ms
+// doubling to 2 s) until settings.reconnect_ms have passed without success.
+class Connection {
+ public:
+  explicit Connection(const ProducerSettings& settings) : settings_(settings) { client(); }
+  Client& client() {
+    if (client_) return *client_;
+    const uint64_t start = ipc::monotonic_ns();
+    uint64_t backoff_ms = 100;
+    for (;;) {
+      try {
+        client_ = std::make_unique<Client>(parse_endpoint(settings_.address), std::chrono::milliseconds(2000),
+                                           std::chrono::milliseconds(10000));
+        return *client_;
+      } catch (const RedisError& e) {
+        if (ipc::monotonic_ns() - start >= settings_.reconnect_ms * 1'000'000) throw;
+        if (!warned_) std::fprintf(stderr, "procpool submit: %s; trying again for %llu s\n", e.what(),
+                                   static_cast<unsigned long long>(settings_.reconnect_ms / 1000));
+        warned_ = true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+        backoff_ms = std::min<uint64_t>(backoff_ms * 2, 2000);
+      }
+    }
+  }
+  // Runs f(client) until it gets through, reconnecting after a lost connection.
+  template <class F>
+  auto retry(F&& f) {
+    for (;;) {
+      try {
+        return f(client());
+      } catch (const RedisError&) {
+        if (!client_) throw;  // could not connect within the limit
+        client_.reset();      // lost it: connect again and repeat
+      }
+    }
+  }
+
+ private:
+  const ProducerSettings& settings_;
+  std::unique_ptr<Client> client_;
+  bool warned_ = false;
+};
+
+}  // namespace
+
 int produce(const ProducerSettings& settings, const std::string& kind, const std::vector<std::string>& inputs,
             const std::function<void(const std::string&)>& print) {
   using nlohmann::json;
   try {
-    Client redis(parse_endpoint(settings.address), std::chrono::milliseconds(2000), std::chrono::milliseconds(10000));
+    Connection redis(settings);
     const std::string client = client_id();
     const std::string reply = "pp:{" + settings.queue + "}:reply:" + client;
     std::map<std::string, std::vector<std::string>> jobs;  // job id -> its inputs
@@ -48,16 +98,21 @@ int produce(const ProducerSettings& settings, const std::string& kind, const std
                       "reply", reply});
       jobs.emplace(job, std::move(part));
     }
-    for (std::size_t i = 0; i < adds.size(); i += 1000) {  // pipelined, 1000 entries a round trip
+    // Pipelined, 1000 entries a round trip. A batch cut off by a lost connection is sent
+    // again whole: an entry added twice may run twice, but its job is answered once (the
+    // done key), and the second answer is never added.
+    for (std::size_t i = 0; i < adds.size(); i += 1000) {
       std::vector<std::vector<std::string>> batch(adds.begin() + static_cast<std::ptrdiff_t>(i),
                                                   adds.begin() + static_cast<std::ptrdiff_t>(std::min(adds.size(), i + 1000)));
-      for (const Reply& r : redis.pipeline(batch))
+      for (const Reply& r : redis.retry([&](Client& c) { return c.pipeline(batch); }))
         if (r.is_error()) throw RedisError("XADD: " + r.str);
     }
     bool all_ok = true;
-    std::string last = "0";
+    std::string last = "0";  // a lost connection resumes reading after the last result seen
     while (!jobs.empty()) {
-      const Reply r = redis.command({"XREAD", "COUNT", "1000", "BLOCK", "2000", "STREAMS", reply, last});
+      const Reply r = redis.retry([&](Client& c) {
+        return c.command({"XREAD", "COUNT", "1000", "BLOCK", "2000", "STREAMS", reply, last});
+      });
       if (r.is_error()) throw RedisError("XREAD: " + r.str);
       if (r.type != Reply::Type::Array || r.elements.empty()) continue;
       for (const Reply& entry : r.elements[0].elements.at(1).elements) {
@@ -83,7 +138,7 @@ int produce(const ProducerSettings& settings, const std::string& kind, const std
         jobs.erase(it);
       }
     }
-    redis.command({"DEL", reply});
+    redis.retry([&](Client& c) { return c.command({"DEL", reply}); });
     return all_ok ? 0 : 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "procpool submit: %s\n", e.what());

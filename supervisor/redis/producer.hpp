@@ -3,6 +3,7 @@
 // adds the inputs as entries of `chunk` tasks each, then reads its own reply stream until
 // every job has its one result, printing a result line per input as `submit` does.
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -13,9 +14,10 @@ struct ProducerSettings {
   std::string address = "127.0.0.1:6379";
   std::string queue = "default";
   std::size_t chunk = 100;  // inputs per entry
+  uint64_t reconnect_ms = 60'000;  // how long a lost Redis is tried again before giving up
 };
 
-// Exit status as `submit`: 0 all ok, 1 any not, 2 Redis unreachable. print: one result
+// Exit status as `submit`: 0 all ok, 1 any not, 2 Redis unreachable (for reconnect_ms). print: one result
 // line (JSON) per input.
 int produce(const ProducerSettings& settings, const std::string& kind, const std::vector<std::string>& inputs,
             const std::function<void(const std::string&)>& print);
