@@ -16,6 +16,7 @@ class KindOptions {
 
   void set(const std::string& key, const std::string& value) { values_[key] = value; }
   bool has(const std::string& key) const { return values_.count(key) != 0; }
+  bool empty() const { return values_.empty(); }
   std::string get(const std::string& key, const std::string& fallback) const;
   // An integer in [min, max]; a malformed or out-of-range value throws invalid_argument.
   int64_t get_int(const std::string& key, int64_t fallback, int64_t min, int64_t max) const;

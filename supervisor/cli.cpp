@@ -17,6 +17,7 @@
 #include "supervisor/intake.hpp"
 #include "supervisor/links.hpp"
 #include "supervisor/log.hpp"
+#include "supervisor/redis/fan_out.hpp"
 #include "supervisor/redis/producer.hpp"
 #include "supervisor/serve.hpp"
 #include "supervisor/status.hpp"
@@ -491,6 +492,20 @@ int run(int argc, char** argv, const KindRegistry& builtin) {
   add_download_flags(run, download);
   PipelineFlags pipeline;
   add_pipeline_flags(run, pipeline);
+  supervisor::redis::ProducerSettings run_producer;
+  std::string run_redis;
+  double run_reconnect_s = 60;
+  run->add_option("--redis", run_redis,
+                  "Fan the tasks out over every host serving the Redis Streams queue at HOST:PORT (kind options "
+                  "are then the hosts' own)");
+  run->add_option("--queue", run_producer.queue, "With --redis: the queue's name")->capture_default_str();
+  run->add_option("--chunk", run_producer.chunk, "With --redis: inputs per queue entry")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  run->add_option("--reconnect-for", run_reconnect_s,
+                  "With --redis: SECONDS to keep trying to reach a lost Redis before giving up")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
   run->add_option("--top", request.top, "wordcount: print the N most frequent words (default 10)")
       ->check(CLI::Range(0u, 1000000u));
   run->footer(kinds_help(registry) +
@@ -544,7 +559,7 @@ int run(int argc, char** argv, const KindRegistry& builtin) {
     if (!submit_redis.empty()) {
       producer.address = submit_redis;
       producer.reconnect_ms = static_cast<uint64_t>(submit_reconnect_s * 1000);
-      return supervisor::redis::produce(producer, submit_kind, submit_inputs, [](const std::string& line) {
+      return supervisor::redis::produce(producer, submit_kind, submit_inputs, [](const std::string& line, const std::string&) {
         std::fwrite(line.data(), 1, line.size(), stdout);
         std::fputc('\n', stdout);
       });
@@ -611,6 +626,11 @@ int run(int argc, char** argv, const KindRegistry& builtin) {
       if (download.overwrite) request.then_options.set("overwrite", "yes");
     }
     add_listed_links(pipeline, request);
+    if (!run_redis.empty()) {  // the hosts know their kinds: nothing to validate here
+      run_producer.address = run_redis;
+      run_producer.reconnect_ms = static_cast<uint64_t>(run_reconnect_s * 1000);
+      return supervisor::redis::run_batch_redis(request, run_producer);
+    }
     return supervisor::run_batch(request, validator(registry));
   } catch (const supervisor::UsageError& e) {
     std::fprintf(stderr, "procpool run: %s\nRun 'procpool run --help' for usage.\n", e.what());

@@ -174,12 +174,7 @@ int draw_timeline(const std::string& results_path, const std::string& svg_path) 
   return 0;
 }
 
-int run_batch(const RunRequest& request, const KindValidator& validate) {
-  validate(request.kind, request.options);  // before any child starts
-  if (!request.then_kind.empty()) {
-    validate(request.then_kind, request.then_options);
-    if (request.resume) throw UsageError("--resume does not combine with --then (yet): run the steps separately");
-  }
+std::vector<std::string> inputs_to_run(const RunRequest& request) {
   std::vector<std::string> inputs = gather_inputs(request);
   const std::size_t given = inputs.size();
   if (request.resume) {
@@ -194,25 +189,42 @@ int run_batch(const RunRequest& request, const KindValidator& validate) {
     if (skipped != 0)
       std::fprintf(stderr, "procpool: %zu unreadable lines in %s were ignored\n", skipped, request.results_path.c_str());
     std::fprintf(stderr, "procpool: resuming: %zu of %zu inputs already ok\n", given - inputs.size(), given);
-    if (inputs.empty()) return 0;
+    return inputs;  // empty: nothing left to do
   }
   if (inputs.empty())
     throw UsageError("no inputs: give them as arguments or with --input-file FILE (- for stdin)" +
                      std::string(request.kind == "thumbnail" ? ", or a folder with images in it" : ""));
+  return inputs;
+}
 
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> results(nullptr, &std::fclose);
-  std::FILE* results_stream = nullptr;
+ResultsFile::ResultsFile(const RunRequest& request) {
   if (request.results_path == "-") {
-    results_stream = stdout;
+    stream_ = stdout;
   } else if (!request.results_path.empty()) {
     // Created for the owner only; close-on-exec, so children never hold it.
     const int fd = ::open(request.results_path.c_str(),
                           O_WRONLY | O_CREAT | O_CLOEXEC | (request.resume ? O_APPEND : O_TRUNC), 0600);
-    if (fd >= 0) results.reset(fdopen(fd, request.resume ? "a" : "w"));
-    if (fd >= 0 && !results) ::close(fd);
-    if (!results) throw UsageError("cannot write results to " + request.results_path + ": " + std::strerror(errno));
-    results_stream = results.get();
+    if (fd >= 0) owned_ = fdopen(fd, request.resume ? "a" : "w");
+    if (fd >= 0 && owned_ == nullptr) ::close(fd);
+    if (owned_ == nullptr) throw UsageError("cannot write results to " + request.results_path + ": " + std::strerror(errno));
+    stream_ = owned_;
   }
+}
+
+ResultsFile::~ResultsFile() {
+  if (owned_ != nullptr) std::fclose(owned_);
+}
+
+int run_batch(const RunRequest& request, const KindValidator& validate) {
+  validate(request.kind, request.options);  // before any child starts
+  if (!request.then_kind.empty()) {
+    validate(request.then_kind, request.then_options);
+    if (request.resume) throw UsageError("--resume does not combine with --then (yet): run the steps separately");
+  }
+  std::vector<std::string> inputs = inputs_to_run(request);
+  if (inputs.empty()) return 0;  // resumed, and everything was done
+  ResultsFile results_file(request);
+  std::FILE* results_stream = results_file.stream();
 
   const uint64_t start_ns = ipc::monotonic_ns();
   PoolOptions pool_options = request.pool;

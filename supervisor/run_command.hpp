@@ -1,5 +1,6 @@
 #pragma once
 // `procpool run KIND [INPUT...]`: the batch job.
+#include <cstdio>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -43,6 +44,26 @@ int draw_timeline(const std::string& results_path, const std::string& svg_path);
 // Checks that a kind exists and accepts its options, throwing UsageError if not. The
 // entry point supplies it from the kind registry the children use.
 using KindValidator = std::function<void(const std::string& kind, const KindOptions& options)>;
+
+// The inputs the run will give its tasks: the arguments, --input-file, folders expanded
+// (thumbnail), --n split (sum-squares), less what --resume finds done (then empty when
+// everything is). Throws UsageError when there are none to begin with.
+std::vector<std::string> inputs_to_run(const RunRequest& request);
+
+// Where result lines go: --results FILE (created owner-only, appended with --resume),
+// "-" for stdout, or nowhere (stream() null). Throws UsageError when it cannot be opened.
+class ResultsFile {
+ public:
+  explicit ResultsFile(const RunRequest& request);
+  ~ResultsFile();
+  ResultsFile(const ResultsFile&) = delete;
+  ResultsFile& operator=(const ResultsFile&) = delete;
+  std::FILE* stream() const { return stream_; }
+
+ private:
+  std::FILE* stream_ = nullptr;
+  std::FILE* owned_ = nullptr;
+};
 
 // Runs the job and returns the exit status: 0 all ok, 1 any task not ok or the pool
 // failed, 128 + signal after SIGINT/SIGTERM. Throws UsageError for exit status 2.

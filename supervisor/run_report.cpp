@@ -75,6 +75,23 @@ void RunStats::add(const Completion& c) {
 std::string RunStats::summary(uint64_t total, uint64_t end_ns, const std::vector<WorkerStats>& workers,
                               uint64_t restarts) {
   const uint64_t wall = std::max<uint64_t>(end_ns - start_ns_, 1);
+  std::string out = summary_head(total, end_ns);
+  out += "  workers:";
+  for (const WorkerStats& w : workers)
+    out += " #" + std::to_string(w.slot) + " " + fixed(100.0 * static_cast<double>(w.busy_ns) / wall, 0) + "% busy (" +
+           std::to_string(w.tasks) + " tasks" + (w.restarts ? ", " + std::to_string(w.restarts) + " restarts" : "") + ")";
+  out += "\n  restarts: " + std::to_string(restarts) + "\n";
+  return out + crash_lines();
+}
+
+std::string RunStats::crash_lines() const {
+  std::string out;
+  for (const std::string& cause : crash_causes_) out += "  crashed " + cause + "\n";
+  return out;
+}
+
+std::string RunStats::summary_head(uint64_t total, uint64_t end_ns) {
+  const uint64_t wall = std::max<uint64_t>(end_ns - start_ns_, 1);
   std::string out = "procpool: " + std::to_string(done_) + " of " + std::to_string(total) + " tasks in " +
                     format_duration(wall) + " (" + fixed(static_cast<double>(done_) * 1e9 / wall, 1) + " tasks/s):";
   for (int s = 0; s < ipc::kStatusCount; ++s)
@@ -89,12 +106,6 @@ std::string RunStats::summary(uint64_t total, uint64_t end_ns, const std::vector
     line("wait", wait_ns_);
     line("run ", run_ns_);
   }
-  out += "  workers:";
-  for (const WorkerStats& w : workers)
-    out += " #" + std::to_string(w.slot) + " " + fixed(100.0 * static_cast<double>(w.busy_ns) / wall, 0) + "% busy (" +
-           std::to_string(w.tasks) + " tasks" + (w.restarts ? ", " + std::to_string(w.restarts) + " restarts" : "") + ")";
-  out += "\n  restarts: " + std::to_string(restarts) + "\n";
-  for (const std::string& cause : crash_causes_) out += "  crashed " + cause + "\n";
   return out;
 }
 

@@ -30,6 +30,10 @@ class RunStats {
   // The multi-line summary, ending in a newline.
   std::string summary(uint64_t total, uint64_t end_ns, const std::vector<WorkerStats>& workers,
                       uint64_t restarts);
+  // Its first lines: counts by status, rate, wait and run percentiles.
+  std::string summary_head(uint64_t total, uint64_t end_ns);
+  // Its last lines: the first few crashes' causes.
+  std::string crash_lines() const;
   // One progress line (no newline), e.g. "[=====>    ]  120/500  24%  310/s  ETA 1s".
   std::string progress_line(uint64_t total, uint64_t now_ns) const;
 

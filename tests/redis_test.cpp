@@ -170,6 +170,46 @@ TEST_F(Redis, TasksOverThreeHostsAreEachAnsweredOnce) {
   expect_drained();
 }
 
+// `procpool run ... --redis`: the batch job fanned out over the hosts, with run's results
+// file, --resume, summary and combined answer; kind options are refused (the hosts' own).
+TEST_F(Redis, RunFansABatchOutOverTheHostsAndGathersIt) {
+  host("a", "-j 1");
+  host("b", "-j 1");
+  const std::string redis = " --redis " + address_ + " --queue q";
+  const std::string results = (dir_ / "results.jsonl").string();
+  std::string inputs;
+  for (int i = 0; i < 500; ++i) inputs += std::to_string(i) + "\n";
+  CliRun r = run_cli("run noop --input-file - --chunk 20 --results " + results + redis, inputs);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("500 of 500 tasks"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(":a ("), std::string::npos) << r.err;  // both hosts answered
+  EXPECT_NE(r.err.find(":b ("), std::string::npos) << r.err;
+  for (int i = 500; i < 600; ++i) inputs += std::to_string(i) + "\n";
+  r = run_cli("run noop --input-file - --resume --results " + results + redis, inputs);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("500 of 600 inputs already ok"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("100 of 100 tasks"), std::string::npos) << r.err;
+  std::set<std::string> seen;
+  for (const json& j : json_lines(read_file(results))) {
+    EXPECT_EQ(j["status"], "ok");
+    seen.insert(j["input"].get<std::string>());
+  }
+  EXPECT_EQ(seen.size(), 600u);
+  EXPECT_EQ(json_lines(read_file(results)).size(), 600u);
+
+  r = run_cli("run sum-squares --n 1000000 --chunks 10 --no-summary" + redis);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "333332833333500000\n");  // the combined answer, as a local run prints it
+
+  r = run_cli("run thumbnail --size 64x64 x.jpg" + redis);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("the kind's options are the hosts' own"), std::string::npos) << r.err;
+  r = run_cli("run noop x --redis 127.0.0.1:1 --reconnect-for 0.3");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("127.0.0.1:1"), std::string::npos) << r.err;
+  expect_drained();
+}
+
 TEST_F(Redis, AKilledHostsJobsAreTakenOverAfterItsLease) {
   const pid_t a = host("a", "-j 2 --lease 1");
   host("b", "-j 2 --lease 1");

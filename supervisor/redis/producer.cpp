@@ -81,7 +81,7 @@ class Connection {
 }  // namespace
 
 int produce(const ProducerSettings& settings, const std::string& kind, const std::vector<std::string>& inputs,
-            const std::function<void(const std::string&)>& print) {
+            const std::function<void(const std::string& line, const std::string& host)>& print) {
   using nlohmann::json;
   try {
     Connection redis(settings);
@@ -126,14 +126,15 @@ int produce(const ProducerSettings& settings, const std::string& kind, const std
         if (result.contains("results") && result["results"].is_array()) {
           for (const json& line : result["results"]) {
             all_ok &= text(line, "status") == "ok";
-            print(line.dump(-1, ' ', false, json::error_handler_t::replace));
+            print(line.dump(-1, ' ', false, json::error_handler_t::replace), text(result, "host"));
           }
         } else {  // the whole job failed: lost with its hosts, or malformed
           all_ok = false;
           for (const std::string& in : it->second)
             print(json{{"kind", kind}, {"input", in}, {"status", text(result, "status")},
                        {"error", text(result, "cause")}}
-                      .dump(-1, ' ', false, json::error_handler_t::replace));
+                      .dump(-1, ' ', false, json::error_handler_t::replace),
+                  text(result, "host"));
         }
         jobs.erase(it);
       }

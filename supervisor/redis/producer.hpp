@@ -18,8 +18,8 @@ struct ProducerSettings {
 };
 
 // Exit status as `submit`: 0 all ok, 1 any not, 2 Redis unreachable (for reconnect_ms). print: one result
-// line (JSON) per input.
+// line (JSON) per input, and the consumer name of the host that answered it.
 int produce(const ProducerSettings& settings, const std::string& kind, const std::vector<std::string>& inputs,
-            const std::function<void(const std::string&)>& print);
+            const std::function<void(const std::string& line, const std::string& host)>& print);
 
 }  // namespace procpool::supervisor::redis
