@@ -364,6 +364,7 @@ supervisor::ServeRequest serve_request_from(CLI::App* serve, ServeFlags& f, cons
   apply_config(serve, settings, "serve", "");
   supervisor::ServeRequest request = f.request;
   request.pool = pool_options(f.pool);
+  const unsigned workers = request.pool.workers != 0 ? request.pool.workers : supervisor::usable_cores();
   if (!f.redis_address.empty()) {
     request.use_redis = true;
     request.redis.address = f.redis_address;
@@ -375,13 +376,10 @@ supervisor::ServeRequest serve_request_from(CLI::App* serve, ServeFlags& f, cons
       throw supervisor::UsageError("--lease must be SECONDS, at least 0.3, not '" + f.lease + "'");
     request.redis.lease_ms = lease->ns / 1'000'000;
     // A little ahead of the pool, not the whole queue: other hosts get their share.
-    const unsigned workers = request.pool.workers != 0 ? request.pool.workers : supervisor::usable_cores();
     request.redis.max_entries = std::max(2u, 2 * workers);
   }
-  if (request.pool.max_workers == 0) {
-    const unsigned workers = request.pool.workers != 0 ? request.pool.workers : supervisor::usable_cores();
+  if (request.pool.max_workers == 0)
     request.pool.max_workers = std::min(1024u, std::max(8u, 4 * workers));
-  }
   for (const std::string& plugin : request.pool.plugins) load_plugin(plugin, registry);
   for (const KindInfo* kind : registry.all()) {
     const KindOptions options = serve_kind_options(settings, kind->name);

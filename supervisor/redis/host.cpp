@@ -266,17 +266,27 @@ void Host::take_over(Client& redis) {
                                  "0", "COUNT", std::to_string(settings_.max_entries - held_.size())});
   if (r.is_error()) throw RedisError("XAUTOCLAIM: " + r.str);
   if (r.type != Reply::Type::Array || r.elements.size() < 2) return;
-  std::vector<Job> jobs;
+  // The delivery count of every entry taken, in one round trip.
+  std::vector<const Reply*> taken;
+  std::vector<std::vector<std::string>> queries;
   for (const Reply& entry : r.elements[1].elements) {
     if (entry.type != Reply::Type::Array || entry.elements.size() < 2 || entry.elements[1].nil()) continue;
+    taken.push_back(&entry);
+    const std::string& id = entry.elements[0].str;
+    queries.push_back({"XPENDING", key, kGroup, id, id, "1"});
+  }
+  const std::vector<Reply> pending = queries.empty() ? std::vector<Reply>() : redis.pipeline(queries);
+  std::vector<Job> jobs;
+  for (std::size_t i = 0; i < taken.size(); ++i) {
+    const Reply& entry = *taken[i];
     Job job;
     std::string why;
     held_.insert(entry.elements[0].str);
     const bool ok = parse_entry(entry, &job, &why);
-    const Reply pending = redis.command({"XPENDING", key, kGroup, job.entry, job.entry, "1"});
     long long deliveries = 0;
-    if (pending.type == Reply::Type::Array && !pending.elements.empty() && pending.elements[0].elements.size() >= 4)
-      deliveries = pending.elements[0].elements[3].integer;
+    if (pending[i].type == Reply::Type::Array && !pending[i].elements.empty() &&
+        pending[i].elements[0].elements.size() >= 4)
+      deliveries = pending[i].elements[0].elements[3].integer;
     unsigned limit = settings_.max_attempts;
     if (const std::string m = field(entry.elements[1], "max_attempts"); !m.empty()) {
       char* end = nullptr;
