@@ -153,6 +153,8 @@ class Server final : public Remote, public PoolEvents {
     if (c.status == ipc::Status::Ok) ++req.ok;
     send(req.client, line);
     if (req.remaining == 0) {
+      // A client told "done" finds its results in the log: flushed first.
+      if (log_ != nullptr) std::fflush(log_);
       send(req.client, json{{"op", "done"}, {"request", req.number}, {"count", req.count}, {"ok", req.ok}}.dump());
       requests_.erase(r);
     }

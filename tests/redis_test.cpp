@@ -228,6 +228,11 @@ TEST_F(Redis, AKilledHostsJobsAreTakenOverAfterItsLease) {
   const double after_kill_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
   const std::string b_log = read_file((dir_ / "b.err").string());
   EXPECT_NE(b_log.find("took over entry"), std::string::npos) << b_log;
+  // What may run twice is bounded by what a held: at most 2 entries per worker.
+  std::size_t taken = 0;
+  for (std::size_t at = b_log.find("took over entry"); at != std::string::npos; at = b_log.find("took over entry", at + 1))
+    ++taken;
+  EXPECT_LE(taken, 4u) << b_log;
   // Reclaimed after the 1 s lease (taken over within lease x 1.5), the rest run by b.
   EXPECT_LT(after_kill_s, 1.5 + 9.54 / 2) << after_kill_s;  // 9.54 s: all the sleeps, over b's 2 workers
   expect_drained();
@@ -366,30 +371,20 @@ TEST_F(Redis, SigtermFinishesWhatRunsAndHandsBackTheRest) {
   expect_drained();
 }
 
-// A job whose hosts keep dying while they hold it (as a kind that kills its supervisor
-// would do) is given up after its max_attempts: to the dead-letter stream with its
-// cause, one "lost" result to its submitter; the queue goes on.
-TEST_F(Redis, AJobThatKeepsLosingItsHostsEndsInTheDeadLetterStream) {
-  redis({"XADD", "pp:{q}:jobs", "*", "job", "poison", "kind", "sleep", "inputs", "[\"60000\"]", "reply",
+// A job whose kind kills its own supervisor takes each host that runs it down; after its
+// max_attempts lost hosts it is given up: to the dead-letter stream with its cause, one
+// "lost" result to its submitter; the queue goes on.
+TEST_F(Redis, AJobThatKillsItsSupervisorEndsInTheDeadLetterStream) {
+  redis({"XADD", "pp:{q}:jobs", "*", "job", "poison", "kind", "kill-supervisor", "inputs", "[\"x\"]", "reply",
          "pp:{q}:reply:t", "max_attempts", "2"});
+  const std::string killer = std::string(" --plugin ") + KILLER_PLUGIN;
   for (const char* name : {"a", "b"}) {
-    const pid_t h = host(name, "-j 1 --lease 0.5");
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    auto holder = [&] {  // the consumer holding the entry
-      const Reply p = redis({"XPENDING", "pp:{q}:jobs", "pp", "-", "+", "1"});
-      return p.elements.empty() ? std::string() : p.elements[0].elements.at(1).str;
-    };
-    const std::string me = std::string(":") + name;
-    while (!holder().ends_with(me) && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    ASSERT_TRUE(holder().ends_with(me)) << holder();
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    kill(-h, SIGKILL);  // the host dies holding it
-    procpool::testing::wait_status(h);
+    const pid_t h = host(name, "-j 1 --lease 0.5" + killer);
+    const int status = procpool::testing::wait_status(h);  // the poison job took it down
     hosts_.pop_back();
-    std::this_thread::sleep_for(std::chrono::milliseconds(600));  // past its lease
+    EXPECT_EQ(status, 128 + SIGKILL) << name;
   }
-  host("c", "-j 1 --lease 0.5");
+  host("c", "-j 1 --lease 0.5" + killer);
   const CliRun r = run_cli("submit --redis " + address_ + " --queue q noop after");  // the queue goes on
   EXPECT_EQ(r.status, 0) << r.err;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);

@@ -31,51 +31,47 @@ std::string text(const nlohmann::json& j, const char* key) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-}  // namespace
-
-namespace {
-
-// The producer's connection: on a lost connection, connects again with backoff (100 ms
-// doubling to 2 s) until settings.reconnect_ms have passed without success.
+// The producer's connection. Once a command fails (the connection was lost), it connects
+// again with backoff (100 ms doubling to 2 s) and repeats the command, until
+// settings.reconnect_ms have passed since the first failure without one succeeding.
 class Connection {
  public:
-  explicit Connection(const ProducerSettings& settings) : settings_(settings) { client(); }
-  Client& client() {
-    if (client_) return *client_;
-    const uint64_t start = ipc::monotonic_ns();
-    uint64_t backoff_ms = 100;
-    for (;;) {
-      try {
-        client_ = std::make_unique<Client>(parse_endpoint(settings_.address), std::chrono::milliseconds(2000),
-                                           std::chrono::milliseconds(10000));
-        return *client_;
-      } catch (const RedisError& e) {
-        if (ipc::monotonic_ns() - start >= settings_.reconnect_ms * 1'000'000) throw;
-        if (!warned_) std::fprintf(stderr, "procpool submit: %s; trying again for %llu s\n", e.what(),
-                                   static_cast<unsigned long long>(settings_.reconnect_ms / 1000));
-        warned_ = true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
-        backoff_ms = std::min<uint64_t>(backoff_ms * 2, 2000);
-      }
-    }
-  }
-  // Runs f(client) until it gets through, reconnecting after a lost connection.
+  explicit Connection(const ProducerSettings& settings) : settings_(settings) { connect(); }
+  // Runs f(client) until it gets through.
   template <class F>
   auto retry(F&& f) {
     for (;;) {
       try {
-        return f(client());
-      } catch (const RedisError&) {
-        if (!client_) throw;  // could not connect within the limit
-        client_.reset();      // lost it: connect again and repeat
+        if (!client_) connect();
+        auto result = f(*client_);
+        failing_since_ns_ = 0;
+        return result;
+      } catch (const RedisError& e) {
+        client_.reset();
+        const uint64_t now = ipc::monotonic_ns();
+        if (failing_since_ns_ == 0) {
+          failing_since_ns_ = now;
+          std::fprintf(stderr, "procpool: Redis at %s: %s; trying again for %.0f s\n", settings_.address.c_str(),
+                       e.what(), static_cast<double>(settings_.reconnect_ms) / 1000);
+        }
+        if (now - failing_since_ns_ >= settings_.reconnect_ms * 1'000'000) throw;
+        std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms_));
+        backoff_ms_ = std::min<uint64_t>(backoff_ms_ * 2, 2000);
       }
     }
   }
 
  private:
+  void connect() {
+    client_ = std::make_unique<Client>(parse_endpoint(settings_.address), std::chrono::milliseconds(2000),
+                                       std::chrono::milliseconds(10000));
+    backoff_ms_ = 100;
+  }
+
   const ProducerSettings& settings_;
   std::unique_ptr<Client> client_;
-  bool warned_ = false;
+  uint64_t failing_since_ns_ = 0;  // 0: the last command got through
+  uint64_t backoff_ms_ = 100;
 };
 
 }  // namespace
@@ -142,7 +138,7 @@ int produce(const ProducerSettings& settings, const std::string& kind, const std
     redis.retry([&](Client& c) { return c.command({"DEL", reply}); });
     return all_ok ? 0 : 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "procpool submit: %s\n", e.what());
+    std::fprintf(stderr, "procpool: Redis queue: %s\n", e.what());
     return 2;
   }
 }
