@@ -110,8 +110,20 @@ emit("celery_sleep10_jobs_per_s", SLEEP_JOBS / celery_run(ppjobs.c_sleep_ms, sle
 
 
 # Recovery: a worker killed (SIGKILL, its whole process group) while running a 1 s job,
-# another worker already waiting. Seconds from the kill until the job is done elsewhere,
+# and a second worker started right after. Seconds from the kill until the job is done,
 # minus the job's 1 s; -1 when it was not done within RECOVERY_WAIT.
+def seconds_until_done(killed, done, second):
+    try:
+        while time.monotonic() - killed < RECOVERY_WAIT:
+            if done():
+                return time.monotonic() - killed - 1.0
+            time.sleep(0.05)
+        return -1.0
+    finally:
+        os.killpg(second.pid, signal.SIGKILL)
+        second.wait()
+
+
 def rq_recovery():
     conn.flushdb()
     q = Queue("bench", connection=conn)
@@ -128,15 +140,7 @@ def rq_recovery():
     killed = time.monotonic()
     second = subprocess.Popen(["rq", "worker", "-q", "--url", URL, "bench"], env=ENV, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        while time.monotonic() - killed < RECOVERY_WAIT:
-            if job.get_status(refresh=True) == "finished":
-                return time.monotonic() - killed - 1.0
-            time.sleep(0.05)
-        return -1.0
-    finally:
-        os.killpg(second.pid, signal.SIGKILL)
-        second.wait()
+    return seconds_until_done(killed, lambda: job.get_status(refresh=True) == "finished", second)
 
 
 def celery_recovery():
@@ -149,16 +153,7 @@ def celery_recovery():
     os.killpg(first.pid, signal.SIGKILL)
     first.wait()
     killed = time.monotonic()
-    second = celery_worker()
-    try:
-        while time.monotonic() - killed < RECOVERY_WAIT:
-            if r.ready():
-                return time.monotonic() - killed - 1.0
-            time.sleep(0.05)
-        return -1.0
-    finally:
-        os.killpg(second.pid, signal.SIGKILL)
-        second.wait()
+    return seconds_until_done(killed, r.ready, celery_worker())
 
 
 emit("rq_recovery_s", rq_recovery())
