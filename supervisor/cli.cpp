@@ -263,6 +263,19 @@ struct PoolFlags {
   unsigned restart_period = 10;
 };
 
+// A producer of a Redis queue (submit --redis, run --redis).
+struct ProducerFlags {
+  supervisor::redis::ProducerSettings settings;
+  std::string address;
+  double reconnect_s = 60;
+  supervisor::redis::ProducerSettings resolved() const {
+    supervisor::redis::ProducerSettings out = settings;
+    out.address = address;
+    out.reconnect_ms = static_cast<uint64_t>(reconnect_s * 1000);
+    return out;
+  }
+};
+
 struct ServeFlags {
   supervisor::ServeRequest request;
   PoolFlags pool;
@@ -271,6 +284,18 @@ struct ServeFlags {
 };
 
 }  // namespace
+
+void add_producer_flags(CLI::App* app, ProducerFlags& f, const std::string& redis_help) {
+  app->add_option("--redis", f.address, redis_help);
+  app->add_option("--queue", f.settings.queue, "With --redis: the queue's name")->capture_default_str();
+  app->add_option("--chunk", f.settings.chunk, "With --redis: inputs per queue entry")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  app->add_option("--reconnect-for", f.reconnect_s,
+                  "With --redis: SECONDS to keep trying to reach a lost Redis before giving up")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
+}
 
 void add_pool_flags(CLI::App* app, PoolFlags& f) {
   app->add_option("-j,--workers", f.pool.workers, "Worker processes (default: usable cores, now " +
@@ -439,17 +464,9 @@ int run(int argc, char** argv, const KindRegistry& builtin) {
   submit->add_option("kind", submit_kind, "Task kind")->required();
   submit->add_option("inputs", submit_inputs, "Inputs, one task each");
   submit->add_option("--input-file", submit_input_file, "Read more inputs from FILE, one per line (- for stdin)");
-  supervisor::redis::ProducerSettings producer;
-  std::string submit_redis;
-  submit->add_option("--redis", submit_redis,
+  ProducerFlags submit_producer;
+  add_producer_flags(submit, submit_producer,
                      "Enqueue on the Redis Streams queue at HOST:PORT instead, for every host serving it");
-  submit->add_option("--queue", producer.queue, "The Redis queue's name")->capture_default_str();
-  submit->add_option("--chunk", producer.chunk, "Inputs per queue entry")->check(CLI::Range(1, 100000))->capture_default_str();
-  double submit_reconnect_s = 60;
-  submit->add_option("--reconnect-for", submit_reconnect_s,
-                     "With --redis: SECONDS to keep trying to reach a lost Redis before giving up")
-      ->check(CLI::Range(0.0, 86400.0))
-      ->capture_default_str();
 
   pid_t status_pid = 0;
   bool status_json = false, status_prometheus = false, status_watch = false;
@@ -490,20 +507,10 @@ int run(int argc, char** argv, const KindRegistry& builtin) {
   add_download_flags(run, download);
   PipelineFlags pipeline;
   add_pipeline_flags(run, pipeline);
-  supervisor::redis::ProducerSettings run_producer;
-  std::string run_redis;
-  double run_reconnect_s = 60;
-  run->add_option("--redis", run_redis,
-                  "Fan the tasks out over every host serving the Redis Streams queue at HOST:PORT (kind options "
-                  "are then the hosts' own)");
-  run->add_option("--queue", run_producer.queue, "With --redis: the queue's name")->capture_default_str();
-  run->add_option("--chunk", run_producer.chunk, "With --redis: inputs per queue entry")
-      ->check(CLI::Range(1, 100000))
-      ->capture_default_str();
-  run->add_option("--reconnect-for", run_reconnect_s,
-                  "With --redis: SECONDS to keep trying to reach a lost Redis before giving up")
-      ->check(CLI::Range(0.0, 86400.0))
-      ->capture_default_str();
+  ProducerFlags run_producer;
+  add_producer_flags(run, run_producer,
+                     "Fan the tasks out over every host serving the Redis Streams queue at HOST:PORT (kind options "
+                     "are then the hosts' own)");
   run->add_option("--top", request.top, "wordcount: print the N most frequent words (default 10)")
       ->check(CLI::Range(0u, 1000000u));
   run->footer(kinds_help(registry) +
@@ -554,10 +561,8 @@ int run(int argc, char** argv, const KindRegistry& builtin) {
       std::fprintf(stderr, "procpool submit: no inputs\n");
       return 2;
     }
-    if (!submit_redis.empty()) {
-      producer.address = submit_redis;
-      producer.reconnect_ms = static_cast<uint64_t>(submit_reconnect_s * 1000);
-      return supervisor::redis::produce(producer, submit_kind, submit_inputs, [](const std::string& line, const std::string&) {
+    if (!submit_producer.address.empty()) {
+      return supervisor::redis::produce(submit_producer.resolved(), submit_kind, submit_inputs, [](const std::string& line, const std::string&) {
         std::fwrite(line.data(), 1, line.size(), stdout);
         std::fputc('\n', stdout);
       });
@@ -624,11 +629,8 @@ int run(int argc, char** argv, const KindRegistry& builtin) {
       if (download.overwrite) request.then_options.set("overwrite", "yes");
     }
     add_listed_links(pipeline, request);
-    if (!run_redis.empty()) {  // the hosts know their kinds: nothing to validate here
-      run_producer.address = run_redis;
-      run_producer.reconnect_ms = static_cast<uint64_t>(run_reconnect_s * 1000);
-      return supervisor::redis::run_batch_redis(request, run_producer);
-    }
+    if (!run_producer.address.empty())  // the hosts know their kinds: nothing to validate here
+      return supervisor::redis::run_batch_redis(request, run_producer.resolved());
     return supervisor::run_batch(request, validator(registry));
   } catch (const supervisor::UsageError& e) {
     std::fprintf(stderr, "procpool run: %s\nRun 'procpool run --help' for usage.\n", e.what());
