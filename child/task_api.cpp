@@ -4,8 +4,25 @@
 
 namespace procpool {
 
+KindOptions KindInfo::check(const KindOptions& given) const {
+  KindOptions options = schema().checked(given);
+  (void)make(options);
+  return options;
+}
+
+std::unique_ptr<TaskKind> KindInfo::create(const KindOptions& given) const {
+  return make(schema().checked(given));
+}
+
 void KindRegistry::add(KindInfo info) {
   if (find(info.name) != nullptr) throw std::logic_error("task kind registered twice: " + info.name);
+  for (const OptionSpec& mine : info.options)
+    for (const KindInfo& other : kinds_)
+      for (const OptionSpec& theirs : other.options)
+        if (mine.name == theirs.name && mine.takes_value() != theirs.takes_value())
+          throw std::logic_error("option '" + mine.name + "' of kind " + info.name + " takes " +
+                                 (mine.takes_value() ? "a value" : "none") + ", as kind " + other.name +
+                                 "'s does not: one --" + mine.name + " flag cannot serve both");
   kinds_.push_back(std::move(info));
 }
 

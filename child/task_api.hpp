@@ -1,11 +1,13 @@
 #pragma once
 // What a task kind implements, and the registry children look kinds up in.
 //
-// A kind is registered by name with a factory. The factory receives the run's options
-// for that kind and validates them (throwing std::invalid_argument with a message a user
-// can act on); it must be cheap, because the command line also calls it to reject bad
-// options before any child starts. Expensive set-up belongs in TaskKind::start(), which
-// runs once in each child.
+// A kind is registered by name with a factory, its options' schema and its run-side
+// hooks (ipc/kind_schema.hpp): everything the front ends know of it comes from there.
+// The factory receives the options checked against the schema (canonical, defaults
+// filled in) and checks what the schema cannot (throwing std::invalid_argument with a
+// message that names the option); it must be cheap, because the front ends call it to
+// reject bad options before any child starts. Expensive set-up belongs in
+// TaskKind::start(), which runs once in each child.
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -15,6 +17,7 @@
 #include <vector>
 
 #include "ipc/kind_options.hpp"
+#include "ipc/kind_schema.hpp"
 
 namespace procpool {
 
@@ -66,10 +69,22 @@ struct KindInfo {
   std::string name;
   std::string summary;  // one line, for --help
   std::function<std::unique_ptr<TaskKind>(const KindOptions&)> make;
+  std::vector<OptionSpec> options = {};
+  KindHooks hooks = {};
+
+  // What the front ends see of the kind.
+  KindSchema schema() const { return {name, summary, options, hooks}; }
+  // The given options checked against the schema and by the factory; their canonical form
+  // (what the workers get). Throws std::invalid_argument naming the option.
+  KindOptions check(const KindOptions& given) const;
+  // The given options checked, then the kind made from them.
+  std::unique_ptr<TaskKind> create(const KindOptions& given) const;
 };
 
 class KindRegistry {
  public:
+  // A second kind of the same name, or an option that is a flag in one kind and takes a
+  // value in another (the command line has one --NAME for both), is a logic_error.
   void add(KindInfo info);
   const KindInfo* find(std::string_view name) const;
   std::vector<const KindInfo*> all() const;
@@ -84,8 +99,12 @@ void register_builtin_kinds(KindRegistry& registry);
 // A plugin is a shared library that defines its kinds with this macro:
 //
 //   PROCPOOL_PLUGIN(registry) {
-//     registry.add({"resize", "...", [](const procpool::KindOptions& o) { ... }});
+//     registry.add({"resize", "...", [](const procpool::KindOptions& o) { ... },
+//                   {procpool::opt::integer("width", "640", 1, 16384, "target width")}});
 //   }
+//
+// Its options are then flags of `procpool run`, keys of a [resize] config section and
+// options of serve and Redis requests, like those of the built-in kinds.
 //
 // It is loaded with --plugin PATH (or PoolOptions::plugins) in every child, and in the
 // command line to check kinds and options before a pool starts. Its symbols from this

@@ -219,7 +219,7 @@ class Worker {
     const KindInfo* info = registry_.find(def->name);
     if (info == nullptr) return refuse("unknown task kind '" + def->name + "'");
     try {
-      auto kind = info->make(KindOptions::decode(def->options));
+      auto kind = info->create(KindOptions::decode(def->options));
       kind->start();
       if (kinds_.size() <= def->id) {
         kinds_.resize(def->id + 1u);
@@ -229,7 +229,8 @@ class Worker {
       kinds_[def->id] = std::move(kind);
       if (run_ewma_ns_.size() <= def->id) run_ewma_ns_.resize(def->id + 1u, kMeasureCpuNs * 4);
     } catch (const std::exception& e) {
-      return refuse(def->name + ": " + e.what());
+      const std::string why = e.what();  // option errors name their kind already
+      return refuse(why.rfind(def->name + " ", 0) == 0 ? why : def->name + ": " + why);
     }
     tasks_.pop();
     tasks_.release();

@@ -266,12 +266,15 @@ Pool::Pool(Options options) : core_(std::make_shared<PoolCore>()) {
     const auto given = options.kind_options.find(kind->name);
     if (given != options.kind_options.end()) kind_opts = given->second;
     try {
-      kind->make(kind_opts);  // validate here, where the caller can catch it
-      specs.push_back({kind->name, kind_opts.encode()});
+      const KindOptions checked = kind->check(kind_opts);  // here, where the caller can catch it
+      specs.push_back({kind->name, kind->schema().task_options(checked).encode()});
     } catch (const std::exception& e) {
       // Options given and wrong: the caller's mistake. None given, and the kind needs
       // some (exec needs a command): left out, and a submit to it says why.
-      if (given != options.kind_options.end()) throw PoolError(kind->name + ": " + e.what());
+      if (given != options.kind_options.end()) {
+        const std::string why = e.what();  // option errors name their kind already
+        throw PoolError(why.rfind(kind->name + " ", 0) == 0 ? why : kind->name + ": " + why);
+      }
       core_->unavailable[kind->name] = e.what();
       continue;
     }

@@ -7,22 +7,20 @@
 #include <cstdio>
 #include <filesystem>
 #include <stdexcept>
+#include <set>
 #include <tuple>
 
-#include "child/kinds/http_limits.hpp"
-#include "child/kinds/http_loader.hpp"
-#include "child/kinds/media_types.hpp"
 #include "child/plugin_loader.hpp"
 #include "supervisor/config.hpp"
+#include "supervisor/kind_flags.hpp"
 #include "supervisor/intake.hpp"
-#include "supervisor/links.hpp"
 #include "supervisor/log.hpp"
 #include "supervisor/redis/fan_out.hpp"
 #include "supervisor/redis/producer.hpp"
 #include "supervisor/serve.hpp"
 #include "supervisor/status.hpp"
 #include "supervisor/run_command.hpp"
-#include "supervisor/units.hpp"
+#include "ipc/units.hpp"
 #include "supervisor/usable_cores.hpp"
 
 namespace procpool::cli {
@@ -37,163 +35,53 @@ std::string kinds_help(const KindRegistry& registry) {
   return out;
 }
 
-supervisor::KindValidator validator(const KindRegistry& registry) {
-  return [&registry](const std::string& kind, const KindOptions& options) {
-    const KindInfo* info = registry.find(kind);
-    if (info == nullptr) {
-      std::string names;
-      for (const KindInfo* k : registry.all()) names += (names.empty() ? "" : ", ") + k->name;
-      throw supervisor::UsageError("unknown task kind '" + kind + "' (kinds: " + names + ")");
-    }
-    try {
-      info->make(options);
-    } catch (const std::invalid_argument& e) {
-      throw supervisor::UsageError(e.what());
-    }
-  };
+// The registry's kinds as the front ends see them.
+std::vector<KindSchema> schemas(const KindRegistry& registry) {
+  std::vector<KindSchema> out;
+  for (const KindInfo* k : registry.all()) out.push_back(k->schema());
+  return out;
 }
 
-// The download kind's flags, kept as given until they are checked and become options.
-struct DownloadFlags {
-  std::vector<std::string> headers;
-  std::string accept, connect_timeout, max_time, stall_timeout, max_size, retry_max_wait;
-  std::string max_redirects, retries, concurrency;
-  bool overwrite = false;
-};
-
-void add_download_flags(CLI::App* run, DownloadFlags& f) {
-  run->add_option("--header", f.headers,
-                  "download: send 'Name: value' (repeatable); ${VAR} is replaced by the environment "
-                  "variable VAR, e.g. 'Authorization: Client-ID ${IMGUR_CLIENT_ID}'")
-      ->allow_extra_args(false);
-  run->add_option("--accept", f.accept,
-                  "download: keep only these content types, e.g. image/jpeg,image/png or image/* "
-                  "(others are an error naming the type; default: any)");
-  run->add_option("--connect-timeout", f.connect_timeout, "download: SECONDS to connect (default 10)");
-  run->add_option("--max-time", f.max_time, "download: SECONDS for one attempt of a transfer (default 300)");
-  run->add_option("--stall-timeout", f.stall_timeout,
-                  "download: give up an attempt after SECONDS without a byte (default 30)");
-  run->add_option("--max-size", f.max_size, "download: largest body, e.g. 50M (default 1G)");
-  run->add_option("--max-redirects", f.max_redirects, "download: redirects to follow (default 10)");
-  run->add_option("--retries", f.retries,
-                  "download: retries after a connection error, a stall, 408, 429 or 5xx, with "
-                  "exponential backoff or the server's Retry-After (default 3)");
-  run->add_option("--retry-max-wait", f.retry_max_wait, "download: longest wait before a retry, SECONDS (default 60)");
-  run->add_option("--concurrency", f.concurrency, "download: transfers in flight per worker (default 32)");
-  run->add_flag("--overwrite", f.overwrite,
-                "download, thumbnail: replace existing files (default: download picks a new name, "
-                "NAME-1.EXT, ...; thumbnail leaves the file and reports the task an error)");
+const KindInfo& find_kind(const KindRegistry& registry, const std::string& kind) {
+  const KindInfo* info = registry.find(kind);
+  if (info != nullptr) return *info;
+  std::string names;
+  for (const KindInfo* k : registry.all()) names += (names.empty() ? "" : ", ") + k->name;
+  throw supervisor::UsageError("unknown task kind '" + kind + "' (kinds: " + names + ")");
 }
 
-// Replaces ${VAR} by the environment's value; a variable that is not set is an error.
-std::string expand_environment(const std::string& text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text.compare(i, 2, "${") != 0) {
-      out += text[i];
-      continue;
-    }
-    const auto close = text.find('}', i + 2);
-    if (close == std::string::npos) throw supervisor::UsageError("unclosed ${ in header '" + text + "'");
-    const std::string name = text.substr(i + 2, close - i - 2);
-    const char* value = std::getenv(name.c_str());
-    if (value == nullptr) throw supervisor::UsageError("header uses ${" + name + "}, which is not set");
-    out += value;
-    i = close;
+// The kind's options checked by the kind itself: canonical, or a UsageError.
+KindOptions checked_options(const KindInfo& kind, const KindOptions& given) {
+  try {
+    return kind.check(given);
+  } catch (const std::invalid_argument& e) {
+    throw supervisor::UsageError(e.what());
+  }
+}
+
+// Before the command line is parsed, its flags must exist: the kinds of --plugin
+// libraries (and of the config file's [pool] plugin) are loaded first, from a scan of
+// the arguments.
+std::vector<std::string> scanned_values(int argc, char** argv, const std::string& flag) {
+  std::vector<std::string> out;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--") break;
+    if (arg == flag && i + 1 < argc) out.emplace_back(argv[++i]);
+    else if (arg.rfind(flag + "=", 0) == 0) out.push_back(arg.substr(flag.size() + 1));
   }
   return out;
 }
 
-void apply_download_flags(const DownloadFlags& f, KindOptions& options) {
-  if (!f.headers.empty()) {
-    nlohmann::json headers = nlohmann::json::array();
-    for (const std::string& h : f.headers) headers.push_back(expand_environment(h));
-    options.set("headers", headers.dump());
-  }
-  if (!f.accept.empty()) options.set("accept", f.accept);
-  for (auto [text, key, flag] : {std::tuple{&f.connect_timeout, "connect-timeout", "--connect-timeout"},
-                                 std::tuple{&f.max_time, "max-time", "--max-time"},
-                                 std::tuple{&f.retry_max_wait, "retry-max-wait", "--retry-max-wait"},
-                                 std::tuple{&f.stall_timeout, "stall-timeout", "--stall-timeout"}}) {
-    if (text->empty()) continue;
-    const auto spec = supervisor::parse_timeout(*text);
-    if (!spec || spec->percent != 0)
-      throw supervisor::UsageError(std::string(flag) + " must be SECONDS (e.g. 10 or 2.5), not '" + *text + "'");
-    const uint64_t ms = spec->ns / 1'000'000;
-    // stall-timeout is whole seconds (libcurl's low-speed time); the others milliseconds
-    options.set(key, std::to_string(std::string(key) == "stall-timeout" ? std::max<uint64_t>(1, (ms + 999) / 1000) : ms));
-  }
-  if (!f.max_size.empty()) {
-    const auto bytes = supervisor::parse_bytes(f.max_size);
-    if (!bytes) throw supervisor::UsageError("--max-size must be a size like 50M or 2G, not '" + f.max_size + "'");
-    options.set("max-size", std::to_string(*bytes));
-  }
-  if (!f.max_redirects.empty()) options.set("max-redirects", f.max_redirects);
-  if (!f.retries.empty()) options.set("retries", f.retries);
-  if (!f.concurrency.empty()) options.set("concurrency", f.concurrency);
-  if (f.overwrite) options.set("overwrite", "yes");
-}
-
-struct PipelineFlags {
-  std::string links_from, then;
-  supervisor::LinkQuery query;
-};
-
-void add_pipeline_flags(CLI::App* run, PipelineFlags& f) {
-  run->add_option("--links-from", f.links_from,
-                  "download: fetch the JSON listing at URL first (with --header) and download its links, "
-                  "e.g. an Imgur gallery's https://api.imgur.com/3/gallery/ID");
-  run->add_option("--links-path", f.query.path, "download: where the listing's links are (default data[].link)");
-  run->add_option("--links-type-field", f.query.type_field,
-                  "download: the field beside each link naming its type, checked against --accept (default type)");
-  run->add_option("--then", f.then,
-                  "give each ok result's path to a task of this KIND as soon as it lands, e.g. "
-                  "'download --then thumbnail' (thumbnails beside the downloads; --size and --quality apply)");
-}
-
-// --links-from: the listing's links become inputs, fetched with the download's limits and
-// headers (the listing of an API usually needs the same Authorization).
-void add_listed_links(const PipelineFlags& f, supervisor::RunRequest& request) {
-  if (f.links_from.empty()) return;
-  if (request.kind != "download") throw supervisor::UsageError("--links-from applies to download only");
-  kinds::HttpLimits limits;
-  try {
-    limits = kinds::http_limits_from(request.options);
-  } catch (const std::invalid_argument& e) {
-    throw supervisor::UsageError(e.what());
-  }
-  limits.max_bytes = std::min<int64_t>(limits.max_bytes, int64_t{64} << 20);  // a listing, not a video
-  std::string body;
-  const std::string error = kinds::http_api().fetch_to_memory(f.links_from, limits, &body);
-  if (!error.empty()) throw std::runtime_error("cannot fetch the listing " + f.links_from + ": " + error);
-  supervisor::LinkQuery query = f.query;
-  query.accept = kinds::split_list(request.options.get("accept", ""));
-  supervisor::Links links;
-  try {
-    links = supervisor::extract_links(body, query);
-  } catch (const std::invalid_argument& e) {
-    throw supervisor::UsageError(e.what());
-  } catch (const std::runtime_error& e) {
-    throw std::runtime_error(f.links_from + ": " + e.what());
-  }
-  std::fprintf(stderr, "procpool: %zu links in the listing", links.urls.size());
-  if (links.filtered != 0) std::fprintf(stderr, ", %zu of other types skipped", links.filtered);
-  if (links.invalid != 0) std::fprintf(stderr, ", %zu that are not strings skipped", links.invalid);
-  std::fprintf(stderr, "\n");
-  request.inputs.insert(request.inputs.end(), links.urls.begin(), links.urls.end());
-}
-
-// The config file's settings become the flags the command line did not give: through
-// CLI11 itself, so they get the same conversions and range checks (and errors name the
-// file, line and column). [pool] always; a kind's section when that kind runs; of the
-// --then kind's section, its size and quality.
-void apply_config(CLI::App* run, const std::vector<supervisor::ConfigSetting>& settings, const std::string& kind,
-                  const std::string& then_kind) {
+// The config file's [pool] (and for serve [serve] and [redis]) settings become the flags
+// the command line did not give: through CLI11 itself, so they get the same conversions
+// and range checks (and errors name the file, line and column). Kind sections become
+// kind options (kind_flags.hpp).
+void apply_config(CLI::App* app, const std::vector<supervisor::ConfigSetting>& settings, bool serve) {
   for (const supervisor::ConfigSetting& s : settings) {
-    const bool applies = s.section == "pool" || s.section == kind || (kind == "serve" && s.section == "redis") ||
-                         (s.section == then_kind && (s.key == "size" || s.key == "quality"));
+    const bool applies = s.section == "pool" || (serve && (s.section == "serve" || s.section == "redis"));
     if (!applies) continue;
-    CLI::Option* option = run->get_option_no_throw(s.section == "redis" && s.key == "address" ? "--redis" : "--" + s.key);
+    CLI::Option* option = app->get_option_no_throw(s.section == "redis" && s.key == "address" ? "--redis" : "--" + s.key);
     if (option == nullptr || option->count() != 0) continue;  // unknown here, or given on the command line
     try {
       for (const std::string& v : s.values) option->add_result(v);
@@ -204,53 +92,50 @@ void apply_config(CLI::App* run, const std::vector<supervisor::ConfigSetting>& s
   }
 }
 
-// serve defines every kind at once, each with the options of its config section (the
-// command line has one --out for one kind; a service has them all).
-KindOptions serve_kind_options(const std::vector<supervisor::ConfigSetting>& settings, const std::string& kind) {
-  KindOptions options;
-  DownloadFlags download;
-  for (const supervisor::ConfigSetting& s : settings) {
-    if (s.section != kind) continue;
-    const std::string& v = s.values.front();
-    if (kind == "thumbnail" || s.key == "out") {
-      options.set(s.key, v);
-    } else if (kind == "download") {
-      if (s.key == "header") download.headers = s.values;
-      if (s.key == "accept") download.accept = v;
-      if (s.key == "connect-timeout") download.connect_timeout = v;
-      if (s.key == "max-time") download.max_time = v;
-      if (s.key == "stall-timeout") download.stall_timeout = v;
-      if (s.key == "max-size") download.max_size = v;
-      if (s.key == "retry-max-wait") download.retry_max_wait = v;
-      if (s.key == "max-redirects") download.max_redirects = v;
-      if (s.key == "retries") download.retries = v;
-      if (s.key == "concurrency") download.concurrency = v;
-      if (s.key == "overwrite") download.overwrite = v == "true";
-    }
-  }
-  if (kind == "download") apply_download_flags(download, options);
-  return options;
-}
-
 // The given config file, else the default one if it exists, else none.
-std::vector<supervisor::ConfigSetting> effective_config(const std::string& given) {
+std::string config_path_or_default(const std::string& given) {
   std::error_code ec;
-  if (!given.empty()) return supervisor::load_config(given);
-  if (std::filesystem::exists(supervisor::kDefaultConfigPath, ec)) return supervisor::load_config(supervisor::kDefaultConfigPath);
-  return {};
+  if (!given.empty()) return given;
+  if (std::filesystem::exists(supervisor::kDefaultConfigPath, ec)) return supervisor::kDefaultConfigPath;
+  return "";
 }
 
-int check_config(const std::string& path, bool example) {
+// Loads each plugin library once, however often it is named (flags, config file).
+void load_plugins(const std::vector<std::string>& paths, KindRegistry& registry) {
+  static std::set<std::pair<const KindRegistry*, std::string>> loaded;
+  for (const std::string& plugin : paths) {
+    std::error_code ec;
+    const auto absolute = std::filesystem::absolute(plugin, ec);
+    const std::string path = ec ? plugin : absolute.lexically_normal().string();
+    if (loaded.insert({&registry, path}).second) load_plugin(path, registry);
+  }
+}
+
+// The registry's kinds plus those of the plugins the config file names: its kind
+// sections can only be checked against the kinds they configure.
+void load_config_plugins(const std::string& path, KindRegistry& registry) {
+  if (!path.empty()) load_plugins(supervisor::plugins_in_config(path), registry);
+}
+
+std::vector<supervisor::ConfigSetting> effective_config(const std::string& given, KindRegistry& registry) {
+  const std::string path = config_path_or_default(given);
+  if (path.empty()) return {};
+  load_config_plugins(path, registry);
+  return supervisor::load_config(path, schemas(registry));
+}
+
+int check_config(const std::string& path, bool example, KindRegistry& registry) {
   if (example) {
-    std::fputs(supervisor::describe_config({}).c_str(), stdout);
+    std::fputs(supervisor::describe_config({}, schemas(registry)).c_str(), stdout);
     return 0;
   }
   try {
-    const auto settings = supervisor::load_config(path);
-    std::fputs(supervisor::describe_config(settings).c_str(), stdout);
+    load_config_plugins(path, registry);
+    const auto settings = supervisor::load_config(path, schemas(registry));
+    std::fputs(supervisor::describe_config(settings, schemas(registry)).c_str(), stdout);
     std::fprintf(stderr, "procpool: %s: ok (%zu settings)\n", path.c_str(), settings.size());
     return 0;
-  } catch (const supervisor::ConfigError& e) {
+  } catch (const std::exception& e) {  // a ConfigError, or a plugin that cannot be loaded
     std::fprintf(stderr, "procpool: %s\n", e.what());
     return 1;
   }
@@ -330,7 +215,7 @@ void add_pool_flags(CLI::App* app, PoolFlags& f) {
 supervisor::PoolOptions pool_options(PoolFlags f) {
   f.pool.restart_period_ns = uint64_t{f.restart_period} * 1'000'000'000ull;
   if (!f.timeout.empty()) {
-    const auto spec = supervisor::parse_timeout(f.timeout);
+    const auto spec = procpool::parse_timeout(f.timeout);
     if (!spec)
       throw supervisor::UsageError("--timeout must be SECONDS (0.001 to 2592000) or a percentage like 300%, not '" +
                                    f.timeout + "'");
@@ -340,7 +225,7 @@ supervisor::PoolOptions pool_options(PoolFlags f) {
   for (auto [text, target, name] : {std::tuple{&f.max_memory, &f.pool.max_memory_per_child, "--max-memory-per-child"},
                                     std::tuple{&f.hard_memory, &f.pool.hard_memory_per_child, "--hard-memory-per-child"}}) {
     if (text->empty()) continue;
-    const auto bytes = supervisor::parse_bytes(*text);
+    const auto bytes = procpool::parse_bytes(*text);
     if (!bytes) throw supervisor::UsageError(std::string(name) + " must be a size like 512M or 2G, not '" + *text + "'");
     *target = *bytes;
   }
@@ -385,8 +270,8 @@ void add_serve_flags(CLI::App* serve, ServeFlags& f) {
 // applies. Throws ConfigError (a bad file or kind option) or UsageError.
 supervisor::ServeRequest serve_request_from(CLI::App* serve, ServeFlags& f, const KindRegistry& builtin) {
   KindRegistry registry = builtin;
-  const auto settings = effective_config(f.config_path);
-  apply_config(serve, settings, "serve", "");
+  const auto settings = effective_config(f.config_path, registry);
+  apply_config(serve, settings, true);
   supervisor::ServeRequest request = f.request;
   request.pool = pool_options(f.pool);
   const unsigned workers = request.pool.workers != 0 ? request.pool.workers : supervisor::usable_cores();
@@ -396,7 +281,7 @@ supervisor::ServeRequest serve_request_from(CLI::App* serve, ServeFlags& f, cons
     char host[256] = "host";
     gethostname(host, sizeof host - 1);
     request.redis.consumer = std::string(host) + ":" + f.instance;
-    const auto lease = supervisor::parse_timeout(f.lease);
+    const auto lease = procpool::parse_timeout(f.lease);
     if (!lease || lease->percent != 0 || lease->ns < 300'000'000ull)
       throw supervisor::UsageError("--lease must be SECONDS, at least 0.3, not '" + f.lease + "'");
     request.redis.lease_ms = lease->ns / 1'000'000;
@@ -405,20 +290,21 @@ supervisor::ServeRequest serve_request_from(CLI::App* serve, ServeFlags& f, cons
   }
   if (request.pool.max_workers == 0)
     request.pool.max_workers = std::min(1024u, std::max(8u, 4 * workers));
-  for (const std::string& plugin : request.pool.plugins) load_plugin(plugin, registry);
+  load_plugins(request.pool.plugins, registry);
+  // serve defines every kind at once, each with the options of its config section.
   for (const KindInfo* kind : registry.all()) {
-    const KindOptions options = serve_kind_options(settings, kind->name);
-    const bool configured = std::any_of(settings.begin(), settings.end(),
-                                        [&](const supervisor::ConfigSetting& s) { return s.section == kind->name; });
+    const KindSchema schema = kind->schema();
+    const KindOptions given = options_from_config(schema, settings);
+    KindOptions options;
     try {
-      kind->make(options);
+      options = kind->check(given);
     } catch (const std::invalid_argument& e) {
       // A kind that needs options nobody gave (exec needs a command) is left out; one
       // whose configured options are wrong is an error.
-      if (!configured) continue;
+      if (given.empty()) continue;
       throw supervisor::ConfigError("[" + kind->name + "]: " + e.what());
     }
-    request.kinds.push_back({kind->name, options.encode()});
+    request.kinds.push_back({kind->name, schema.task_options(options).encode()});
   }
   return request;
 }
@@ -426,7 +312,20 @@ supervisor::ServeRequest serve_request_from(CLI::App* serve, ServeFlags& f, cons
 }  // namespace
 
 int run(int argc, char** argv, const KindRegistry& builtin) {
-  KindRegistry registry = builtin;  // plus the kinds of --plugin libraries
+  // The kinds of --plugin libraries and of the config file's plugins, before the flags
+  // (their options are flags too).
+  KindRegistry registry = builtin;
+  const bool running = argc >= 2 && std::string_view(argv[1]) == "run";
+  if (running) {
+    try {
+      load_plugins(scanned_values(argc, argv, "--plugin"), registry);
+      const auto configs = scanned_values(argc, argv, "--config");
+      load_config_plugins(config_path_or_default(configs.empty() ? "" : configs.back()), registry);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "procpool run: %s\n", e.what());
+      return 2;
+    }
+  }
   CLI::App app{"procpool: a crash-isolating multi-process worker pool.\n"
                "A supervisor starts one worker process per usable core and feeds it tasks\n"
                "through shared-memory rings; a worker that dies takes down only itself."};
@@ -435,7 +334,6 @@ int run(int argc, char** argv, const KindRegistry& builtin) {
   app.set_version_flag("--version", std::string("procpool 0.1.0"));
 
   supervisor::RunRequest request;
-  std::string size, out_dir, quality;
   PoolFlags run_pool;
   bool no_progress = false;
   std::string config_path;
@@ -494,35 +392,36 @@ int run(int argc, char** argv, const KindRegistry& builtin) {
                   "(also later from a --results file: procpool timeline RESULTS -o FILE)");
   run->add_flag("--no-progress", no_progress, "No progress bar (there is none unless stderr is a terminal)");
   run->add_flag("!--no-summary", request.summary, "No summary on stderr at the end");
-  run->add_option("--size", size, "thumbnail: fit within WIDTHxHEIGHT (default 128x128)");
-  run->add_option("--out", out_dir,
-                  "thumbnail: write into folder DIR (default: beside each image); download: save into DIR "
-                  "(created if missing; default: the current folder)");
-  run->add_option("--quality", quality, "thumbnail: JPEG/WebP quality 1-100 (default 75)");
-  run->add_option("--n", request.range_n, "sum-squares: sum i*i for i in [0, N), split into --chunks tasks")
-      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
-  run->add_option("--chunks", request.chunks, "sum-squares: how many tasks --n is split into (default 8 per worker)")
-      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 24));
-  DownloadFlags download;
-  add_download_flags(run, download);
-  PipelineFlags pipeline;
-  add_pipeline_flags(run, pipeline);
+  std::string then_kind;
+  run->add_option("--then", then_kind,
+                  "give each ok result's path to a task of this KIND as soon as it lands, e.g. "
+                  "'download --then thumbnail' (thumbnails beside the downloads); flags of options the first "
+                  "kind lacks (--size, --quality) go to it, and its config section applies");
   ProducerFlags run_producer;
   add_producer_flags(run, run_producer,
                      "Fan the tasks out over every host serving the Redis Streams queue at HOST:PORT (kind options "
                      "are then the hosts' own)");
-  run->add_option("--top", request.top, "wordcount: print the N most frequent words (default 10)")
-      ->check(CLI::Range(0u, 1000000u));
+  // `run KIND --help` shows that kind's options alone; `run --help` every kind's.
+  std::vector<KindSchema> flag_kinds = schemas(registry);
+  for (int i = 2; running && i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg != "-h" && arg != "--help") continue;
+    for (int j = 2; j < argc; ++j)
+      if (const KindInfo* k = registry.find(argv[j])) flag_kinds = {k->schema()};
+  }
+  KindFlags kind_flags;
+  kind_flags.add_to(run, flag_kinds);
   run->footer(kinds_help(registry) +
               "\nsum-squares and wordcount print their combined answer on stdout at the end.\n"
               "\nExit status: 0 all tasks ok, 1 some task not ok, 2 usage error, 128+N after signal N.");
 
-  // `procpool run exec [INPUT...] -- COMMAND...`: what follows "--" is the command, not inputs.
-  std::vector<std::string> command;
-  if (argc >= 3 && std::string(argv[1]) == "run" && std::string(argv[2]) == "exec") {
-    for (int i = 3; i < argc; ++i) {
-      if (std::string(argv[i]) != "--") continue;
-      command.assign(argv + i + 1, argv + argc);
+  // `procpool run KIND [INPUT...] -- WORDS...`: the words go to the kind's option that
+  // takes them (exec's command), or else are inputs (that may look like flags).
+  std::vector<std::string> after_dashes;
+  if (running) {
+    for (int i = 2; i < argc; ++i) {
+      if (std::string_view(argv[i]) != "--") continue;
+      after_dashes.assign(argv + i + 1, argv + argc);
       argc = i;
       break;
     }
@@ -597,22 +496,20 @@ int run(int argc, char** argv, const KindRegistry& builtin) {
       return 1;
     }
   }
-  if (check->parsed()) return check_config(config_path.empty() ? supervisor::kDefaultConfigPath : config_path, example_config);
+  if (check->parsed())
+    return check_config(config_path.empty() ? supervisor::kDefaultConfigPath : config_path, example_config, registry);
+  std::vector<supervisor::ConfigSetting> settings;
   try {
-    apply_config(run, effective_config(config_path), request.kind, pipeline.then);
+    settings = effective_config(config_path, registry);
+    apply_config(run, settings, false);
   } catch (const supervisor::ConfigError& e) {
     std::fprintf(stderr, "procpool run: %s\n", e.what());
     return 2;
   }
-
-  if (!command.empty()) request.options.set("command", nlohmann::json(command).dump());
-  if (!size.empty()) request.options.set("size", size);
-  if (!out_dir.empty()) request.options.set("out", out_dir);
-  if (!quality.empty()) request.options.set("quality", quality);
   request.progress = !no_progress;
   try {
     request.pool = pool_options(run_pool);
-    for (const std::string& plugin : request.pool.plugins) load_plugin(plugin, registry);
+    load_plugins(request.pool.plugins, registry);
   } catch (const supervisor::UsageError& e) {
     std::fprintf(stderr, "procpool run: %s\nRun 'procpool run --help' for usage.\n", e.what());
     return 2;
@@ -621,17 +518,37 @@ int run(int argc, char** argv, const KindRegistry& builtin) {
     return 2;
   }
   try {
-    apply_download_flags(download, request.options);
-    if (!pipeline.then.empty()) {
-      request.then_kind = pipeline.then;
-      if (!size.empty()) request.then_options.set("size", size);
-      if (!quality.empty()) request.then_options.set("quality", quality);
-      if (download.overwrite) request.then_options.set("overwrite", "yes");
+    const bool remote = !run_producer.address.empty();
+    const KindInfo* kind = registry.find(request.kind);
+    if (kind == nullptr && !remote) find_kind(registry, request.kind);  // throws, naming the kinds
+    const KindSchema schema = kind != nullptr ? kind->schema() : KindSchema{request.kind, "", {}, {}};
+    const KindInfo* then = then_kind.empty() ? nullptr : &find_kind(registry, then_kind);
+    const KindSchema then_schema = then != nullptr ? then->schema() : KindSchema{};
+    std::vector<const KindSchema*> claimants{&schema};
+    if (then != nullptr) claimants.push_back(&then_schema);
+    const bool takes_words = std::any_of(schema.options.begin(), schema.options.end(),
+                                         [](const OptionSpec& o) { return o.after_dashes; });
+    if (takes_words) kind_flags.set_after_dashes(after_dashes);
+    else request.inputs.insert(request.inputs.end(), after_dashes.begin(), after_dashes.end());
+    if (kind != nullptr || !remote) kind_flags.check_all_claimed(claimants);
+    const KindOptions flags = kind_flags.given_for(schema);
+    for (const auto& [key, value] : flags.values())
+      if (schema.find(key)->scope == OptionScope::Task) request.task_options_given.push_back("--" + key);
+    request.schema = schema;
+    request.options = merged(options_from_config(schema, settings), flags);
+    if (kind != nullptr) request.options = checked_options(*kind, request.options);
+    if (then != nullptr) {
+      // Flags go to the first kind; those it does not have, to the second.
+      KindOptions then_flags;
+      const KindOptions given_then = kind_flags.given_for(then_schema);
+      for (const auto& [key, value] : given_then.values())
+        if (schema.find(key) == nullptr) then_flags.set(key, value);
+      request.then_kind = then_kind;
+      request.then_schema = then_schema;
+      request.then_options = checked_options(*then, merged(options_from_config(then_schema, settings), then_flags));
     }
-    add_listed_links(pipeline, request);
-    if (!run_producer.address.empty())  // the hosts know their kinds: nothing to validate here
-      return supervisor::redis::run_batch_redis(request, run_producer.resolved());
-    return supervisor::run_batch(request, validator(registry));
+    if (remote) return supervisor::redis::run_batch_redis(request, run_producer.resolved());
+    return supervisor::run_batch(request);
   } catch (const supervisor::UsageError& e) {
     std::fprintf(stderr, "procpool run: %s\nRun 'procpool run --help' for usage.\n", e.what());
     return 2;

@@ -9,8 +9,9 @@
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "ipc/kind_schema.hpp"
 #include "supervisor/toml_guard.hpp"
-#include "supervisor/units.hpp"
+#include "ipc/units.hpp"
 
 namespace procpool::supervisor {
 
@@ -29,7 +30,8 @@ struct Key {
 
 constexpr int64_t kHuge = int64_t{1} << 62;
 
-// The schema. Ranges match the command line's and the kinds' own checks.
+// The schema of the sections that are not kinds'. Ranges match the command line's.
+// Each kind's section comes from its own schema (ipc/kind_schema.hpp).
 const Key kKeys[] = {
     {"pool", "workers", Type::Int, 1, 1024, "", "worker processes (default: usable cores: affinity and cgroup cpu.max)"},
     {"pool", "max-attempts", Type::Int, 1, 100, "3", "runs of a task that may crash its worker before it is reported crashed"},
@@ -52,24 +54,6 @@ const Key kKeys[] = {
     {"redis", "instance", Type::String, 0, 0, "\"0\"", "procpool serve: this host's consumer is HOSTNAME:INSTANCE (stable across restarts)"},
     {"redis", "lease", Type::Seconds, 0, 0, "30", "procpool serve: a host silent this long loses its jobs to the others"},
     {"redis", "chunk", Type::Int, 1, 100000, "100", "procpool submit: inputs per queue entry"},
-    {"thumbnail", "size", Type::String, 0, 0, "\"128x128\"", "fit within WIDTHxHEIGHT"},
-    {"thumbnail", "out", Type::String, 0, 0, "", "output folder (default: beside each image)"},
-    {"thumbnail", "overwrite", Type::Bool, 0, 0, "false", "replace existing thumbnails (else each is a task error, left as it is)"},
-    {"thumbnail", "quality", Type::Int, 1, 100, "75", "JPEG/WebP quality"},
-    {"download", "out", Type::String, 0, 0, "\".\"", "output folder (created if missing)"},
-    {"download", "header", Type::StringList, 0, 0, "[]", "\"Name: value\" headers; ${VAR} is replaced by the environment variable VAR"},
-    {"download", "accept", Type::String, 0, 0, "", "content types to keep, e.g. \"image/jpeg,image/png\" (default: any)"},
-    {"download", "connect-timeout", Type::Seconds, 0, 0, "10", "seconds to connect"},
-    {"download", "max-time", Type::Seconds, 0, 0, "300", "seconds for one attempt"},
-    {"download", "stall-timeout", Type::Seconds, 0, 0, "30", "seconds without a byte before an attempt is given up"},
-    {"download", "max-size", Type::Size, 0, 0, "\"1G\"", "largest body"},
-    {"download", "max-redirects", Type::Int, 0, 100, "10", "redirects to follow"},
-    {"download", "retries", Type::Int, 0, 100, "3", "retries after connection errors, stalls, 408, 429, 5xx"},
-    {"download", "retry-max-wait", Type::Seconds, 0, 0, "60", "longest wait before a retry"},
-    {"download", "concurrency", Type::Int, 1, 1024, "32", "transfers in flight per worker"},
-    {"download", "overwrite", Type::Bool, 0, 0, "false", "replace existing files instead of numbering new ones"},
-    {"wordcount", "top", Type::Int, 0, 1000000, "10", "most frequent words printed"},
-    {"sum-squares", "chunks", Type::Int, 1, 1 << 24, "", "tasks --n is split into (default: 8 per worker)"},
 };
 
 const char* type_name(Type t) {
@@ -94,6 +78,76 @@ std::string keys_of(const std::string& section) {
   for (const Key& k : kKeys)
     if (section == k.section) out += std::string(out.empty() ? "" : ", ") + k.key;
   return out;
+}
+
+std::string format_seconds(double s);
+
+bool fixed_section(const std::string& section) {
+  return std::any_of(std::begin(kKeys), std::end(kKeys), [&](const Key& k) { return section == k.section; });
+}
+
+const KindSchema* kind_section(const std::vector<KindSchema>& kinds, const std::string& section) {
+  for (const KindSchema& k : kinds)
+    if (k.name == section && !k.options.empty()) return &k;
+  return nullptr;
+}
+
+std::string section_names(const std::vector<KindSchema>& kinds) {
+  std::string out = "[pool], [serve], [redis]";
+  for (const KindSchema& k : kinds)
+    if (!k.options.empty()) out += ", [" + k.name + "]";
+  return out;
+}
+
+// A kind option's TOML value as the values its flag would be given, checked; *error says
+// what is wrong otherwise.
+std::vector<std::string> convert_kind_option(const KindSchema& kind, const OptionSpec& spec, const toml::node& node,
+                                             std::string* error) {
+  const auto fail = [&](const std::string& why) {
+    *error = why;
+    return std::vector<std::string>{};
+  };
+  if (spec.type == OptionType::List) {
+    const toml::array* array = node.as_array();
+    std::vector<std::string> out;
+    if (array == nullptr) return fail(accepted_values(spec) + " (a TOML array)");
+    for (const toml::node& item : *array) {
+      if (!item.is_string()) return fail(accepted_values(spec) + " (a TOML array)");
+      out.push_back(*item.value<std::string>());
+    }
+    return out;
+  }
+  std::string text;
+  bool right_type = false;
+  switch (spec.type) {
+    case OptionType::Bool:
+      right_type = node.is_boolean();
+      if (right_type) text = *node.value<bool>() ? "true" : "false";
+      break;
+    case OptionType::Int:
+      right_type = node.is_integer();
+      if (right_type) text = std::to_string(*node.value<int64_t>());
+      break;
+    case OptionType::Size:
+    case OptionType::Float:
+    case OptionType::Duration:
+      right_type = node.is_integer() || node.is_floating_point() || node.is_string();
+      if (node.is_integer()) text = std::to_string(*node.value<int64_t>());
+      if (node.is_floating_point()) text = format_seconds(*node.value<double>());
+      if (node.is_string()) text = *node.value<std::string>();
+      break;
+    default:
+      right_type = node.is_string();
+      if (right_type) text = *node.value<std::string>();
+      break;
+  }
+  if (!right_type) return fail(accepted_values(spec));
+  try {
+    (void)canonical(kind.name, spec, text);
+    return {text};  // as written, for check-config to print back
+  } catch (const OptionError&) {
+    return fail(accepted_values(spec) + ", not " + text);
+  }
 }
 
 std::string format_seconds(double s) {
@@ -159,16 +213,35 @@ std::vector<std::string> convert(const Key& k, const toml::node& node, std::stri
 
 namespace {
 
-std::vector<ConfigSetting> check_config(const toml::table& doc, const std::string& path) {
+void check_kind_section(const KindSchema& kind, const toml::table& table, const std::string& path,
+                        std::vector<ConfigSetting>& settings) {
+  for (const auto& [key_key, node] : table) {
+    const std::string key(key_key.str());
+    const std::string where = place(path, node.source());
+    const OptionSpec* spec = kind.find(key);
+    if (spec == nullptr)
+      throw ConfigError(where + ": unknown key '" + key + "' in [" + kind.name + "] (keys: " + kind.option_names() + ")");
+    std::string error;
+    auto values = convert_kind_option(kind, *spec, node, &error);
+    if (!error.empty()) throw ConfigError(where + ": key '" + key + "' in [" + kind.name + "] " + error);
+    settings.push_back({kind.name, key, std::move(values), where});
+  }
+}
+
+std::vector<ConfigSetting> check_config(const toml::table& doc, const std::string& path,
+                                        const std::vector<KindSchema>& kinds) {
   std::vector<ConfigSetting> settings;
   for (const auto& [section_key, section_node] : doc) {
     const std::string section(section_key.str());
     const toml::table* table = section_node.as_table();
-    bool known = false;
-    for (const Key& k : kKeys) known |= section == k.section;
-    if (!known || table == nullptr)
+    const KindSchema* kind = kind_section(kinds, section);
+    if ((kind == nullptr && !fixed_section(section)) || table == nullptr)
       throw ConfigError(place(path, section_node.source()) + ": unknown section '" + section +
-                        "' (sections: [pool], [serve], [redis], [thumbnail], [download], [wordcount], [sum-squares])");
+                        "' (sections: " + section_names(kinds) + ")");
+    if (kind != nullptr) {
+      check_kind_section(*kind, *table, path, settings);
+      continue;
+    }
     for (const auto& [key_key, node] : *table) {
       const std::string key(key_key.str());
       const Key* spec = nullptr;
@@ -194,7 +267,8 @@ ConfigError parse_failure(const toml::parse_error& e, const std::string& path) {
 
 }  // namespace
 
-std::vector<ConfigSetting> load_config(const std::string& path) {
+namespace {
+std::string read_limited(const std::string& path) {
   constexpr std::size_t kMaxBytes = 1 << 20;  // a config file, not a data file
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError(path + ": cannot read: " + std::strerror(errno));
@@ -202,10 +276,33 @@ std::vector<ConfigSetting> load_config(const std::string& path) {
   in.read(text.data(), static_cast<std::streamsize>(text.size()));
   text.resize(static_cast<std::size_t>(in.gcount()));
   if (text.size() > kMaxBytes) throw ConfigError(path + ": over " + std::to_string(kMaxBytes) + " bytes");
-  return parse_config(text, path);
+  return text;
+}
+}  // namespace
+
+std::vector<ConfigSetting> load_config(const std::string& path, const std::vector<KindSchema>& kinds) {
+  return parse_config(read_limited(path), path, kinds);
 }
 
-std::vector<ConfigSetting> parse_config(std::string_view text, const std::string& name) {
+std::vector<std::string> plugins_in_config(const std::string& path) {
+  std::vector<std::string> out;
+  try {
+    std::size_t bad = 0;
+    std::string why;
+    const std::string ascii = ascii_for_tomlpp(read_limited(path), &bad, &why);  // toml++ never sees other bytes
+    if (!why.empty()) return out;
+    const toml::table doc = toml::parse(ascii, std::string_view(path));
+    if (const toml::array* list = doc["pool"]["plugin"].as_array())
+      for (const toml::node& item : *list)
+        if (item.is_string()) out.push_back(*item.value<std::string>());
+  } catch (const std::exception&) {
+    // load_config reads the file again and says what is wrong with it, where.
+  }
+  return out;
+}
+
+std::vector<ConfigSetting> parse_config(std::string_view text, const std::string& name,
+                                        const std::vector<KindSchema>& kinds) {
   std::size_t bad = 0;
   std::string why;
   const std::string ascii = ascii_for_tomlpp(text, &bad, &why);
@@ -217,48 +314,94 @@ std::vector<ConfigSetting> parse_config(std::string_view text, const std::string
     throw ConfigError(name + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + why);
   }
   try {
-    return check_config(toml::parse(ascii, std::string_view(name)), name);
+    return check_config(toml::parse(ascii, std::string_view(name)), name, kinds);
   } catch (const toml::parse_error& e) {
     throw parse_failure(e, name);
   }
 }
 
-std::string describe_config(const std::vector<ConfigSetting>& settings) {
+namespace {
+
+// One key as the description shows it, from the fixed table or a kind's schema.
+struct Described {
+  std::string section, key, help, fallback;  // fallback: a TOML literal, empty if unset
+  Type type;
+};
+
+Type described_type(OptionType t) {
+  switch (t) {
+    case OptionType::Bool: return Type::Bool;
+    case OptionType::Int: return Type::Int;
+    case OptionType::Float:
+    case OptionType::Duration: return Type::Seconds;
+    case OptionType::Size: return Type::Size;
+    case OptionType::List: return Type::StringList;
+    case OptionType::String:
+    case OptionType::Enum: return Type::String;
+  }
+  return Type::String;
+}
+
+// Values as TOML: strings quoted (toml++ escapes them), numbers and booleans bare.
+std::string toml_literal(Type type, const std::string& v) {
+  const bool plain_number = !v.empty() && v.find_first_not_of("0123456789.") == std::string::npos &&
+                            std::count(v.begin(), v.end(), '.') <= 1 && v.front() != '.' && v.back() != '.';
+  const bool bare = type == Type::Int || type == Type::Bool || (type == Type::Seconds && plain_number) ||
+                    (type == Type::Timeout && v.find('%') == std::string::npos) ||
+                    (type == Type::Size && v.find_first_not_of("0123456789") == std::string::npos);
+  return bare ? v : toml_basic_string(v);
+}
+
+std::vector<Described> every_key(const std::vector<KindSchema>& kinds) {
+  std::vector<Described> out;
+  for (const Key& k : kKeys) out.push_back({k.section, k.key, k.help, k.fallback, k.type});
+  for (const KindSchema& kind : kinds) {
+    for (const OptionSpec& o : kind.options) {
+      const Type type = described_type(o.type);
+      std::string fallback;
+      if (o.type == OptionType::List) fallback = "[]";
+      else if (!o.fallback.empty()) fallback = toml_literal(type, o.fallback);
+      std::string help = o.help;
+      if (o.type == OptionType::Enum) help += " (" + o.unit + ")";
+      if (o.scope == OptionScope::Run) help += " [procpool run only]";
+      out.push_back({kind.name, o.name, help, fallback, type});
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string describe_config(const std::vector<ConfigSetting>& settings, const std::vector<KindSchema>& kinds) {
   std::string out =
       "# procpool configuration. Every key is a `procpool run` flag without its dashes; a flag\n"
-      "# given on the command line overrides the file. Commented keys show their defaults.\n";
+      "# given on the command line overrides the file. Commented keys show their defaults.\n"
+      "# A kind's section gives its options to `run` and `serve` alike.\n";
   std::string section;
-  for (const Key& k : kKeys) {
+  for (const Described& k : every_key(kinds)) {
     if (section != k.section) {
       section = k.section;
       out += "\n[" + section + "]\n";
+      for (const KindSchema& kind : kinds)
+        if (kind.name == section) out += "# " + kind.name + ": " + kind.summary + "\n";
     }
-    out += "# " + std::string(k.help) + "\n";
+    out += "# " + k.help + "\n";
     const ConfigSetting* set = nullptr;
     for (const ConfigSetting& s : settings)
       if (s.section == k.section && s.key == k.key) set = &s;
     if (set == nullptr) {
-      out += k.fallback[0] != '\0' ? "# " + std::string(k.key) + " = " + k.fallback + "\n"
-                                    : "# " + std::string(k.key) + " is unset by default\n";
+      out += !k.fallback.empty() ? "# " + k.key + " = " + k.fallback + "\n" : "# " + k.key + " is unset by default\n";
       continue;
     }
-    // Values as TOML: strings quoted (toml++ escapes them), numbers and booleans bare.
-    auto literal = [&](const std::string& v) {
-      const bool bare = k.type == Type::Int || k.type == Type::Bool || k.type == Type::Seconds ||
-                        (k.type == Type::Timeout && v.find('%') == std::string::npos) ||
-                        (k.type == Type::Size && v.find_first_not_of("0123456789") == std::string::npos);
-      if (bare) return v;
-      return toml_basic_string(v);
-    };
     std::string value;
     if (k.type == Type::StringList) {
       value = "[";
-      for (std::size_t i = 0; i < set->values.size(); ++i) value += (i ? ", " : "") + literal(set->values[i]);
+      for (std::size_t i = 0; i < set->values.size(); ++i) value += (i ? ", " : "") + toml_literal(k.type, set->values[i]);
       value += "]";
     } else {
-      value = literal(set->values.front());
+      value = toml_literal(k.type, set->values.front());
     }
-    out += std::string(k.key) + " = " + value + "\n";
+    out += k.key + " = " + value + "\n";
   }
   return out;
 }

@@ -13,7 +13,6 @@
 #include "supervisor/intake.hpp"
 #include "supervisor/pool.hpp"
 #include "supervisor/resume.hpp"
-#include "supervisor/run_reduce.hpp"
 #include "supervisor/usable_cores.hpp"
 #include "supervisor/run_report.hpp"
 #include "supervisor/timeline.hpp"
@@ -108,18 +107,13 @@ std::vector<std::string> gather_inputs(const RunRequest& request) {
       throw UsageError(e.what());
     }
   }
-  if (request.kind == "thumbnail") {
+  if (request.schema.hooks.expand_inputs) {
+    const unsigned workers = request.pool.workers != 0 ? request.pool.workers : usable_cores();
     try {
-      inputs = expand_image_folders(inputs);
-    } catch (const std::runtime_error& e) {
+      inputs = request.schema.hooks.expand_inputs(std::move(inputs), request.options, workers);
+    } catch (const std::invalid_argument& e) {
       throw UsageError(e.what());
     }
-  }
-  if (request.range_n != 0) {
-    if (request.kind != "sum-squares") throw UsageError("--n applies to sum-squares only");
-    const uint64_t workers = request.pool.workers != 0 ? request.pool.workers : usable_cores();
-    const auto more = split_range(request.range_n, request.chunks != 0 ? request.chunks : 8 * workers);
-    inputs.insert(inputs.end(), more.begin(), more.end());
   }
   return inputs;
 }
@@ -193,7 +187,7 @@ std::vector<std::string> inputs_to_run(const RunRequest& request) {
   }
   if (inputs.empty())
     throw UsageError("no inputs: give them as arguments or with --input-file FILE (- for stdin)" +
-                     std::string(request.kind == "thumbnail" ? ", or a folder with images in it" : ""));
+                     request.schema.hooks.inputs_hint);
   return inputs;
 }
 
@@ -215,12 +209,9 @@ ResultsFile::~ResultsFile() {
   if (owned_ != nullptr) std::fclose(owned_);
 }
 
-int run_batch(const RunRequest& request, const KindValidator& validate) {
-  validate(request.kind, request.options);  // before any child starts
-  if (!request.then_kind.empty()) {
-    validate(request.then_kind, request.then_options);
-    if (request.resume) throw UsageError("--resume does not combine with --then (yet): run the steps separately");
-  }
+int run_batch(const RunRequest& request) {
+  if (!request.then_kind.empty() && request.resume)
+    throw UsageError("--resume does not combine with --then (yet): run the steps separately");
   std::vector<std::string> inputs = inputs_to_run(request);
   if (inputs.empty()) return 0;  // resumed, and everything was done
   ResultsFile results_file(request);
@@ -229,10 +220,10 @@ int run_batch(const RunRequest& request, const KindValidator& validate) {
   const uint64_t start_ns = ipc::monotonic_ns();
   PoolOptions pool_options = request.pool;
   pool_options.handle_signals = true;  // ^C drains the run, a second ^C kills it
-  std::vector<KindSpec> kinds{KindSpec{request.kind, request.options.encode()}};
+  std::vector<KindSpec> kinds{KindSpec{request.kind, request.schema.task_options(request.options).encode()}};
   std::vector<std::string> kind_names{request.kind};
   if (!request.then_kind.empty()) {
-    kinds.push_back(KindSpec{request.then_kind, request.then_options.encode()});
+    kinds.push_back(KindSpec{request.then_kind, request.then_schema.task_options(request.then_options).encode()});
     kind_names.push_back(request.then_kind);
   }
   Supervisor pool(pool_options, kinds);
@@ -243,7 +234,7 @@ int run_batch(const RunRequest& request, const KindValidator& validate) {
   if (!request.then_kind.empty()) events.feed_into(&pool);
   std::vector<TimelineTask> timeline;
   if (!request.timeline_path.empty()) events.timeline_ = &timeline;
-  events.reducer_ = make_reducer(request.kind, ReduceSettings{request.top});
+  if (request.schema.hooks.reducer) events.reducer_ = request.schema.hooks.reducer(request.options);
   const RunOutcome outcome = pool.run(events);
   pool.shutdown();
   const uint64_t end_ns = ipc::monotonic_ns();

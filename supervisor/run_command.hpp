@@ -5,9 +5,8 @@
 #include <string>
 #include <vector>
 
-#include <functional>
-
 #include "ipc/kind_options.hpp"
+#include "ipc/kind_schema.hpp"
 #include "supervisor/pool.hpp"
 
 namespace procpool::supervisor {
@@ -23,16 +22,18 @@ struct RunRequest {
   std::string input_file;    // "-" for stdin, empty for none
   std::string results_path;  // "-" for stdout, empty for none
   bool resume = false;       // skip inputs already ok in results_path, append the rest
-  KindOptions options;       // the kind's own options (--size, --out, ...)
+  KindSchema schema;         // the kind's: its hooks expand the inputs and reduce the outputs
+  KindOptions options;       // the kind's options, checked and canonical (run-side ones too)
+  // Options given on the command line that would go to workers (refused by --redis: the
+  // hosts' config decides).
+  std::vector<std::string> task_options_given;
   PoolOptions pool;          // workers, limits, plugins (absolute paths)
   bool progress = true;      // shown only while stderr is a terminal anyway
   bool summary = true;
-  uint64_t range_n = 0;      // sum-squares: split [0, n) into inputs
-  uint64_t chunks = 0;       // ... into this many (default: 8 per worker)
-  unsigned top = 10;         // wordcount: most frequent words printed
   // A second kind each ok result feeds as it arrives (a pipeline: download, then
   // thumbnail). Its input is the first kind's output "path" (or the whole output).
   std::string then_kind;
+  KindSchema then_schema;
   KindOptions then_options;
   std::string timeline_path;  // draw the run as SVG into this file at the end; empty: no
 };
@@ -41,13 +42,9 @@ struct RunRequest {
 // file. Returns the exit status (1 with a message when it cannot).
 int draw_timeline(const std::string& results_path, const std::string& svg_path);
 
-// Checks that a kind exists and accepts its options, throwing UsageError if not. The
-// entry point supplies it from the kind registry the children use.
-using KindValidator = std::function<void(const std::string& kind, const KindOptions& options)>;
-
-// The inputs the run will give its tasks: the arguments, --input-file, folders expanded
-// (thumbnail), --n split (sum-squares), less what --resume finds done (then empty when
-// everything is). Throws UsageError when there are none to begin with.
+// The inputs the run will give its tasks: the arguments, --input-file, expanded by the
+// kind's hook (a folder's images, a range split), less what --resume finds done (then
+// empty when everything is). Throws UsageError when there are none to begin with.
 std::vector<std::string> inputs_to_run(const RunRequest& request);
 
 // Where result lines go: --results FILE (created owner-only, appended with --resume),
@@ -66,7 +63,8 @@ class ResultsFile {
 };
 
 // Runs the job and returns the exit status: 0 all ok, 1 any task not ok or the pool
-// failed, 128 + signal after SIGINT/SIGTERM. Throws UsageError for exit status 2.
-int run_batch(const RunRequest& request, const KindValidator& validate);
+// failed, 128 + signal after SIGINT/SIGTERM. Throws UsageError for exit status 2. The
+// entry point has checked the kinds and their options (they exist, and canonical).
+int run_batch(const RunRequest& request);
 
 }  // namespace procpool::supervisor

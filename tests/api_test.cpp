@@ -205,6 +205,28 @@ TEST(Api, MisuseIsAPoolError) {
   EXPECT_THROW(Pool{bad}, procpool::PoolError);
 }
 
+TEST(Api, APluginKindTakesTheOptionsItDeclares) {
+  procpool::Options o = two_workers();
+  o.plugins = {OPTIONS_PLUGIN};
+  o.kind_options["label"].set("prefix", "api:");
+  o.kind_options["label"].set("times", "2");
+  Pool pool(o);
+  const Result r = pool.submit("label", std::string("x")).get();
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.output, "api:xx");
+  pool.shutdown();
+  // A value out of its range names the kind and the option, not a flag.
+  procpool::Options bad = two_workers();
+  bad.plugins = {OPTIONS_PLUGIN};
+  bad.kind_options["label"].set("times", "9");
+  try {
+    Pool refused(bad);
+    FAIL() << "times = 9 was accepted";
+  } catch (const procpool::PoolError& e) {
+    EXPECT_STREQ(e.what(), "label option 'times' must be an integer from 1 to 5, not '9'");
+  }
+}
+
 TEST(Api, ShutdownCanCancelWhatIsQueued) {
   procpool::Options o;
   o.workers = 1;

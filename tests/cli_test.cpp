@@ -164,7 +164,7 @@ TEST(Cli, UsageErrorsExitWithStatus2AndSayWhatIsWrong) {
   EXPECT_NE(r.err.find("unknown task kind 'no-such-kind'"), std::string::npos) << r.err;
   r = run_cli("run thumbnail --size banana x.jpg");
   EXPECT_EQ(r.status, 2);
-  EXPECT_NE(r.err.find("--size must be WIDTHxHEIGHT"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("thumbnail option 'size' must be WIDTHxHEIGHT"), std::string::npos) << r.err;
   r = run_cli("run noop");
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("no inputs"), std::string::npos) << r.err;

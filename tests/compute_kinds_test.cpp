@@ -1,10 +1,25 @@
-// sum-squares and wordcount: their pure parts, and the reduce half of map-reduce.
+// sum-squares and wordcount: their pure parts, and the reduce half of map-reduce as the
+// kinds declare it (their hooks in the registry, which `run` calls).
 #include <gtest/gtest.h>
 
 #include "child/kinds/text.hpp"
-#include "supervisor/run_reduce.hpp"
+#include "child/kinds/reduce.hpp"
+#include "child/task_api.hpp"
 
 using namespace procpool;
+
+namespace {
+KindSchema builtin(const std::string& name) {
+  KindRegistry registry;
+  register_builtin_kinds(registry);
+  return registry.find(name)->schema();
+}
+KindOptions checked(const KindSchema& kind, std::map<std::string, std::string> given) {
+  KindOptions o;
+  for (const auto& [k, v] : given) o.set(k, v);
+  return kind.checked(o);
+}
+}  // namespace
 
 TEST(WordCount, CountsWordsCaseFoldedWithApostrophesAndUnicode) {
   const auto counts = kinds::count_words("The cat's hat. THE CAT! Don't stop -- café, naïve 42 'quoted'");
@@ -38,22 +53,25 @@ TEST(SumSquares, MatchesTheClosedFormBeyond64Bits) {
 }
 
 TEST(Reduce, SplitsARangeAndAddsThePiecesExactly) {
-  const auto pieces = supervisor::split_range(100'000'000, 7);
+  const KindSchema kind = builtin("sum-squares");
+  const auto pieces = kind.hooks.expand_inputs({}, checked(kind, {{"n", "100000000"}, {"chunks", "7"}}), 2);
   ASSERT_EQ(pieces.size(), 7u);
   EXPECT_EQ(pieces.front().substr(0, 2), "0 ");
   EXPECT_EQ(pieces.back().substr(pieces.back().find(' ') + 1), "100000000");
-  auto sum = supervisor::make_reducer("sum-squares", {});
+  auto sum = kind.hooks.reducer(checked(kind, {}));
   for (const auto& p : pieces) {
     const auto space = p.find(' ');
     sum->add(kinds::sum_of_squares(std::stoull(p.substr(0, space)), std::stoull(p.substr(space + 1))));
   }
   EXPECT_EQ(sum->finish(), "333333328333333350000000\n");
-  EXPECT_EQ(supervisor::split_range(3, 10).size(), 3u);  // never an empty piece
-  EXPECT_EQ(supervisor::make_reducer("thumbnail", {}), nullptr);
+  EXPECT_EQ(kinds::split_range(3, 10).size(), 3u);  // never an empty piece
+  EXPECT_EQ(kind.hooks.expand_inputs({}, checked(kind, {{"n", "1000"}}), 3).size(), 24u);  // 8 per worker
+  EXPECT_FALSE(builtin("thumbnail").hooks.reducer);
 }
 
 TEST(Reduce, MergesWordCountsAndRanksTheTop) {
-  auto merge = supervisor::make_reducer("wordcount", {2});
+  const KindSchema kind = builtin("wordcount");
+  auto merge = kind.hooks.reducer(checked(kind, {{"top", "2"}}));
   merge->add(R"({"a": 3, "b": 1})");
   merge->add(R"({"b": 4, "c": 2})");
   merge->add("not json");  // ignored

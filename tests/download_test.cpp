@@ -296,7 +296,7 @@ TEST_F(Download, ABadListingIsAClearError) {
   EXPECT_NE(r.err.find("the listing has nothing at items[].url"), std::string::npos) << r.err;
   r = download("--links-from " + quoted("/listing.json?n=3") + " --links-path 'data[.link'");
   EXPECT_EQ(r.status, 2);
-  EXPECT_NE(r.err.find("--links-path must be"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("download option 'links-path' must be"), std::string::npos) << r.err;
   r = download("--links-from " + quoted("/listing.json?n=3") + " --links-path 'data[].id'");  // numbers
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("3 that are not strings skipped"), std::string::npos) << r.err;

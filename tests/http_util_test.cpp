@@ -4,7 +4,7 @@
 #include "child/kinds/http_curl.hpp"
 #include "child/kinds/media_types.hpp"
 #include "child/kinds/url_names.hpp"
-#include "supervisor/links.hpp"
+#include "child/kinds/links.hpp"
 
 using namespace procpool::kinds;
 
@@ -97,8 +97,8 @@ TEST(HttpUrl, OnlyHttpAndHttpsWithAHost) {
 }
 
 TEST(Links, FollowsThePathAndFiltersByType) {
-  using procpool::supervisor::extract_links;
-  procpool::supervisor::LinkQuery q;
+  using procpool::kinds::extract_links;
+  procpool::kinds::LinkQuery q;
   q.accept = split_list("image/jpeg,image/png");
   const auto links = extract_links(R"({"data": [{"link": "a", "type": "image/jpeg"}, {"link": "b", "type": "text/html"},
       {"link": "c"}, {"link": 5, "type": "image/png"}, {"nolink": 1}], "success": true})", q);

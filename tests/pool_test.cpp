@@ -152,7 +152,7 @@ TEST(Pool, BadKindOptionsAreReportedByTheChild) {
   pool.submit(0, "x.jpg");
   Recorder rec;
   const RunOutcome out = pool.run(rec);
-  EXPECT_NE(out.error.find("--size must be WIDTHxHEIGHT"), std::string::npos) << out.error;
+  EXPECT_NE(out.error.find("thumbnail option 'size' must be WIDTHxHEIGHT"), std::string::npos) << out.error;
   EXPECT_EQ(rec.results.size(), 1u);
 }
 

@@ -1,4 +1,4 @@
-#include "supervisor/units.hpp"
+#include "ipc/units.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -8,6 +8,7 @@
 
 #include "supervisor/resume.hpp"
 
+using namespace procpool;
 using namespace procpool::supervisor;
 
 TEST(Units, Bytes) {

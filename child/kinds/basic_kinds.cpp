@@ -51,8 +51,8 @@ namespace procpool {
 void register_builtin_kinds(KindRegistry& registry) {
   kinds::register_basic_kinds(registry);
   kinds::register_thumbnail_kind(registry);
+  kinds::register_download_kind(registry);
   kinds::register_compute_kinds(registry);
   kinds::register_exec_kind(registry);
-  kinds::register_download_kind(registry);
 }
 }  // namespace procpool

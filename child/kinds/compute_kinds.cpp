@@ -1,5 +1,5 @@
 // sum-squares and wordcount: the tutorials' CPU-bound and text workloads. Each task does
-// one piece (a range, a file); the command line reduces the pieces (run_reduce.hpp).
+// one piece (a range, a file); `run` reduces the pieces with the kind's reducer (reduce.hpp).
 #include <charconv>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -8,6 +8,7 @@
 #include "child/kinds/http_limits.hpp"
 #include "child/kinds/http_loader.hpp"
 #include "child/kinds/kinds.hpp"
+#include "child/kinds/reduce.hpp"
 #include "child/kinds/text.hpp"
 
 namespace procpool::kinds {
@@ -61,15 +62,39 @@ class WordCountKind final : public TaskKind {
 }  // namespace
 
 void register_compute_kinds(KindRegistry& registry) {
+  KindHooks sum_hooks;
+  sum_hooks.expand_inputs = [](std::vector<std::string> inputs, const KindOptions& options, unsigned workers) {
+    if (!options.has("n")) return inputs;
+    const auto chunks = options.has("chunks") ? static_cast<uint64_t>(options.integer("chunks")) : 8ull * workers;
+    const auto more = split_range(static_cast<uint64_t>(options.integer("n")), chunks);
+    inputs.insert(inputs.end(), more.begin(), more.end());
+    return inputs;
+  };
+  sum_hooks.reducer = [](const KindOptions&) { return decimal_sum(); };
+  sum_hooks.inputs_hint = ", or --n N";
   registry.add({"sum-squares", "sums i*i over 'BEGIN END' exactly (run: --n N splits [0, N) and adds up)",
-                [](const KindOptions&) { return std::make_unique<SumSquaresKind>(); }});
+                [](const KindOptions&) { return std::make_unique<SumSquaresKind>(); },
+                {opt::integer("n", "", 1, int64_t{1} << 40, "sum i*i for i in [0, N), split into --chunks tasks")
+                     .run_side(),
+                 opt::integer("chunks", "", 1, 1 << 24, "how many tasks --n is split into (default: 8 per worker)")
+                     .run_side()},
+                std::move(sum_hooks)});
+
+  KindHooks word_hooks;
+  word_hooks.reducer = [](const KindOptions& options) {
+    return word_merge(static_cast<unsigned>(options.integer("top")));
+  };
+  std::vector<OptionSpec> word_options{
+      opt::integer("top", "10", 0, 1000000, "print the N most frequent words").run_side(),
+      opt::integer("max-file-mb", "256", 1, 65536, "larger text files are an error, not read"),
+  };
+  for (OptionSpec& limit : http_limit_options("256M")) word_options.push_back(std::move(limit));
   registry.add({"wordcount", "counts the words of a UTF-8 text file or URL (run: merges them, --top N)",
                 [](const KindOptions& o) {
-                  const auto max_bytes = static_cast<uint64_t>(o.get_int("max-file-mb", 256, 1, 65536)) << 20;
-                  HttpLimits limits = http_limits_from(o);
-                  if (!o.has("max-size")) limits.max_bytes = static_cast<int64_t>(max_bytes);
-                  return std::make_unique<WordCountKind>(max_bytes, std::move(limits));
-                }});
+                  const auto max_bytes = static_cast<uint64_t>(o.integer("max-file-mb")) << 20;
+                  return std::make_unique<WordCountKind>(max_bytes, http_limits_from(o));
+                },
+                std::move(word_options), std::move(word_hooks)});
 }
 
 }  // namespace procpool::kinds

@@ -147,15 +147,10 @@ class ExecKind final : public TaskKind {
 };
 
 std::unique_ptr<TaskKind> make_exec(const KindOptions& options) {
-  const auto j = nlohmann::json::parse(options.get("command", ""), nullptr, false);
-  if (!j.is_array() || j.empty())
+  std::vector<std::string> command = options.list("command");
+  if (command.empty())
     throw std::invalid_argument("exec needs a command: procpool run exec [INPUT...] -- COMMAND [ARG...]");
-  std::vector<std::string> command;
-  for (const auto& a : j) {
-    if (!a.is_string()) throw std::invalid_argument("exec: the command must be a list of strings");
-    command.push_back(a.get<std::string>());
-  }
-  const auto max_output = static_cast<std::size_t>(options.get_int("max-output-kb", 64, 1, 65536)) << 10;
+  const auto max_output = static_cast<std::size_t>(options.integer("max-output-kb")) << 10;
   return std::make_unique<ExecKind>(std::move(command), max_output);
 }
 
@@ -163,7 +158,10 @@ std::unique_ptr<TaskKind> make_exec(const KindOptions& options) {
 
 void register_exec_kind(KindRegistry& registry) {
   registry.add({"exec", "runs '-- COMMAND ARGS' per input ({} {.} {/} {/.} {//} replaced), GNU parallel style",
-                make_exec});
+                make_exec,
+                {opt::list("command", "the command and its arguments, a template per input (no shell)", "COMMAND")
+                     .given_after_dashes(),
+                 opt::integer("max-output-kb", "64", 1, 65536, "the command's stdout and stderr kept in the result")}});
 }
 
 }  // namespace procpool::kinds

@@ -1,28 +1,41 @@
 #include "child/kinds/http_limits.hpp"
 
-#include <nlohmann/json.hpp>
+#include <algorithm>
 #include <stdexcept>
 
 namespace procpool::kinds {
 
+std::vector<OptionSpec> http_limit_options(const std::string& max_size) {
+  return {
+      opt::list("header", "send 'Name: value' (repeatable); ${VAR} is replaced by the environment variable VAR, "
+                          "e.g. 'Authorization: Client-ID ${IMGUR_CLIENT_ID}'", "'NAME: VALUE'")
+          .with_env(),
+      opt::seconds("connect-timeout", "10", 0.001, 3600, "seconds to connect"),
+      opt::seconds("max-time", "300", 0.001, 30 * 86400, "seconds for one attempt of a transfer"),
+      opt::seconds("stall-timeout", "30", 0.001, 86400,
+                   "give up an attempt after SECONDS without a byte (whole seconds, rounded up)"),
+      opt::size("max-size", max_size, 0, int64_t{1} << 50, "largest body"),
+      opt::integer("max-redirects", "10", 0, 100, "redirects to follow"),
+      opt::integer("retries", "3", 0, 100,
+                   "retries after a connection error, a stall, 408, 429 or 5xx, with exponential backoff or "
+                   "the server's Retry-After"),
+      opt::seconds("retry-max-wait", "60", 0, 86400, "longest wait before a retry"),
+  };
+}
+
 HttpLimits http_limits_from(const KindOptions& options) {
   HttpLimits l;
-  l.connect_timeout_ms = options.get_int("connect-timeout", l.connect_timeout_ms, 1, 3'600'000);
-  l.max_time_ms = options.get_int("max-time", l.max_time_ms, 1, 30LL * 86'400'000);
-  l.stall_timeout_s = options.get_int("stall-timeout", l.stall_timeout_s, 1, 86'400);
-  l.max_bytes = options.get_int("max-size", l.max_bytes, 0, int64_t{1} << 50);
-  l.max_redirects = options.get_int("max-redirects", l.max_redirects, 0, 100);
-  l.retries = options.get_int("retries", l.retries, 0, 100);
-  l.retry_max_wait_ms = options.get_int("retry-max-wait", l.retry_max_wait_ms, 0, 86'400'000);
-  // A JSON array of strings (option values are single lines).
-  const auto list = nlohmann::json::parse(options.get("headers", "[]"), nullptr, false);
-  if (!list.is_array()) throw std::invalid_argument("headers must be a JSON array of 'Name: value' strings");
-  for (const auto& item : list) {
-    if (!item.is_string()) throw std::invalid_argument("headers must be a JSON array of 'Name: value' strings");
-    const std::string h = item.get<std::string>();
+  l.connect_timeout_ms = options.milliseconds("connect-timeout");
+  l.max_time_ms = options.milliseconds("max-time");
+  l.stall_timeout_s = std::max<int64_t>(1, (options.milliseconds("stall-timeout") + 999) / 1000);
+  l.max_bytes = options.integer("max-size");
+  l.max_redirects = options.integer("max-redirects");
+  l.retries = options.integer("retries");
+  l.retry_max_wait_ms = options.milliseconds("retry-max-wait");
+  for (const std::string& h : options.list("header")) {
     const auto colon = h.find(':');
     if (colon == std::string::npos || colon == 0 || h.find_first_of("\r\n") != std::string::npos)
-      throw std::invalid_argument("a header must be 'Name: value', not '" + h + "'");
+      throw std::invalid_argument("option 'header' must be 'Name: value', not '" + h + "'");
     l.headers.push_back(h);
   }
   return l;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "ipc/kind_options.hpp"
+#include "ipc/kind_schema.hpp"
 
 namespace procpool::kinds {
 
@@ -22,7 +23,11 @@ struct HttpLimits {
   std::vector<std::string> headers;      // header: "Name: value" lines
 };
 
-// Reads the limits from a kind's options (throws std::invalid_argument naming the option).
+// The options of the limits, for the schema of every kind that fetches over HTTP, with
+// the largest body's default.
+std::vector<OptionSpec> http_limit_options(const std::string& max_size);
+// Reads the limits from a kind's checked options (throws std::invalid_argument naming
+// the option for a malformed header).
 HttpLimits http_limits_from(const KindOptions& options);
 
 // What the download kind needs besides the limits.

@@ -14,6 +14,7 @@
 #include <stdexcept>
 
 #include "child/kinds/file_io.hpp"
+#include "child/kinds/image_folders.hpp"
 #include "child/kinds/jpeg_codec.hpp"
 #include "child/kinds/kinds.hpp"
 #include "child/kinds/magick_loader.hpp"
@@ -34,17 +35,18 @@ struct ThumbnailSettings {
   bool overwrite = false;  // else an existing output file is a task error, left as it is
 };
 
+// Options checked against the schema below; what it cannot say about "size" is said here.
 ThumbnailSettings parse_settings(const KindOptions& options) {
   ThumbnailSettings s;
-  const std::string size = options.get("size", "128x128");
+  const std::string size = options.get("size", "");
   const auto box = parse_size(size);
-  if (!box) throw std::invalid_argument("--size must be WIDTHxHEIGHT with sides 1..16384, not '" + size + "'");
+  if (!box)
+    throw std::invalid_argument("thumbnail option 'size' must be WIDTHxHEIGHT with sides 1..16384, not '" + size + "'");
   s.box = *box;
   s.out_dir = options.get("out", "");
-  s.quality = static_cast<int>(options.get_int("quality", 75, 1, 100));
-  s.max_file_bytes = static_cast<uint64_t>(options.get_int("max-file-mb", 256, 1, 65536)) << 20;
-  const std::string overwrite = options.get("overwrite", "no");
-  s.overwrite = overwrite == "yes" || overwrite == "true";
+  s.quality = static_cast<int>(options.integer("quality"));
+  s.max_file_bytes = static_cast<uint64_t>(options.integer("max-file-mb")) << 20;
+  s.overwrite = options.flag("overwrite");
   return s;
 }
 
@@ -143,8 +145,20 @@ class ThumbnailKind final : public TaskKind {
 }  // namespace
 
 void register_thumbnail_kind(KindRegistry& registry) {
+  KindHooks hooks;
+  hooks.expand_inputs = [](const std::vector<std::string>& inputs, const KindOptions&, unsigned) {
+    return expand_image_folders(inputs);
+  };
+  hooks.inputs_hint = ", or a folder with images in it";
   registry.add({"thumbnail", "fits an image file within --size (default 128x128) as <stem>_thumbnail<ext>",
-                [](const KindOptions& options) { return std::make_unique<ThumbnailKind>(parse_settings(options)); }});
+                [](const KindOptions& options) { return std::make_unique<ThumbnailKind>(parse_settings(options)); },
+                {opt::text("size", "128x128", "fit within WIDTHxHEIGHT", "WxH"),
+                 opt::text("out", "", "write into folder DIR (default: beside each image)", "DIR"),
+                 opt::integer("quality", "75", 1, 100, "JPEG/WebP quality"),
+                 opt::boolean("overwrite", false,
+                              "replace existing thumbnails (else each is a task error, and the file stays)"),
+                 opt::integer("max-file-mb", "256", 1, 65536, "larger image files are an error, not read")},
+                std::move(hooks)});
 }
 
 }  // namespace procpool::kinds

@@ -9,12 +9,12 @@
 #include "child/kinds/thumbnail_geometry.hpp"
 #include "child/kinds/url_names.hpp"
 #include "ipc/kind_options.hpp"
-#include "supervisor/units.hpp"
+#include "ipc/units.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string in(reinterpret_cast<const char*>(data), size);
-  (void)procpool::supervisor::parse_bytes(in);
-  (void)procpool::supervisor::parse_timeout(in);
+  (void)procpool::parse_bytes(in);
+  (void)procpool::parse_timeout(in);
   (void)procpool::kinds::parse_size(in);
   (void)procpool::kinds::count_words(in);
   // A download's file name: one component, never hidden, never empty, never too long.

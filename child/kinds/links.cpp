@@ -1,10 +1,10 @@
-#include "supervisor/links.hpp"
+#include "child/kinds/links.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include "child/kinds/media_types.hpp"
 
-namespace procpool::supervisor {
+namespace procpool::kinds {
 
 namespace {
 
@@ -27,7 +27,7 @@ std::vector<Step> parse_path(const std::string& path) {
       part.resize(part.size() - 2);
     }
     if (part.empty() || part.find_first_of("[]") != std::string::npos)
-      throw std::invalid_argument("--links-path must be keys separated by dots, with [] after an array's key, "
+      throw std::invalid_argument("download option 'links-path' must be keys separated by dots, with [] after an array's key, "
                                   "like data[].link, not '" + path + "'");
     step.key = std::move(part);
     steps.push_back(std::move(step));
@@ -95,4 +95,4 @@ Links extract_links(std::string_view json_text, const LinkQuery& query) {
   return out;
 }
 
-}  // namespace procpool::supervisor
+}  // namespace procpool::kinds

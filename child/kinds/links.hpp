@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-namespace procpool::supervisor {
+namespace procpool::kinds {
 
 struct LinkQuery {
   std::string path = "data[].link";  // keys separated by '.', "[]" steps into each element
@@ -24,4 +24,4 @@ struct Links {
 // wrong and where) for a document that is not JSON or has nothing at the path.
 Links extract_links(std::string_view json_text, const LinkQuery& query);
 
-}  // namespace procpool::supervisor
+}  // namespace procpool::kinds

@@ -1,10 +1,10 @@
-#include "supervisor/run_reduce.hpp"
+#include "child/kinds/reduce.hpp"
 
 #include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 
-namespace procpool::supervisor {
+namespace procpool::kinds {
 
 namespace {
 
@@ -62,11 +62,9 @@ class WordMerge final : public Reducer {
 
 }  // namespace
 
-std::unique_ptr<Reducer> make_reducer(const std::string& kind, const ReduceSettings& settings) {
-  if (kind == "sum-squares") return std::make_unique<DecimalSum>();
-  if (kind == "wordcount") return std::make_unique<WordMerge>(settings.top);
-  return nullptr;
-}
+std::unique_ptr<Reducer> decimal_sum() { return std::make_unique<DecimalSum>(); }
+
+std::unique_ptr<Reducer> word_merge(unsigned top) { return std::make_unique<WordMerge>(top); }
 
 std::vector<std::string> split_range(uint64_t n, uint64_t chunks) {
   chunks = std::max<uint64_t>(1, std::min(chunks, std::max<uint64_t>(n, 1)));
@@ -81,4 +79,4 @@ std::vector<std::string> split_range(uint64_t n, uint64_t chunks) {
   return out;
 }
 
-}  // namespace procpool::supervisor
+}  // namespace procpool::kinds

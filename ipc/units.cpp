@@ -1,10 +1,10 @@
-#include "supervisor/units.hpp"
+#include "ipc/units.hpp"
 
 #include <cctype>
 #include <cmath>
 #include <string>
 
-namespace procpool::supervisor {
+namespace procpool {
 
 namespace {
 // A plain non-negative decimal number (digits, at most one '.'), nullopt otherwise.
@@ -58,4 +58,4 @@ std::optional<TimeoutSpec> parse_timeout(std::string_view text) {
   return spec;
 }
 
-}  // namespace procpool::supervisor
+}  // namespace procpool

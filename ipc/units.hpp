@@ -1,10 +1,10 @@
 #pragma once
-// Parsing of the command line's sizes and durations.
+// Sizes and durations as users write them (flags, config files, kind options).
 #include <cstdint>
 #include <optional>
 #include <string_view>
 
-namespace procpool::supervisor {
+namespace procpool {
 
 // "1048576", "512K", "300M", "2G", "1.5G" (powers of 1024; a trailing "B" or "iB" is
 // allowed). nullopt if malformed, zero or over 2^62.
@@ -17,4 +17,4 @@ struct TimeoutSpec {
 };
 std::optional<TimeoutSpec> parse_timeout(std::string_view text);
 
-}  // namespace procpool::supervisor
+}  // namespace procpool

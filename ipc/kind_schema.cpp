@@ -1,0 +1,255 @@
+#include "ipc/kind_schema.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <climits>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+
+#include "ipc/units.hpp"
+
+namespace procpool {
+
+namespace opt {
+
+OptionSpec boolean(std::string name, bool fallback, std::string help) {
+  OptionSpec s;
+  s.name = std::move(name);
+  s.type = OptionType::Bool;
+  s.fallback = fallback ? "true" : "false";
+  s.help = std::move(help);
+  return s;
+}
+
+OptionSpec integer(std::string name, std::string fallback, int64_t min, int64_t max, std::string help) {
+  OptionSpec s;
+  s.name = std::move(name);
+  s.type = OptionType::Int;
+  s.fallback = std::move(fallback);
+  s.min = min;
+  s.max = max;
+  s.help = std::move(help);
+  s.unit = "N";
+  return s;
+}
+
+OptionSpec real(std::string name, std::string fallback, double min, double max, std::string help) {
+  OptionSpec s;
+  s.name = std::move(name);
+  s.type = OptionType::Float;
+  s.fallback = std::move(fallback);
+  s.min_real = min;
+  s.max_real = max;
+  s.help = std::move(help);
+  s.unit = "X";
+  return s;
+}
+
+OptionSpec size(std::string name, std::string fallback, int64_t min, int64_t max, std::string help) {
+  OptionSpec s = integer(std::move(name), std::move(fallback), min, max, std::move(help));
+  s.type = OptionType::Size;
+  s.unit = "SIZE";
+  return s;
+}
+
+OptionSpec seconds(std::string name, std::string fallback, double min, double max, std::string help) {
+  OptionSpec s = real(std::move(name), std::move(fallback), min, max, std::move(help));
+  s.type = OptionType::Duration;
+  s.unit = "SECONDS";
+  return s;
+}
+
+OptionSpec text(std::string name, std::string fallback, std::string help, std::string unit) {
+  OptionSpec s;
+  s.name = std::move(name);
+  s.type = OptionType::String;
+  s.fallback = std::move(fallback);
+  s.help = std::move(help);
+  s.unit = std::move(unit);
+  return s;
+}
+
+OptionSpec list(std::string name, std::string help, std::string unit) {
+  OptionSpec s = text(std::move(name), "[]", std::move(help), std::move(unit));
+  s.type = OptionType::List;
+  return s;
+}
+
+OptionSpec choice(std::string name, std::string fallback, std::vector<std::string> choices, std::string help) {
+  OptionSpec s = text(std::move(name), std::move(fallback), std::move(help), "");
+  s.type = OptionType::Enum;
+  for (const std::string& c : choices) s.unit += (s.unit.empty() ? "" : "|") + c;
+  s.choices = std::move(choices);
+  return s;
+}
+
+}  // namespace opt
+
+namespace {
+
+std::string number_text(double v) {
+  std::ostringstream out;
+  out.precision(12);
+  out << v;
+  return out.str();
+}
+
+std::optional<int64_t> whole_number(std::string_view text) {
+  int64_t v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return v;
+}
+
+std::optional<double> real_number(std::string_view text) {
+  if (text.empty() || text.size() > 40) return std::nullopt;
+  const std::string copy(text);
+  char* end = nullptr;
+  const double v = std::strtod(copy.c_str(), &end);
+  if (end != copy.c_str() + copy.size() || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
+std::string range_text(const OptionSpec& s) {
+  if (s.max == 0) return " of at least " + std::to_string(s.min);
+  return " from " + std::to_string(s.min) + " to " + std::to_string(s.max);
+}
+
+std::string real_range_text(const OptionSpec& s) {
+  if (s.max_real == 0) return " of at least " + number_text(s.min_real);
+  return " from " + number_text(s.min_real) + " to " + number_text(s.max_real);
+}
+
+bool in_range(const OptionSpec& s, int64_t v) { return v >= s.min && (s.max == 0 || v <= s.max); }
+bool in_real_range(const OptionSpec& s, double v) { return v >= s.min_real && (s.max_real == 0 || v <= s.max_real); }
+
+// The canonical form, or nullopt when the value does not fit.
+std::optional<std::string> canonical_or_none(const OptionSpec& s, std::string_view value) {
+  switch (s.type) {
+    case OptionType::Bool:
+      if (value == "true" || value == "false") return std::string(value);
+      return std::nullopt;
+    case OptionType::Int: {
+      const auto v = whole_number(value);
+      if (!v || !in_range(s, *v)) return std::nullopt;
+      return std::to_string(*v);
+    }
+    case OptionType::Size: {
+      // parse_bytes refuses 0; a size option whose range starts at 0 may be 0.
+      const auto v = value == "0" ? std::optional<uint64_t>(0) : parse_bytes(value);
+      if (!v || *v > static_cast<uint64_t>(INT64_MAX) || !in_range(s, static_cast<int64_t>(*v))) return std::nullopt;
+      return std::to_string(*v);
+    }
+    case OptionType::Float: {
+      const auto v = real_number(value);
+      if (!v || !in_real_range(s, *v)) return std::nullopt;
+      return number_text(*v);
+    }
+    case OptionType::Duration: {
+      std::string_view text = value;
+      if (!text.empty() && text.back() == 's') text.remove_suffix(1);
+      const auto v = real_number(text);
+      if (!v || !in_real_range(s, *v)) return std::nullopt;
+      return number_text(*v);
+    }
+    case OptionType::String:
+      if (value.find('\n') != std::string_view::npos) return std::nullopt;
+      return std::string(value);
+    case OptionType::Enum:
+      for (const std::string& c : s.choices)
+        if (value == c) return c;
+      return std::nullopt;
+    case OptionType::List: {
+      const auto j = nlohmann::json::parse(value, nullptr, false);
+      if (!j.is_array()) return std::nullopt;
+      for (const auto& item : j)
+        if (!item.is_string()) return std::nullopt;
+      return j.dump();  // one line, whatever the items hold
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string accepted_values(const OptionSpec& s) {
+  switch (s.type) {
+    case OptionType::Bool: return "must be true or false";
+    case OptionType::Int: return "must be an integer" + range_text(s);
+    case OptionType::Size: return "must be a size (bytes, or like 512K, 50M, 2G)" + range_text(s) + " bytes";
+    case OptionType::Float: return "must be a number" + real_range_text(s);
+    case OptionType::Duration: return "must be seconds: a number" + real_range_text(s);
+    case OptionType::String: return "must be one line of text";
+    case OptionType::List: return "must be a list of strings";
+    case OptionType::Enum: {
+      std::string out = "must be one of ";
+      for (std::size_t i = 0; i < s.choices.size(); ++i) out += (i ? ", " : "") + s.choices[i];
+      return out;
+    }
+  }
+  return "";
+}
+
+std::string canonical(const std::string& kind, const OptionSpec& spec, std::string_view value) {
+  if (auto out = canonical_or_none(spec, value)) return *out;
+  const std::string shown(value.substr(0, 80));
+  throw OptionError(kind + " option '" + spec.name + "' " + accepted_values(spec) + ", not '" + shown + "'");
+}
+
+std::string expand_environment(const std::string& kind, const OptionSpec& spec, const std::string& text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text.compare(i, 2, "${") != 0) {
+      out += text[i];
+      continue;
+    }
+    const auto close = text.find('}', i + 2);
+    if (close == std::string::npos)
+      throw OptionError(kind + " option '" + spec.name + "': unclosed ${ in '" + text + "'");
+    const std::string name = text.substr(i + 2, close - i - 2);
+    const char* value = std::getenv(name.c_str());
+    if (value == nullptr)
+      throw OptionError(kind + " option '" + spec.name + "' uses ${" + name + "}, which is not set");
+    out += value;
+    i = close;
+  }
+  return out;
+}
+
+const OptionSpec* KindSchema::find(std::string_view option) const {
+  for (const OptionSpec& s : options)
+    if (s.name == option) return &s;
+  return nullptr;
+}
+
+std::string KindSchema::option_names() const {
+  std::string out;
+  for (const OptionSpec& s : options) out += (out.empty() ? "" : ", ") + s.name;
+  return out.empty() ? "none" : out;
+}
+
+KindOptions KindSchema::checked(const KindOptions& given) const {
+  KindOptions out;
+  for (const auto& [key, value] : given.values()) {
+    const OptionSpec* spec = find(key);
+    if (spec == nullptr)
+      throw OptionError(name + " has no option '" + key + "' (its options: " + option_names() + ")");
+    out.set(key, canonical(name, *spec, value));
+  }
+  for (const OptionSpec& s : options)
+    if (!out.has(s.name) && !s.fallback.empty()) out.set(s.name, canonical(name, s, s.fallback));
+  return out;
+}
+
+KindOptions KindSchema::task_options(const KindOptions& options) const {
+  KindOptions out;
+  for (const auto& [key, value] : options.values()) {
+    const OptionSpec* spec = find(key);
+    if (spec == nullptr || spec->scope == OptionScope::Task) out.set(key, value);
+  }
+  return out;
+}
+
+}  // namespace procpool

@@ -1,0 +1,121 @@
+#pragma once
+// What a task kind tells every front end about itself: its name, its options (each with a
+// type, a default, a range or choices and a help text) and the hooks `run` calls on the
+// supervisor's side (input expansion, a reducer). The kind declares it once, in its own
+// file (child/kinds/); the command line's flags, the config file's sections, serve's and
+// Redis' per-request options and the C++ API's kind_options are all derived from it.
+//
+// Values have one spelling everywhere (a flag, a TOML value, a JSON request): booleans
+// true/false, integers and floats in decimal, sizes as bytes or "512M", durations as
+// seconds ("2.5"), lists as several values, enums as one of their choices. canonical()
+// turns a value as written into the one form the kind reads; canonical forms are
+// accepted again unchanged, so a value may be checked on each side of the rings.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ipc/kind_options.hpp"
+
+namespace procpool {
+
+enum class OptionType { Bool, Int, Float, Size, Duration, String, List, Enum };
+
+// Where an option is read: Task options travel to the workers (and with serve and Redis
+// requests); Run options are read only by the kind's hooks in `run` (how to split a range,
+// how many words to print) and mean nothing to a worker or a service.
+enum class OptionScope { Task, Run };
+
+struct OptionSpec {
+  std::string name;  // lower-case words and dashes: the flag --NAME, the TOML key NAME
+  OptionType type = OptionType::String;
+  std::string fallback;  // the default, canonical; empty: unset unless given
+  std::string help;      // one line
+  std::string unit;      // what --help shows for the value, e.g. "WxH", "DIR", "SECONDS"
+  int64_t min = 0, max = 0;          // Int, Size: accepted range (max 0: no upper bound)
+  double min_real = 0, max_real = 0;  // Float, Duration (seconds)
+  std::vector<std::string> choices;  // Enum
+  OptionScope scope = OptionScope::Task;
+  // ${VAR} is replaced by the environment's value where a local user wrote the value (a
+  // flag, the config file), never where it came from a client or another host.
+  bool expand_env = false;
+  // On the command line it is what follows "--" (exec's command), not a flag.
+  bool after_dashes = false;
+
+  OptionSpec&& run_side() && { scope = OptionScope::Run; return std::move(*this); }
+  OptionSpec&& with_env() && { expand_env = true; return std::move(*this); }
+  OptionSpec&& given_after_dashes() && { after_dashes = true; return std::move(*this); }
+  OptionSpec&& shown_as(std::string u) && { unit = std::move(u); return std::move(*this); }
+  bool takes_value() const { return type != OptionType::Bool; }
+};
+
+// Declaring options, one line each in a kind's file.
+namespace opt {
+OptionSpec boolean(std::string name, bool fallback, std::string help);
+OptionSpec integer(std::string name, std::string fallback, int64_t min, int64_t max, std::string help);
+OptionSpec real(std::string name, std::string fallback, double min, double max, std::string help);
+OptionSpec size(std::string name, std::string fallback, int64_t min, int64_t max, std::string help);
+OptionSpec seconds(std::string name, std::string fallback, double min, double max, std::string help);
+OptionSpec text(std::string name, std::string fallback, std::string help, std::string unit = "TEXT");
+OptionSpec list(std::string name, std::string help, std::string unit = "TEXT");
+OptionSpec choice(std::string name, std::string fallback, std::vector<std::string> choices, std::string help);
+}  // namespace opt
+
+// A value that does not fit its option. what() names the kind and the option, never the
+// syntax of one front end: "thumbnail option 'quality' must be an integer from 1 to 100,
+// not '200'".
+struct OptionError : std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
+};
+
+// "must be an integer from 1 to 100" and the like: what the option accepts.
+std::string accepted_values(const OptionSpec& spec);
+// The canonical form of a value as written, or throws OptionError("KIND option 'NAME' ...").
+// A List's value is a JSON array of strings.
+std::string canonical(const std::string& kind, const OptionSpec& spec, std::string_view value);
+// ${VAR} replaced by the environment's value; an unset variable or an unclosed ${ throws
+// OptionError.
+std::string expand_environment(const std::string& kind, const OptionSpec& spec, const std::string& text);
+
+// The combined answer of a run whose tasks each do one piece (a range of a sum, one
+// book's words): `run` hands it every ok output, then prints what finish() returns.
+class Reducer {
+ public:
+  virtual ~Reducer() = default;
+  virtual void add(std::string_view output) = 0;
+  virtual std::string finish() = 0;  // the lines printed on stdout
+};
+
+// What `run` asks of a kind besides running its tasks. Each may be empty.
+struct KindHooks {
+  // The run's inputs as given (arguments, --input-file) to the inputs its tasks take: a
+  // folder becomes its images, --n becomes ranges. workers: the pool's size. Throws
+  // std::invalid_argument (a usage error) or std::runtime_error.
+  std::function<std::vector<std::string>(std::vector<std::string> inputs, const KindOptions& options,
+                                         unsigned workers)>
+      expand_inputs;
+  std::function<std::unique_ptr<Reducer>(const KindOptions& options)> reducer;
+  // Appended to "no inputs: give them as arguments or with --input-file" when there are none.
+  std::string inputs_hint;
+};
+
+struct KindSchema {
+  std::string name;
+  std::string summary;  // one line, for --help
+  std::vector<OptionSpec> options;
+  KindHooks hooks;
+
+  const OptionSpec* find(std::string_view option) const;
+  // Every option of the given ones checked and made canonical, defaults filled in. An
+  // unknown option is an OptionError that lists the kind's options.
+  KindOptions checked(const KindOptions& given) const;
+  // Only the options that travel to the workers (OptionScope::Task).
+  KindOptions task_options(const KindOptions& options) const;
+  // "quality, size, out" or "none", for messages.
+  std::string option_names() const;
+};
+
+}  // namespace procpool
