@@ -16,7 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
-#include "child/kinds/kinds.hpp"
+#include "child/task_api.hpp"
 
 namespace procpool::kinds {
 
@@ -165,3 +165,4 @@ void register_exec_kind(KindRegistry& registry) {
 }
 
 }  // namespace procpool::kinds
+#include "child/task_api.hpp"

@@ -19,7 +19,7 @@
 namespace procpool::kinds {
 
 // Many transfers on one curl multi handle (download_engine.cpp). The download kind
-// (download.cpp) forwards the AsyncTaskKind calls to it.
+// (download_kind.cpp) forwards the AsyncTaskKind calls to it.
 class DownloadEngine {
  public:
   virtual ~DownloadEngine() = default;

@@ -1,20 +1,15 @@
-// noop and sleep: the kinds benchmarks and lifecycle tests are built on.
+// sleep: a task of a known length, for the lifecycle tests and the benchmarks.
 #include <time.h>
 
 #include <cerrno>
 #include <charconv>
 #include <stdexcept>
 
-#include "child/kinds/kinds.hpp"
+#include "child/task_api.hpp"
 
 namespace procpool::kinds {
 
 namespace {
-
-class NoopKind final : public TaskKind {
- public:
-  void run(std::string_view, TaskOutput&) override {}
-};
 
 // Input: a whole number of milliseconds, at most a day.
 class SleepKind final : public TaskKind {
@@ -38,21 +33,9 @@ class SleepKind final : public TaskKind {
 
 }  // namespace
 
-void register_basic_kinds(KindRegistry& registry) {
-  registry.add({"noop", "does nothing (for measuring dispatch)",
-                [](const KindOptions&) { return std::make_unique<NoopKind>(); }});
+void register_sleep_kind(KindRegistry& registry) {
   registry.add({"sleep", "sleeps for the input's milliseconds (for tests and benchmarks)",
                 [](const KindOptions&) { return std::make_unique<SleepKind>(); }});
 }
 
 }  // namespace procpool::kinds
-
-namespace procpool {
-void register_builtin_kinds(KindRegistry& registry) {
-  kinds::register_basic_kinds(registry);
-  kinds::register_thumbnail_kind(registry);
-  kinds::register_download_kind(registry);
-  kinds::register_compute_kinds(registry);
-  kinds::register_exec_kind(registry);
-}
-}  // namespace procpool

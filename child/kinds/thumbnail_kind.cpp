@@ -16,9 +16,9 @@
 #include "child/kinds/file_io.hpp"
 #include "child/kinds/image_folders.hpp"
 #include "child/kinds/jpeg_codec.hpp"
-#include "child/kinds/kinds.hpp"
 #include "child/kinds/magick_loader.hpp"
 #include "child/kinds/thumbnail_geometry.hpp"
+#include "child/task_api.hpp"
 
 namespace procpool::kinds {
 

@@ -6,8 +6,8 @@
 
 #include "child/kinds/http_loader.hpp"
 #include "child/kinds/links.hpp"
-#include "child/kinds/kinds.hpp"
 #include "child/kinds/media_types.hpp"
+#include "child/task_api.hpp"
 
 namespace procpool::kinds {
 
