@@ -98,6 +98,9 @@ struct KindHooks {
                                          unsigned workers)>
       expand_inputs;
   std::function<std::unique_ptr<Reducer>(const KindOptions& options)> reducer;
+  // What `run` prints on stdout for each ok result as it lands, a line without its
+  // newline (checksum's "HEX  NAME", as sha256sum prints it); empty: nothing.
+  std::function<std::string(std::string_view output)> stdout_line;
   // Appended to "no inputs: give them as arguments or with --input-file" when there are none.
   std::string inputs_hint;
 };

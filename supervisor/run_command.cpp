@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <functional>
 #include <fstream>
 #include <cstring>
 #include <memory>
@@ -46,6 +47,10 @@ class BatchEvents final : public PoolEvents {
       timeline_->push_back(std::move(t));
     }
     if (reducer_ && c.status == ipc::Status::Ok) reducer_->add(c.output);
+    if (stdout_line_ && c.kind == 0 && c.status == ipc::Status::Ok && results_ != stdout) {
+      const std::string line = stdout_line_(c.output);
+      if (!line.empty()) std::printf("%s\n", line.c_str());
+    }
     if (then_pool_ != nullptr && c.kind == 0 && c.status == ipc::Status::Ok) {
       then_pool_->submit(1, next_input(c));
       ++total_;
@@ -58,6 +63,7 @@ class BatchEvents final : public PoolEvents {
   }
   void on_tick() override {
     if (results_ != nullptr) std::fflush(results_);
+    if (stdout_line_) std::fflush(stdout);
     if (progress_) {
       std::fprintf(stderr, "\r%s\033[K", stats_.progress_line(total_, ipc::monotonic_ns()).c_str());
       shown_ = true;
@@ -72,6 +78,7 @@ class BatchEvents final : public PoolEvents {
   RunStats& stats() { return stats_; }
   uint64_t total() const { return total_; }
   std::unique_ptr<Reducer> reducer_;
+  std::function<std::string(std::string_view)> stdout_line_;  // the kind's line per ok result
 
  private:
   // The output's "path" when it is a JSON object with one (download), else the output.
@@ -235,6 +242,7 @@ int run_batch(const RunRequest& request) {
   std::vector<TimelineTask> timeline;
   if (!request.timeline_path.empty()) events.timeline_ = &timeline;
   if (request.schema.hooks.reducer) events.reducer_ = request.schema.hooks.reducer(request.options);
+  events.stdout_line_ = request.schema.hooks.stdout_line;
   const RunOutcome outcome = pool.run(events);
   pool.shutdown();
   const uint64_t end_ns = ipc::monotonic_ns();

@@ -96,43 +96,49 @@ int64_t backoff_ms(int64_t retry, int64_t cap_ms) {
 }
 
 namespace {
-struct MemorySink {
-  std::string* body;
+struct StreamSink {
+  CURL* easy;
+  const BodySink* sink;
   int64_t max_bytes;
+  int64_t received = 0;
   bool over = false;
 };
-size_t write_to_memory(char* data, size_t size, size_t n, void* user) {
-  auto* sink = static_cast<MemorySink*>(user);
+size_t write_to_sink(char* data, size_t size, size_t n, void* user) {
+  auto* s = static_cast<StreamSink*>(user);
   const size_t bytes = size * n;
-  if (static_cast<int64_t>(sink->body->size() + bytes) > sink->max_bytes) {
-    sink->over = true;
+  long status = 0;
+  curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+  if (status < 200 || status > 299) return bytes;  // an error page: the status says it all
+  if (s->received + static_cast<int64_t>(bytes) > s->max_bytes) {
+    s->over = true;
     return 0;
   }
-  sink->body->append(data, bytes);
+  s->received += static_cast<int64_t>(bytes);
+  s->sink->take(std::string_view(data, bytes));
   return bytes;
 }
 }  // namespace
 
-std::string fetch_to_memory(const std::string& url, const HttpLimits& limits, std::string* body) {
+std::string fetch_streamed(const std::string& url, const HttpLimits& limits, const BodySink& sink) {
   if (!is_http_url(url)) return "not an http:// or https:// URL";
   curl_slist* headers = make_header_list(limits.headers);
   CURL* easy = curl_easy_init();
   std::string error;
   for (int64_t attempt = 0;; ++attempt) {
-    body->clear();
-    MemorySink sink{body, limits.max_bytes};
+    sink.restart();
+    StreamSink stream{easy, &sink, limits.max_bytes};
     char errbuf[CURL_ERROR_SIZE] = {};
     curl_easy_reset(easy);
     apply_http_limits(easy, limits, headers);
     curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, write_to_memory);
-    curl_easy_setopt(easy, CURLOPT_WRITEDATA, &sink);
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, write_to_sink);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, &stream);
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
     const CURLcode rc = curl_easy_perform(easy);
     long status = 0;
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
     bool retry = false;
-    if (sink.over || rc == CURLE_FILESIZE_EXCEEDED) {
+    if (stream.over || rc == CURLE_FILESIZE_EXCEEDED) {
       error = "body over the limit of " + std::to_string(limits.max_bytes) + " bytes";
     } else if (rc != CURLE_OK) {
       error = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
@@ -149,6 +155,12 @@ std::string fetch_to_memory(const std::string& url, const HttpLimits& limits, st
   }
   curl_easy_cleanup(easy);
   curl_slist_free_all(headers);
+  return error;
+}
+
+std::string fetch_to_memory(const std::string& url, const HttpLimits& limits, std::string* body) {
+  const BodySink into_body{[body] { body->clear(); }, [body](std::string_view part) { body->append(part); }};
+  std::string error = fetch_streamed(url, limits, into_body);
   if (!error.empty()) body->clear();
   return error;
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "child/kinds/http_limits.hpp"
+#include "child/kinds/http_module.hpp"
 
 namespace procpool::kinds {
 
@@ -29,8 +30,12 @@ bool retryable_status(long status);  // 408, 429, 5xx
 // Backoff before retry number `retry` (1, 2, ...): 250 ms doubling, capped, +-20% jitter.
 int64_t backoff_ms(int64_t retry, int64_t cap_ms);
 
-// A blocking GET of a small document into memory, with retries. Returns "" on success,
-// else an error message (naming the HTTP status or curl's reason).
+// A blocking GET whose body goes to sink.take() piece by piece as it arrives (memory stays
+// bounded whatever its size), with retries: sink.restart() comes before each attempt.
+// Bodies of non-2xx answers are not passed on. Returns "" on success, else an error
+// message (naming the HTTP status or curl's reason).
+std::string fetch_streamed(const std::string& url, const HttpLimits& limits, const BodySink& sink);
+// The same into memory (a small document: a listing, a book).
 std::string fetch_to_memory(const std::string& url, const HttpLimits& limits, std::string* body);
 
 }  // namespace procpool::kinds

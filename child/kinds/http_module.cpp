@@ -6,15 +6,23 @@ namespace procpool::kinds {
 std::unique_ptr<DownloadEngine> make_download_engine(const DownloadSettings& settings);  // download_engine.cpp
 
 namespace {
+bool curl_ready() {
+  static const bool ready = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+  return ready;
+}
 std::string fetch(const std::string& url, const HttpLimits& limits, std::string* body) {
-  static const bool curl_ready = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
-  if (!curl_ready) return "libcurl cannot start";
+  if (!curl_ready()) return "libcurl cannot start";
   return fetch_to_memory(url, limits, body);
+}
+std::string stream(const std::string& url, const HttpLimits& limits, const BodySink& sink) {
+  if (!curl_ready()) return "libcurl cannot start";
+  return fetch_streamed(url, limits, sink);
 }
 }  // namespace
 }  // namespace procpool::kinds
 
 extern "C" __attribute__((visibility("default"))) const procpool::kinds::PpHttpApi* procpool_http_api() {
-  static const procpool::kinds::PpHttpApi api{&procpool::kinds::make_download_engine, &procpool::kinds::fetch};
+  static const procpool::kinds::PpHttpApi api{&procpool::kinds::make_download_engine, &procpool::kinds::fetch,
+                                                  &procpool::kinds::stream};
   return &api;
 }

@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "child/kinds/http_limits.hpp"
 #include "child/task_api.hpp"
@@ -30,10 +31,19 @@ class DownloadEngine {
   virtual std::size_t running() const = 0;
 };
 
+// Where a streamed body goes (fetch_streamed): each attempt starts with restart(), then
+// take() gets the body's pieces in order.
+struct BodySink {
+  std::function<void()> restart;
+  std::function<void(std::string_view)> take;
+};
+
 struct PpHttpApi {
   std::unique_ptr<DownloadEngine> (*make_download_engine)(const DownloadSettings& settings);
   // A blocking GET into memory with retries: "" on success, else the error.
   std::string (*fetch_to_memory)(const std::string& url, const HttpLimits& limits, std::string* body);
+  // A blocking GET whose body streams into sink, with retries: "" on success, else the error.
+  std::string (*fetch_streamed)(const std::string& url, const HttpLimits& limits, const BodySink& sink);
 };
 
 }  // namespace procpool::kinds

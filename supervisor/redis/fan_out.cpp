@@ -61,9 +61,14 @@ int run_batch_redis(const RunRequest& request, const ProducerSettings& producer)
     if (line.is_object()) {
       const Completion c = completion_from_line(line);
       stats.add(c);
-      if (reducer && c.status == ipc::Status::Ok) {
-        const auto out = line.find("output");
-        if (out != line.end()) reducer->add(out->is_string() ? out->get<std::string>() : out->dump());
+      const auto out = line.find("output");
+      if (c.status == ipc::Status::Ok && out != line.end()) {
+        const std::string output = out->is_string() ? out->get<std::string>() : out->dump();
+        if (reducer) reducer->add(output);
+        if (request.schema.hooks.stdout_line && results.stream() != stdout) {
+          const std::string printed = request.schema.hooks.stdout_line(output);
+          if (!printed.empty()) std::printf("%s\n", printed.c_str());
+        }
       }
     }
     ++by_host[host.empty() ? "?" : host];
