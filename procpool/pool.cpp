@@ -15,7 +15,7 @@
 #include "child/plugin_loader.hpp"
 #include "ipc/chunk.hpp"
 #include "ipc/doorbell.hpp"
-#include "supervisor/pool.hpp"
+#include "supervisor/engine/supervisor.hpp"
 
 namespace procpool {
 

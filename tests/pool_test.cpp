@@ -1,7 +1,7 @@
 // The supervisor with real child processes (the procpool executable in child mode):
 // exactly one result per task, errors that stay with their task, a child killed with a
 // real SIGKILL while it runs a task, a child that cannot start.
-#include "supervisor/pool.hpp"
+#include "supervisor/engine/supervisor.hpp"
 
 #include <signal.h>
 #include <unistd.h>

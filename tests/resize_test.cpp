@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "supervisor/pool.hpp"
+#include "supervisor/engine/supervisor.hpp"
 
 using namespace procpool::supervisor;
 using procpool::ipc::Status;

@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "supervisor/pool.hpp"
+#include "supervisor/engine/supervisor.hpp"
 #include "tests/test_support.hpp"
 
 using namespace procpool::supervisor;

@@ -8,7 +8,7 @@
 #include <gtest/gtest.h>
 #include <string>
 
-#include "supervisor/timeline.hpp"
+#include "supervisor/observe/timeline.hpp"
 #include "tests/test_support.hpp"
 
 namespace fs = std::filesystem;

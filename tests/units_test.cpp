@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <fstream>
 
-#include "supervisor/resume.hpp"
+#include "supervisor/batch/resume.hpp"
 
 using namespace procpool;
 using namespace procpool::supervisor;

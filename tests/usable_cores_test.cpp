@@ -1,4 +1,4 @@
-#include "supervisor/usable_cores.hpp"
+#include "supervisor/engine/usable_cores.hpp"
 
 #include <sched.h>
 

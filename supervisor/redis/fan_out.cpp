@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ipc/clock.hpp"
-#include "supervisor/run_report.hpp"
+#include "supervisor/observe/report.hpp"
 
 namespace procpool::supervisor::redis {
 

@@ -5,7 +5,7 @@
 // lines to --results as they arrive, run's summary (with the hosts that answered) at the
 // end. Kind options are the hosts' own (their config), so none may be given here.
 #include "supervisor/redis/producer.hpp"
-#include "supervisor/run_command.hpp"
+#include "supervisor/batch/run.hpp"
 
 namespace procpool::supervisor::redis {
 

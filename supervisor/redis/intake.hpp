@@ -9,7 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "supervisor/pool.hpp"
+#include "supervisor/engine/supervisor.hpp"
 #include "supervisor/redis/host.hpp"
 
 namespace procpool::supervisor::redis {

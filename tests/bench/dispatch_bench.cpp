@@ -9,7 +9,7 @@
 
 #include "ipc/clock.hpp"
 #include "procpool/pool.hpp"
-#include "supervisor/pool.hpp"
+#include "supervisor/engine/supervisor.hpp"
 
 using namespace procpool::supervisor;
 using procpool::ipc::monotonic_ns;

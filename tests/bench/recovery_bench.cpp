@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "ipc/clock.hpp"
-#include "supervisor/pool.hpp"
+#include "supervisor/engine/supervisor.hpp"
 #include "tests/test_support.hpp"
 
 using namespace procpool::supervisor;

@@ -10,7 +10,7 @@
 #include <tuple>
 #include <vector>
 
-#include "supervisor/config.hpp"
+#include "supervisor/config/config.hpp"
 
 namespace {
 using procpool::supervisor::ConfigSetting;

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "supervisor/protocol.hpp"
+#include "supervisor/service/protocol.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace procpool::supervisor;

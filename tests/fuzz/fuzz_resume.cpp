@@ -6,7 +6,7 @@
 #include <fstream>
 #include <string>
 
-#include "supervisor/resume.hpp"
+#include "supervisor/batch/resume.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::string path = "/tmp/procpool-fuzz-resume-" + std::to_string(getpid());

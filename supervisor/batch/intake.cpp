@@ -1,0 +1,33 @@
+#include "supervisor/batch/intake.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <stdexcept>
+
+namespace procpool::supervisor {
+
+namespace fs = std::filesystem;
+
+void read_input_lines(std::istream& in, std::vector<std::string>& out) {
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!line.empty()) out.push_back(std::move(line));
+  }
+}
+
+std::vector<std::string> read_input_file(const std::string& path) {
+  std::vector<std::string> out;
+  if (path == "-") {
+    read_input_lines(std::cin, out);
+    return out;
+  }
+  std::ifstream file(path);
+  if (!file) throw std::runtime_error("cannot read input file " + path);
+  read_input_lines(file, out);
+  if (file.bad()) throw std::runtime_error("error reading input file " + path);
+  return out;
+}
+
+}  // namespace procpool::supervisor

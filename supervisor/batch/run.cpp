@@ -1,0 +1,264 @@
+#include "supervisor/batch/run.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <functional>
+#include <fstream>
+#include <cstring>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "ipc/clock.hpp"
+#include "supervisor/batch/intake.hpp"
+#include "supervisor/engine/supervisor.hpp"
+#include "supervisor/batch/resume.hpp"
+#include "supervisor/engine/usable_cores.hpp"
+#include "supervisor/observe/report.hpp"
+#include "supervisor/observe/timeline.hpp"
+
+namespace procpool::supervisor {
+
+namespace {
+
+class BatchEvents final : public PoolEvents {
+ public:
+  BatchEvents(std::FILE* results, std::vector<std::string> kind_names, uint64_t total, bool progress,
+              uint64_t start_ns)
+      : results_(results), kind_names_(std::move(kind_names)), total_(total), progress_(progress),
+        start_ns_(start_ns), stats_(start_ns) {}
+
+  // With a second kind: each ok result of the first becomes a task of the second.
+  void feed_into(Supervisor* pool) { then_pool_ = pool; }
+
+  void on_result(const Completion& c) override {
+    stats_.add(c);
+    if (timeline_ != nullptr) {
+      TimelineTask t;
+      t.worker = c.worker;
+      t.pid = c.pid;
+      t.kind = kind_names_[c.kind];
+      t.status = ipc::status_name(c.status);
+      if (c.start_ns != 0) {
+        t.start_ms = static_cast<double>(c.start_ns > start_ns_ ? c.start_ns - start_ns_ : 0) / 1e6;
+        t.end_ms = std::max(t.start_ms, static_cast<double>(c.end_ns > start_ns_ ? c.end_ns - start_ns_ : 0) / 1e6);
+      }
+      timeline_->push_back(std::move(t));
+    }
+    if (reducer_ && c.status == ipc::Status::Ok) reducer_->add(c.output);
+    if (stdout_line_ && c.kind == 0 && c.status == ipc::Status::Ok && results_ != stdout) {
+      const std::string line = stdout_line_(c.output);
+      if (!line.empty()) std::printf("%s\n", line.c_str());
+    }
+    if (then_pool_ != nullptr && c.kind == 0 && c.status == ipc::Status::Ok) {
+      then_pool_->submit(1, next_input(c));
+      ++total_;
+    }
+    if (results_ != nullptr) {
+      const std::string line = result_json_line(c, kind_names_[c.kind], start_ns_);
+      std::fwrite(line.data(), 1, line.size(), results_);
+      std::fputc('\n', results_);
+    }
+  }
+  void on_tick() override {
+    if (results_ != nullptr) std::fflush(results_);
+    if (stdout_line_) std::fflush(stdout);
+    if (progress_) {
+      std::fprintf(stderr, "\r%s\033[K", stats_.progress_line(total_, ipc::monotonic_ns()).c_str());
+      shown_ = true;
+    }
+  }
+  void on_idle() override {
+    if (results_ != nullptr) std::fflush(results_);
+  }
+  void clear_progress() {
+    if (shown_) std::fprintf(stderr, "\r\033[K");
+  }
+  RunStats& stats() { return stats_; }
+  uint64_t total() const { return total_; }
+  std::unique_ptr<Reducer> reducer_;
+  std::function<std::string(std::string_view)> stdout_line_;  // the kind's line per ok result
+
+ private:
+  // The output's "path" when it is a JSON object with one (download), else the output.
+  static std::string next_input(const Completion& c) {
+    if (c.output_is_json) {
+      const auto j = nlohmann::json::parse(c.output, nullptr, false);
+      if (j.is_object() && j.contains("path") && j["path"].is_string()) return j["path"].get<std::string>();
+    }
+    return std::string(c.output);
+  }
+
+  std::FILE* results_;
+  std::vector<std::string> kind_names_;
+ public:
+  std::vector<TimelineTask>* timeline_ = nullptr;  // collects the run's picture when asked
+
+ private:
+  Supervisor* then_pool_ = nullptr;
+  uint64_t total_;
+  bool progress_;
+  bool shown_ = false;
+  uint64_t start_ns_;
+  RunStats stats_;
+};
+
+std::vector<std::string> gather_inputs(const RunRequest& request) {
+  std::vector<std::string> inputs = request.inputs;
+  if (!request.input_file.empty()) {
+    try {
+      auto more = read_input_file(request.input_file);
+      inputs.insert(inputs.end(), more.begin(), more.end());
+    } catch (const std::runtime_error& e) {
+      throw UsageError(e.what());
+    }
+  }
+  if (request.schema.hooks.expand_inputs) {
+    const unsigned workers = request.pool.workers != 0 ? request.pool.workers : usable_cores();
+    try {
+      inputs = request.schema.hooks.expand_inputs(std::move(inputs), request.options, workers);
+    } catch (const std::invalid_argument& e) {
+      throw UsageError(e.what());
+    }
+  }
+  return inputs;
+}
+
+// Writes the SVG owner-only, through a temporary renamed into place.
+void write_svg(const std::string& path, const std::string& svg) {
+  const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) throw std::runtime_error("cannot write " + path + ": " + std::strerror(errno));
+  std::size_t done = 0;
+  while (done < svg.size()) {
+    const ssize_t n = ::write(fd, svg.data() + done, svg.size() - done);
+    if (n <= 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  const bool ok = done == svg.size() && ::close(fd) == 0;
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    throw std::runtime_error("cannot write " + path + ": " + std::strerror(errno));
+  }
+}
+
+}  // namespace
+
+int draw_timeline(const std::string& results_path, const std::string& svg_path) {
+  std::ifstream in(results_path);
+  if (!in) {
+    std::fprintf(stderr, "procpool timeline: cannot read %s: %s\n", results_path.c_str(), std::strerror(errno));
+    return 1;
+  }
+  std::vector<TimelineTask> tasks;
+  std::size_t skipped = 0;
+  for (std::string line; std::getline(in, line);) {
+    TimelineTask t;
+    if (timeline_task_from_json(line, &t)) {
+      tasks.push_back(std::move(t));
+    } else if (!line.empty()) {
+      ++skipped;
+    }
+  }
+  if (tasks.empty()) {
+    std::fprintf(stderr, "procpool timeline: no result lines in %s\n", results_path.c_str());
+    return 1;
+  }
+  if (skipped != 0) std::fprintf(stderr, "procpool timeline: %zu lines that are not results were skipped\n", skipped);
+  try {
+    write_svg(svg_path, render_timeline_svg(tasks, "procpool run (" + results_path + ")"));
+  } catch (const std::runtime_error& e) {
+    std::fprintf(stderr, "procpool timeline: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
+
+std::vector<std::string> inputs_to_run(const RunRequest& request) {
+  std::vector<std::string> inputs = gather_inputs(request);
+  const std::size_t given = inputs.size();
+  if (request.resume) {
+    if (request.results_path.empty() || request.results_path == "-")
+      throw UsageError("--resume needs --results FILE: the file says what is already done");
+    std::size_t skipped = 0;
+    try {
+      inputs = without_finished(inputs, finished_inputs(request.results_path, request.kind, &skipped));
+    } catch (const std::runtime_error& e) {
+      throw UsageError(e.what());
+    }
+    if (skipped != 0)
+      std::fprintf(stderr, "procpool: %zu unreadable lines in %s were ignored\n", skipped, request.results_path.c_str());
+    std::fprintf(stderr, "procpool: resuming: %zu of %zu inputs already ok\n", given - inputs.size(), given);
+    return inputs;  // empty: nothing left to do
+  }
+  if (inputs.empty())
+    throw UsageError("no inputs: give them as arguments or with --input-file FILE (- for stdin)" +
+                     request.schema.hooks.inputs_hint);
+  return inputs;
+}
+
+ResultsFile::ResultsFile(const RunRequest& request) {
+  if (request.results_path == "-") {
+    stream_ = stdout;
+  } else if (!request.results_path.empty()) {
+    // Created for the owner only; close-on-exec, so children never hold it.
+    const int fd = ::open(request.results_path.c_str(),
+                          O_WRONLY | O_CREAT | O_CLOEXEC | (request.resume ? O_APPEND : O_TRUNC), 0600);
+    if (fd >= 0) owned_ = fdopen(fd, request.resume ? "a" : "w");
+    if (fd >= 0 && owned_ == nullptr) ::close(fd);
+    if (owned_ == nullptr) throw UsageError("cannot write results to " + request.results_path + ": " + std::strerror(errno));
+    stream_ = owned_;
+  }
+}
+
+ResultsFile::~ResultsFile() {
+  if (owned_ != nullptr) std::fclose(owned_);
+}
+
+int run_batch(const RunRequest& request) {
+  if (!request.then_kind.empty() && request.resume)
+    throw UsageError("--resume does not combine with --then (yet): run the steps separately");
+  std::vector<std::string> inputs = inputs_to_run(request);
+  if (inputs.empty()) return 0;  // resumed, and everything was done
+  ResultsFile results_file(request);
+  std::FILE* results_stream = results_file.stream();
+
+  const uint64_t start_ns = ipc::monotonic_ns();
+  PoolOptions pool_options = request.pool;
+  pool_options.handle_signals = true;  // ^C drains the run, a second ^C kills it
+  std::vector<KindSpec> kinds{KindSpec{request.kind, request.schema.task_options(request.options).encode()}};
+  std::vector<std::string> kind_names{request.kind};
+  if (!request.then_kind.empty()) {
+    kinds.push_back(KindSpec{request.then_kind, request.then_schema.task_options(request.then_options).encode()});
+    kind_names.push_back(request.then_kind);
+  }
+  Supervisor pool(pool_options, kinds);
+  for (const std::string& input : inputs) pool.submit(0, input);
+
+  BatchEvents events(results_stream, kind_names, inputs.size(), request.progress && isatty(STDERR_FILENO) != 0,
+                     start_ns);
+  if (!request.then_kind.empty()) events.feed_into(&pool);
+  std::vector<TimelineTask> timeline;
+  if (!request.timeline_path.empty()) events.timeline_ = &timeline;
+  if (request.schema.hooks.reducer) events.reducer_ = request.schema.hooks.reducer(request.options);
+  events.stdout_line_ = request.schema.hooks.stdout_line;
+  const RunOutcome outcome = pool.run(events);
+  pool.shutdown();
+  const uint64_t end_ns = ipc::monotonic_ns();
+  events.clear_progress();
+  if (results_stream != nullptr) std::fflush(results_stream);
+  if (request.summary)
+    std::fputs(events.stats().summary(events.total(), end_ns, pool.worker_stats(), pool.restarts()).c_str(), stderr);
+  if (!outcome.error.empty()) std::fprintf(stderr, "procpool: error: %s\n", outcome.error.c_str());
+  if (!request.timeline_path.empty()) {
+    std::string title = "procpool run " + request.kind;
+    if (!request.then_kind.empty()) title += " --then " + request.then_kind;
+    write_svg(request.timeline_path, render_timeline_svg(timeline, title));
+  }
+  if (events.reducer_ && outcome.error.empty() && outcome.signal == 0) std::fputs(events.reducer_->finish().c_str(), stdout);
+  if (outcome.signal != 0) return 128 + outcome.signal;
+  return events.stats().all_ok() && outcome.error.empty() ? 0 : 1;
+}
+
+}  // namespace procpool::supervisor

@@ -1,0 +1,70 @@
+#pragma once
+// `procpool run KIND [INPUT...]`: the batch job.
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "ipc/kind_options.hpp"
+#include "ipc/kind_schema.hpp"
+#include "supervisor/engine/supervisor.hpp"
+
+namespace procpool::supervisor {
+
+// A mistake in how the command was called: exit status 2 with this message.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct RunRequest {
+  std::string kind;
+  std::vector<std::string> inputs;
+  std::string input_file;    // "-" for stdin, empty for none
+  std::string results_path;  // "-" for stdout, empty for none
+  bool resume = false;       // skip inputs already ok in results_path, append the rest
+  KindSchema schema;         // the kind's: its hooks expand the inputs and reduce the outputs
+  KindOptions options;       // the kind's options, checked and canonical (run-side ones too)
+  // Options given on the command line that would go to workers (refused by --redis: the
+  // hosts' config decides).
+  std::vector<std::string> task_options_given;
+  PoolOptions pool;          // workers, limits, plugins (absolute paths)
+  bool progress = true;      // shown only while stderr is a terminal anyway
+  bool summary = true;
+  // A second kind each ok result feeds as it arrives (a pipeline: download, then
+  // thumbnail). Its input is the first kind's output "path" (or the whole output).
+  std::string then_kind;
+  KindSchema then_schema;
+  KindOptions then_options;
+  std::string timeline_path;  // draw the run as SVG into this file at the end; empty: no
+};
+
+// `procpool timeline RESULTS.jsonl -o OUT.svg`: draws an earlier run from its results
+// file. Returns the exit status (1 with a message when it cannot).
+int draw_timeline(const std::string& results_path, const std::string& svg_path);
+
+// The inputs the run will give its tasks: the arguments, --input-file, expanded by the
+// kind's hook (a folder's images, a range split), less what --resume finds done (then
+// empty when everything is). Throws UsageError when there are none to begin with.
+std::vector<std::string> inputs_to_run(const RunRequest& request);
+
+// Where result lines go: --results FILE (created owner-only, appended with --resume),
+// "-" for stdout, or nowhere (stream() null). Throws UsageError when it cannot be opened.
+class ResultsFile {
+ public:
+  explicit ResultsFile(const RunRequest& request);
+  ~ResultsFile();
+  ResultsFile(const ResultsFile&) = delete;
+  ResultsFile& operator=(const ResultsFile&) = delete;
+  std::FILE* stream() const { return stream_; }
+
+ private:
+  std::FILE* stream_ = nullptr;
+  std::FILE* owned_ = nullptr;
+};
+
+// Runs the job and returns the exit status: 0 all ok, 1 any task not ok or the pool
+// failed, 128 + signal after SIGINT/SIGTERM. Throws UsageError for exit status 2. The
+// entry point has checked the kinds and their options (they exist, and canonical).
+int run_batch(const RunRequest& request);
+
+}  // namespace procpool::supervisor

@@ -1,0 +1,114 @@
+#include "supervisor/cli/kind_flags.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "supervisor/batch/run.hpp"
+
+namespace procpool::cli {
+
+namespace {
+
+std::string flag_help(const std::vector<const KindSchema*>& owners, const OptionSpec& spec) {
+  std::string who;
+  for (const KindSchema* k : owners) who += (who.empty() ? "" : ", ") + k->name;
+  std::string help = who + ": " + spec.help;
+  if (spec.type == OptionType::List) help += " (repeatable)";
+  if (!spec.fallback.empty() && spec.type != OptionType::Bool && spec.type != OptionType::List)
+    help += " (default " + spec.fallback + ")";
+  return help;
+}
+
+// The values of one option as written, expanded where the option says so.
+std::string value_of(const KindSchema& kind, const OptionSpec& spec, const std::vector<std::string>& values) {
+  std::vector<std::string> expanded;
+  expanded.reserve(values.size());
+  for (const std::string& v : values) expanded.push_back(spec.expand_env ? expand_environment(kind.name, spec, v) : v);
+  if (spec.type == OptionType::List) return list_value(expanded);
+  return expanded.back();  // given twice: the last wins, as with most tools
+}
+
+}  // namespace
+
+std::string list_value(const std::vector<std::string>& items) { return nlohmann::json(items).dump(); }
+
+void KindFlags::add_to(CLI::App* app, const std::vector<KindSchema>& kinds) {
+  std::vector<std::pair<const OptionSpec*, std::vector<const KindSchema*>>> seen;
+  for (const KindSchema& kind : kinds)
+    for (const OptionSpec& spec : kind.options) {
+      if (spec.after_dashes) continue;
+      auto it = std::find_if(seen.begin(), seen.end(), [&](const auto& s) { return s.first->name == spec.name; });
+      if (it == seen.end()) seen.push_back({&spec, {&kind}});
+      else it->second.push_back(&kind);
+    }
+  const std::string group = kinds.size() == 1 ? "Options of " + kinds.front().name : "Options of the task kinds";
+  for (const auto& [spec, owners] : seen) {
+    auto flag = std::make_unique<Flag>();
+    flag->name = spec->name;
+    const std::string name = "--" + spec->name;
+    if (spec->takes_value()) {
+      flag->option = app->add_option(name, flag->values, flag_help(owners, *spec))->allow_extra_args(false);
+      if (!spec->unit.empty()) flag->option->type_name(spec->unit);
+    } else {
+      flag->option = app->add_flag(name, flag->values, flag_help(owners, *spec));
+    }
+    flag->option->group(group);
+    flags_.push_back(std::move(flag));
+  }
+}
+
+KindOptions KindFlags::given_for(const KindSchema& kind) const {
+  KindOptions out;
+  try {
+    for (const auto& flag : flags_) {
+      const OptionSpec* spec = kind.find(flag->name);
+      if (spec != nullptr && !flag->values.empty()) out.set(flag->name, value_of(kind, *spec, flag->values));
+    }
+    for (const OptionSpec& spec : kind.options)
+      if (spec.after_dashes && !after_dashes_.empty()) out.set(spec.name, list_value(after_dashes_));
+  } catch (const OptionError& e) {
+    throw supervisor::UsageError(e.what());
+  }
+  return out;
+}
+
+void KindFlags::check_all_claimed(const std::vector<const KindSchema*>& kinds) const {
+  std::string names;
+  for (const KindSchema* k : kinds) names += std::string(names.empty() ? "" : " or ") + k->name;
+  for (const auto& flag : flags_) {
+    if (flag->values.empty()) continue;
+    const bool claimed = std::any_of(kinds.begin(), kinds.end(), [&](const KindSchema* k) { return k->find(flag->name); });
+    if (claimed) continue;
+    std::string accepted;
+    for (const KindSchema* k : kinds)
+      accepted += (accepted.empty() ? "" : "; ") + (kinds.size() > 1 ? k->name + "'s: " : "") + k->option_names();
+    throw supervisor::UsageError("--" + flag->name + " is not an option of " + names + " (" +
+                                 (kinds.size() > 1 ? "options " : "its options: ") + accepted + ")");
+  }
+  if (!after_dashes_.empty() &&
+      std::none_of(kinds.begin(), kinds.end(), [](const KindSchema* k) {
+        return std::any_of(k->options.begin(), k->options.end(), [](const OptionSpec& o) { return o.after_dashes; });
+      }))
+    throw supervisor::UsageError("'--' and what follows it mean nothing to " + names);
+}
+
+KindOptions options_from_config(const KindSchema& kind, const std::vector<supervisor::ConfigSetting>& settings) {
+  KindOptions out;
+  for (const supervisor::ConfigSetting& s : settings) {
+    if (s.section != kind.name) continue;
+    const OptionSpec* spec = kind.find(s.key);
+    if (spec == nullptr) continue;  // the loader refused it already
+    try {
+      out.set(s.key, value_of(kind, *spec, s.values));
+    } catch (const OptionError& e) {
+      throw supervisor::ConfigError(s.where + ": " + e.what());
+    }
+  }
+  return out;
+}
+
+KindOptions merged(KindOptions base, const KindOptions& over) {
+  for (const auto& [key, value] : over.values()) base.set(key, value);
+  return base;
+}
+
+}  // namespace procpool::cli

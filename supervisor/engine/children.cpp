@@ -1,0 +1,353 @@
+// Children: start, exit, recovery of what a dead child held, crash-loop limit, stop.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "ipc/child_args.hpp"
+#include "ipc/clock.hpp"
+#include "supervisor/engine/supervisor_impl.hpp"
+#include "supervisor/engine/usable_cores.hpp"
+
+namespace procpool::supervisor {
+
+namespace {
+int check_fd(int fd, const char* what) {
+  if (fd < 0) throw std::runtime_error(std::string(what) + " failed: " + std::strerror(errno));
+  return fd;
+}
+constexpr uint64_t kPidfdTag = 1ull << 32;
+}  // namespace
+
+Supervisor::Impl::Impl(PoolOptions options, std::vector<KindSpec> kinds)
+    : options_(std::move(options)), kinds_(std::move(kinds)) {
+  if (kinds_.empty() || kinds_.size() > 255) throw std::invalid_argument("a pool needs 1 to 255 task kinds");
+  if (options_.initializer_kind >= static_cast<int>(kinds_.size()))
+    throw std::invalid_argument("the initializer names no kind of this pool");
+  exe_ = options_.child_exe.empty() ? self_executable() : options_.child_exe;
+  if (options_.workers == 0) options_.workers = usable_cores();
+  capacity_ = std::max(options_.workers, options_.max_workers);
+  target_workers_ = options_.workers;
+  apply_limit_defaults();
+  define_kinds();
+  run_ewma_ns_.assign(kinds_.size(), 0);
+  run_samples_.resize(kinds_.size());
+  run_sample_next_.assign(kinds_.size(), 0);
+
+  ipc::remove_stale_segments();
+  segment_ = ipc::Segment::create(capacity_, options_.ring_capacity);
+
+  if (options_.handle_signals) {
+    // SIGINT/SIGTERM arrive through a signalfd: the loop acts on them between batches.
+    // Children unblock them again at start (a blocked mask survives exec).
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+    signal_fd_ = check_fd(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK), "signalfd");
+  }
+  epoll_fd_ = check_fd(epoll_create1(EPOLL_CLOEXEC), "epoll_create1");
+  // Not close-on-exec: every child inherits it to wake us.
+  wake_fd_ = check_fd(eventfd(0, EFD_NONBLOCK), "eventfd");
+  timer_fd_ = check_fd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK), "timerfd_create");
+  for (int fd : {wake_fd_, signal_fd_, timer_fd_}) {
+    if (fd < 0) continue;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = static_cast<uint64_t>(fd);
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+  }
+
+  slots_.reserve(capacity_);
+  update_tick_period();
+  for (unsigned i = 0; i < options_.workers; ++i) add_slot();
+  for (ChildSlot& slot : slots_) spawn(slot);
+}
+
+// Every limit has a default; called again when a reconfigure brings new options.
+void Supervisor::Impl::apply_limit_defaults() {
+  if (options_.max_restarts == 0) options_.max_restarts = std::max(20u, 2 * options_.workers);
+  memory_limits_given_ = options_.max_memory_per_child != 0 || options_.hard_memory_per_child != 0;
+  if (options_.max_memory_per_child != 0 && options_.hard_memory_per_child == 0)
+    options_.hard_memory_per_child = 2 * options_.max_memory_per_child;
+  if (options_.hard_memory_per_child == 0) {  // half the machine
+    options_.hard_memory_per_child = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) *
+                                     static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) / 2;
+  }
+  if (options_.max_memory_per_child == 0) options_.max_memory_per_child = options_.hard_memory_per_child;
+}
+
+// The records every new child reads first: plugins, kinds with their options, initializer.
+void Supervisor::Impl::define_kinds() {
+  kind_definitions_.clear();
+  for (const std::string& plugin : options_.plugins) kind_definitions_.push_back(ipc::encode_load_plugin(plugin));
+  for (std::size_t i = 0; i < kinds_.size(); ++i)
+    kind_definitions_.push_back(ipc::encode_define_kind({static_cast<uint8_t>(i), kinds_[i].name, kinds_[i].options}));
+  if (options_.initializer_kind >= 0)
+    kind_definitions_.push_back(
+        ipc::encode_initialize(static_cast<uint8_t>(options_.initializer_kind), options_.initializer_input));
+}
+
+void Supervisor::Impl::add_slot() {
+  ChildSlot& slot = slots_.emplace_back();
+  slot.index = static_cast<int>(slots_.size() - 1);
+  // Close-on-exec except while this slot's own child is started (see spawn()).
+  slot.task_wake_fd = check_fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd");
+}
+
+Supervisor::Impl::~Impl() {
+  kill_all_children();
+  std::vector<int> fds{epoll_fd_, wake_fd_, signal_fd_, timer_fd_};
+  for (const ChildSlot& slot : slots_) fds.push_back(slot.task_wake_fd);
+  slots_.clear();  // reaps
+  for (int fd : fds)
+    if (fd >= 0) close(fd);
+}
+
+void Supervisor::Impl::spawn(ChildSlot& slot) {
+  ++slot.generation;
+  const ipc::SlotView view = segment_->slot(static_cast<uint32_t>(slot.index));
+  // The previous child is reaped (or there was none): nobody maps these rings now.
+  ipc::ring_reset(view.to_child);
+  ipc::ring_reset(view.to_sup);
+  view.control->current_task.store(0, std::memory_order_relaxed);
+  view.control->stop_requested.store(0, std::memory_order_relaxed);
+  view.control->state.store(static_cast<uint32_t>(ipc::ChildState::Empty), std::memory_order_relaxed);
+  view.control->pid.store(0, std::memory_order_relaxed);
+  view.control->generation.store(slot.generation, std::memory_order_release);
+  slot.tasks = ipc::RingProducer(view.to_child, view.to_child_data, view.ring_capacity);
+  slot.results = ipc::RingConsumer(view.to_sup, view.to_sup_data, view.ring_capacity);
+  for (const std::string& def : kind_definitions_)
+    if (!slot.tasks.try_write(def.data(), def.size()))
+      throw std::runtime_error("kind options of " + std::to_string(def.size()) + " bytes do not fit the ring");
+  slot.tasks.publish();
+  slot.inflight.clear();
+  slot.isolating = false;
+  slot.concurrency.clear();
+  slot.fatal_message.clear();
+  slot.violated = slot.recycling = false;
+  slot.kill_reason = KillReason::None;
+  slot.kill_detail.clear();
+  slot.dispatched = 0;
+  slot.respawn_at_ns = 0;
+  slot.config_epoch = config_epoch_;
+  view.control->tasks_taken.store(0, std::memory_order_relaxed);
+  view.control->restarts.store(slot.restarts, std::memory_order_relaxed);
+  uint64_t stale = 0;  // wake-ups meant for the previous child
+  [[maybe_unused]] ssize_t n = read(slot.task_wake_fd, &stale, sizeof stale);
+
+  // The slot's eventfd is inherited by its own child only: close-on-exec is lifted just
+  // for this start (the loop thread alone starts children).
+  fcntl(slot.task_wake_fd, F_SETFD, 0);
+  try {
+    slot.process = ChildProcess::start(
+        exe_,
+        {kChildModeArg, segment_->name(), std::to_string(slot.index), std::to_string(slot.generation),
+         std::to_string(wake_fd_), std::to_string(getpid()), std::to_string(slot.task_wake_fd)},
+        // PROCPOOL_CHILD: a program that forgot procpool::init() refuses to start a pool
+        // in its children instead of forking without end.
+        {{"MAGICK_THREAD_LIMIT", "1"}, {"OMP_NUM_THREADS", "1"}, {"PROCPOOL_CHILD", "1"}});
+  } catch (...) {
+    fcntl(slot.task_wake_fd, F_SETFD, FD_CLOEXEC);
+    throw;
+  }
+  fcntl(slot.task_wake_fd, F_SETFD, FD_CLOEXEC);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kPidfdTag | static_cast<uint64_t>(slot.index);
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, slot.process->pidfd(), &ev);
+  slot.state = SlotState::Starting;
+  slot.spawned_ns = ipc::monotonic_ns();
+}
+
+// Called when the slot's pidfd is readable: the child has exited.
+void Supervisor::Impl::handle_exit(ChildSlot& slot) {
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, slot.process->pidfd(), nullptr);
+  const int status = slot.process->wait_exit();
+  const SlotState was = slot.state;
+  // Results it published before dying are whole (see ring.hpp) and kept.
+  if (!slot.violated) drain(slot);
+  requeue_inflight(slot, status);
+  if (events_ != nullptr) {
+    const bool told = was == SlotState::Stopping && slot.kill_reason == KillReason::None;
+    events_->on_worker_exit({slot.index, slot.process->pid(), told && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                             slot.kill_detail.empty() ? describe_wait_status(status) : slot.kill_detail});
+  }
+  slot.process.reset();
+  slot.state = SlotState::Dead;
+
+  const bool clean_exit = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  if (was == SlotState::Starting && slot.kill_reason == KillReason::None && !WIFSIGNALED(status)) {
+    // It could not even start (bad kind or options, exec failure): retrying cannot help.
+    fail_pool("a worker could not start: " +
+              (slot.fatal_message.empty() ? describe_wait_status(status) : slot.fatal_message));
+    return;
+  }
+  if (stopping_ || !fatal_.empty()) return;
+  if (slot.retired) {  // shrunk away: its tasks are back in the queue (requeue_inflight)
+    segment_->slot(static_cast<uint32_t>(slot.index))
+        .control->state.store(static_cast<uint32_t>(ipc::ChildState::Retired), std::memory_order_relaxed);
+    return;
+  }
+  if (slot.recycling && clean_exit) {  // planned: a task or memory limit was reached
+    spawn(slot);
+    return;
+  }
+  // A timeout kill is the limit working, bounded by the timeout itself: not a crash loop.
+  if (slot.kill_reason != KillReason::Timeout && crash_loop()) {
+    fail_pool("workers keep dying (" + std::to_string(restart_times_ns_.size()) + " restarts within " +
+              std::to_string(options_.restart_period_ns / 1'000'000'000ull) + " s; last: " +
+              describe_wait_status(status) + ")");
+    return;
+  }
+  ++slot.restarts;
+  ++restarts_;
+  segment_->stats().restarts.store(restarts_, std::memory_order_relaxed);
+  slot.died_ns = ipc::monotonic_ns();
+  // Exponential backoff from the second crash in a row: a child that dies at once is
+  // not replaced in a tight loop.
+  ++slot.consecutive_crashes;
+  uint64_t delay = 0;
+  if (slot.consecutive_crashes >= 2) {
+    delay = options_.backoff_initial_ns;
+    for (uint32_t i = 2; i < slot.consecutive_crashes && delay < options_.backoff_max_ns; ++i) delay *= 2;
+    delay = std::min(delay, options_.backoff_max_ns);
+  }
+  schedule_respawn(slot, delay);
+}
+
+void Supervisor::Impl::schedule_respawn(ChildSlot& slot, uint64_t delay_ns) {
+  if (delay_ns == 0) {
+    try {
+      const uint64_t died = slot.died_ns;
+      spawn(slot);
+      slot.died_ns = died;
+    } catch (const std::exception& e) {
+      fail_pool(std::string("cannot restart a worker: ") + e.what());
+    }
+    return;
+  }
+  slot.respawn_at_ns = ipc::monotonic_ns() + delay_ns;
+  update_tick_period();
+}
+
+// The tasks the dead child had started (its control block counts them) are charged with
+// the crash and retried until max_attempts; tasks only queued on it go back uncharged,
+// ahead of everything else, in their original order. A timeout kill charges only the
+// task that timed out. A child that ran several tasks at once (an async kind) gives no
+// culprit: its started tasks go back uncharged but isolated, each to run alone, so that
+// a poison task then crashes by itself and its neighbours are not charged for it.
+void Supervisor::Impl::requeue_inflight(ChildSlot& slot, int wait_status) {
+  const ipc::SlotView view = segment_->slot(static_cast<uint32_t>(slot.index));
+  // Acquire, though the child is reaped: the reap already ordered its last stores.
+  const uint64_t taken = view.control->tasks_taken.load(std::memory_order_acquire);
+  const uint64_t current = view.control->current_task.load(std::memory_order_acquire);
+  // Written with current_task (relaxed, before its release store): valid for current - 1.
+  const uint64_t current_started = view.control->current_started_ns.load(std::memory_order_relaxed);
+  const bool timeout = slot.kill_reason == KillReason::Timeout;
+  const bool winding_down = stopping_ || !fatal_.empty();
+  const auto started_count = static_cast<std::size_t>(std::count_if(
+      slot.inflight.begin(), slot.inflight.end(), [taken](const Inflight& t) { return t.seq < taken; }));
+  const bool shared_crash = !timeout && started_count > 1;
+  const std::string cause = slot.kill_detail.empty() ? describe_wait_status(wait_status) : slot.kill_detail;
+  for (auto it = slot.inflight.rbegin(); it != slot.inflight.rend(); ++it) {
+    const uint64_t id = it->id;
+    TaskEntry& task = task_entry(id);
+    const bool started = it->seq < taken;
+    const bool culprit = started && !shared_crash && (!timeout || (current != 0 && id == current - 1));
+    if (started && slot.kill_reason == KillReason::Shutdown) {
+      finish_task(id, ipc::Status::Cancelled, "cancelled: its worker was killed at shutdown", &slot);
+      continue;
+    }
+    if (culprit) {
+      ++task.charged;
+      if ((timeout && !options_.retry_timeouts) || task.charged >= options_.max_attempts || winding_down) {
+        const std::string why = cause + " on " + std::to_string(task.charged) +
+                                (task.charged == 1 ? " attempt" : " attempts");
+        const bool was_current = current != 0 && id == current - 1 && current_started != 0;
+        finish_task(id, timeout ? ipc::Status::Timeout : ipc::Status::Crashed, why, &slot,
+                    {was_current ? current_started : 0, was_current ? ipc::monotonic_ns() : 0});  // reaped just now
+        continue;
+      }
+    } else if (started && shared_crash) {
+      if (winding_down) {
+        finish_task(id, ipc::Status::Crashed,
+                    cause + " while it ran with " + std::to_string(started_count - 1) + " other tasks", &slot);
+        continue;
+      }
+      task.isolate = true;
+    } else if (winding_down) {
+      finish_task(id, ipc::Status::Cancelled,
+                  started ? "cancelled: its worker was stopped" : "cancelled before it started", nullptr);
+      continue;
+    }
+    task.sent = false;
+    pending_.push_front(id);
+  }
+  slot.inflight.clear();
+  slot.isolating = false;
+}
+
+bool Supervisor::Impl::crash_loop() {
+  const uint64_t now = ipc::monotonic_ns();
+  restart_times_ns_.push_back(now);
+  while (!restart_times_ns_.empty() && now - restart_times_ns_.front() > options_.restart_period_ns)
+    restart_times_ns_.pop_front();
+  return restart_times_ns_.size() > options_.max_restarts;
+}
+
+void Supervisor::Impl::fail_pool(std::string message) {
+  if (!fatal_.empty()) return;
+  fatal_ = std::move(message);
+  stopping_ = true;
+  cancel_pending("cancelled: " + fatal_);
+  kill_all_children();
+}
+
+// End of a run: each ready child gets a Stop record behind its queue and exits 0.
+void Supervisor::Impl::stop_children_gracefully() {
+  stopping_ = true;
+  for (ChildSlot& slot : slots_) {
+    if (slot.state == SlotState::Dead || slot.state == SlotState::Stopping) continue;
+    const uint8_t stop = ipc::kStopRecord;
+    if (slot.state == SlotState::Ready && slot.tasks.try_write(&stop, 1)) {
+      slot.tasks.publish();
+      slot.state = SlotState::Stopping;
+    } else {
+      slot.kill_reason = KillReason::Shutdown;
+      slot.process->kill(SIGKILL);
+    }
+  }
+  const uint64_t deadline = ipc::monotonic_ns() + 5'000'000'000ull;
+  auto alive = [&] {
+    return std::any_of(slots_.begin(), slots_.end(), [](const ChildSlot& s) { return s.state != SlotState::Dead; });
+  };
+  while (alive()) {
+    if (ipc::monotonic_ns() > deadline) kill_all_children();
+    wait_for_events(50);
+  }
+}
+
+// Replace a child once it has finished what it holds: no more tasks for it, and a Stop
+// record behind its queue. Its clean exit then starts a successor at once.
+void Supervisor::Impl::recycle(ChildSlot& slot) { ask_to_stop(slot, /*replace=*/true); }
+
+void Supervisor::Impl::kill_all_children() {
+  for (ChildSlot& slot : slots_) {
+    if (slot.state == SlotState::Dead || !slot.process) continue;
+    slot.kill_reason = KillReason::Shutdown;
+    slot.process->kill(SIGKILL);
+  }
+}
+
+}  // namespace procpool::supervisor

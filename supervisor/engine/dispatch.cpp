@@ -1,0 +1,241 @@
+// The scheduler (pending queue -> per-child task rings) and the collector (per-child
+// result rings -> PoolEvents). Both run on the loop thread, in batches: one publish per
+// ring per dispatch round, one release per ring per drain.
+#include <algorithm>
+#include <csignal>
+
+#include "ipc/clock.hpp"
+#include "supervisor/engine/supervisor_impl.hpp"
+
+namespace procpool::supervisor {
+
+using ipc::RecordType;
+
+bool Supervisor::Impl::collect() {
+  bool any = false;
+  for (ChildSlot& slot : slots_)
+    if (slot.state != SlotState::Dead && !slot.violated) any |= drain(slot);
+  if (any) retire_finished();
+  return any;
+}
+
+void Supervisor::Impl::retire_finished() {
+  while (!tasks_.empty() && tasks_.front().done) {
+    tasks_.pop_front();
+    ++first_id_;
+  }
+}
+
+bool Supervisor::Impl::drain(ChildSlot& slot) {
+  bool any = false;
+  std::string_view record;
+  for (;;) {
+    const auto read = slot.results.peek(&record);
+    if (read == ipc::RingConsumer::Read::Empty) break;
+    if (read == ipc::RingConsumer::Read::Corrupt) {
+      protocol_violation(slot, "corrupt result ring");
+      return any;
+    }
+    handle_record(slot, record);
+    if (slot.violated) return any;
+    slot.results.pop();
+    any = true;
+  }
+  if (any) slot.results.release();
+  return any;
+}
+
+void Supervisor::Impl::handle_record(ChildSlot& slot, std::string_view record) {
+  const auto type = ipc::record_type(record);
+  if (type == RecordType::Result) {
+    const auto result = ipc::decode_result(record);
+    if (!result) return protocol_violation(slot, "malformed result record");
+    return handle_result(slot, *result);
+  }
+  if (type == RecordType::Ready) {
+    auto concurrency = ipc::decode_ready(record);
+    if (!concurrency || concurrency->size() != kinds_.size() || slot.state != SlotState::Starting)
+      return protocol_violation(slot, "malformed or unexpected ready record");
+    bool many = false;
+    for (uint32_t& c : *concurrency) {
+      c = std::clamp<uint32_t>(c, 1, 4096);
+      many |= c > 1;
+    }
+    // Such a child waits in its kind's event loop, where only an eventfd can wake it.
+    if (many) slot.tasks.set_wake_eventfd(slot.task_wake_fd);
+    slot.concurrency = std::move(*concurrency);
+    slot.state = SlotState::Ready;
+    slot.progress_ns = ipc::monotonic_ns();
+    if (slot.died_ns != 0) respawn_latencies_.push_back(ipc::monotonic_ns() - slot.died_ns);
+    slot.died_ns = 0;
+    return;
+  }
+  if (type == RecordType::Fatal) {
+    const auto message = ipc::decode_fatal(record);
+    slot.fatal_message = std::string(message ? message->substr(0, 4096) : "unknown error");
+    return;  // the child exits next; handle_exit decides what it means
+  }
+  protocol_violation(slot, "unknown record type");
+}
+
+void Supervisor::Impl::handle_result(ChildSlot& slot, const ipc::ResultView& result) {
+  const uint64_t id = result.header.task_id;
+  // The id must be one this child holds: a result for anything else is a lie.
+  if (!slot.inflight.empty() && slot.inflight.front().id == id) {
+    slot.inflight.pop_front();  // the common case: a child answers in order
+  } else {
+    const auto it = std::find_if(slot.inflight.begin(), slot.inflight.end(),
+                                 [id](const Inflight& t) { return t.id == id; });
+    if (it == slot.inflight.end()) return protocol_violation(slot, "result for a task the worker does not hold");
+    slot.inflight.erase(it);
+  }
+  if (slot.inflight.empty()) slot.isolating = false;
+
+  TaskEntry& task = task_entry(id);
+  const uint64_t run_ns = result.header.end_ns - result.header.start_ns;
+  uint64_t& ewma = run_ewma_ns_[task.kind];
+  ewma = ewma == 0 ? std::max<uint64_t>(run_ns, 1) : std::max<uint64_t>((ewma * 7 + run_ns) / 8, 1);
+  // A child running many tasks at once is busy in proportion to the room it has filled.
+  slot.busy_ns += run_ns / slot.concurrency[task.kind];
+  ++slot.tasks_done;
+  slot.consecutive_crashes = 0;
+  slot.progress_ns = result.header.end_ns;
+  if (options_.timeout_percent != 0) record_run_time(task.kind, run_ns);
+
+  Completion c;
+  c.id = id;
+  c.kind = task.kind;
+  c.status = static_cast<ipc::Status>(result.header.status);
+  c.input = task.input;
+  c.output = result.output;
+  c.output_is_json = (result.header.flags & ipc::kResultOutputIsJson) != 0;
+  c.cpu_measured = (result.header.flags & ipc::kResultCpuNotMeasured) == 0;
+  c.attempts = task.charged + 1;
+  c.worker = slot.index;
+  c.pid = slot.process ? slot.process->pid() : 0;
+  c.queued_ns = task.queued_ns;
+  c.start_ns = result.header.start_ns;
+  c.end_ns = result.header.end_ns;
+  c.cpu_ns = result.header.cpu_ns;
+  c.max_rss_kb = result.header.max_rss_kb;
+  events_->on_result(c);
+  task.done = true;
+  std::string().swap(task.input);
+  ++done_count_;
+  count_done(c.status);
+}
+
+// A child that breaks the protocol is killed; its exit is then handled like a crash
+// (its running task charged, its queued tasks requeued). Its ring is not read again.
+void Supervisor::Impl::protocol_violation(ChildSlot& slot, const std::string& what) {
+  if (slot.violated) return;
+  slot.violated = true;
+  slot.kill_reason = KillReason::Violation;
+  slot.kill_detail = "killed for a protocol violation (" + what + ")";
+  if (slot.process) slot.process->kill(SIGKILL);
+}
+
+// How many tasks a child may hold: what it runs at once plus a queue sized to about
+// target_queue_ns of work at the kind's recent run time. Short tasks get deep queues
+// (fewer wake-ups, batched publishes). Long tasks get one queued task, so a child never
+// waits for the supervisor between tasks (an idle vCPU is slow to wake and comes back
+// with cold caches: measured, 10% slower thumbnails) -- but only while there are more
+// pending tasks than children: at the end of a run the last tasks go to children that
+// are free, instead of queueing behind a long task while another child has nothing. The
+// same holds at the start, while a kind's run time is not known yet.
+uint32_t Supervisor::Impl::prefetch_limit(const ChildSlot& slot, uint8_t kind) const {
+  const uint32_t conc = slot.concurrency[kind];
+  const uint64_t ewma = run_ewma_ns_[kind];
+  uint64_t queue = 1;
+  if (ewma != 0) queue = std::clamp<uint64_t>(options_.target_queue_ns * conc / ewma, 1, options_.max_prefetch);
+  // Few tasks left (or at the start, of unknown length): no queue, so that a worker that
+  // is still starting gets its share instead of waiting behind the first ready one.
+  if ((ewma == 0 || ewma >= options_.target_queue_ns) && pending_.size() <= target_workers_) queue = 0;
+  return conc + static_cast<uint32_t>(queue);
+}
+
+void Supervisor::Impl::dispatch() {
+  if (pending_.empty() || stopping_) return;
+  bool progress = true;
+  // Round-robin, one task per child per round, so a short queue spreads evenly.
+  while (progress && !pending_.empty()) {
+    progress = false;
+    for (ChildSlot& slot : slots_) {
+      if (pending_.empty()) break;
+      if (slot.state != SlotState::Ready || slot.violated || slot.retired) continue;
+      const uint64_t id = pending_.front();
+      TaskEntry& task = task_entry(id);
+      if (task.done) {  // cancelled while it waited
+        pending_.pop_front();
+        progress = true;
+        continue;
+      }
+      if (task.input.size() + sizeof(ipc::TaskHeader) > slot.tasks.max_payload()) {
+        pending_.pop_front();
+        finish_task(id, ipc::Status::Error,
+                    "input of " + std::to_string(task.input.size()) + " bytes exceeds the limit of " +
+                        std::to_string(slot.tasks.max_payload() - sizeof(ipc::TaskHeader)) + " bytes",
+                    nullptr);
+        progress = true;
+        continue;
+      }
+      if (slot.inflight.size() >= prefetch_limit(slot, task.kind) || slot.isolating) continue;
+      if (task.isolate && !slot.inflight.empty()) continue;  // waits for an empty child
+      ipc::TaskHeader header{};
+      header.type = static_cast<uint8_t>(RecordType::Task);
+      header.kind = task.kind;
+      header.attempt = task.charged + 1;
+      header.task_id = id;
+      header.flags = task.flags;
+      if (!slot.tasks.try_write(&header, sizeof header, task.input.data(), task.input.size())) continue;
+      pending_.pop_front();
+      task.sent = true;
+      if (slot.inflight.empty()) slot.progress_ns = ipc::monotonic_ns();  // the stall clock starts with work
+      slot.inflight.push_back({id, slot.dispatched++});
+      slot.isolating = task.isolate;
+      progress = true;
+      if (options_.max_tasks_per_child != 0 && slot.dispatched >= options_.max_tasks_per_child) recycle(slot);
+    }
+  }
+  for (ChildSlot& slot : slots_)
+    if (slot.tasks.has_unpublished()) slot.tasks.publish();
+}
+
+void Supervisor::Impl::finish_task(uint64_t id, ipc::Status status, std::string_view text, const ChildSlot* slot,
+                                   std::pair<uint64_t, uint64_t> ran_ns) {
+  TaskEntry& task = task_entry(id);
+  if (task.done) return;
+  Completion c;
+  c.id = id;
+  c.kind = task.kind;
+  c.status = status;
+  c.input = task.input;
+  c.output = text;
+  c.attempts = task.charged;
+  c.worker = slot ? slot->index : -1;
+  c.pid = slot && slot->process ? slot->process->pid() : 0;
+  c.queued_ns = task.queued_ns;
+  c.start_ns = ran_ns.first;
+  c.end_ns = std::max(ran_ns.first, ran_ns.second);
+  events_->on_result(c);
+  task.done = true;
+  std::string().swap(task.input);
+  ++done_count_;
+  count_done(c.status);
+}
+
+// For procpool status: the supervisor is the counters' only writer.
+void Supervisor::Impl::count_done(ipc::Status status) {
+  std::atomic<uint64_t>& n = segment_->stats().done[static_cast<int>(status)];
+  n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+void Supervisor::Impl::cancel_pending(const std::string& reason) {
+  while (!pending_.empty()) {
+    const uint64_t id = pending_.front();
+    pending_.pop_front();
+    finish_task(id, ipc::Status::Cancelled, reason, nullptr);  // no-op if already done
+  }
+}
+
+}  // namespace procpool::supervisor

@@ -1,0 +1,150 @@
+// Time-driven lifecycle: respawns waiting out their backoff, task timeouts, memory limits,
+// start timeouts. Run from the loop's timer tick, which is 10 ms while any of these is in
+// play and 100 ms otherwise (an idle pool wakes ten times a second, no more).
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
+
+#include "ipc/clock.hpp"
+#include "supervisor/engine/supervisor_impl.hpp"
+#include "supervisor/engine/proc_info.hpp"
+
+namespace procpool::supervisor {
+
+namespace {
+constexpr uint64_t kFastTickNs = 10'000'000;
+constexpr uint64_t kSlowTickNs = 100'000'000;
+constexpr uint64_t kMinPercentTimeoutNs = 100'000'000;
+constexpr std::size_t kRunSamples = 255;
+constexpr std::size_t kMinSamplesForPercent = 10;
+
+std::string mib(uint64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
+
+std::string seconds(uint64_t ns) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f s", static_cast<double>(ns) / 1e9);
+  return buf;
+}
+}  // namespace
+
+void Supervisor::Impl::update_tick_period() {
+  const bool fast = options_.task_timeout_ns != 0 || options_.timeout_percent != 0 ||
+                    memory_limits_given_ ||
+                    std::any_of(slots_.begin(), slots_.end(), [](const ChildSlot& s) { return s.respawn_at_ns != 0; });
+  const uint64_t period = fast ? kFastTickNs : kSlowTickNs;
+  if (period == tick_period_ns_) return;
+  tick_period_ns_ = period;
+  const timespec ts{0, static_cast<long>(period)};
+  const itimerspec tick{ts, ts};
+  timerfd_settime(timer_fd_, 0, &tick, nullptr);
+}
+
+void Supervisor::Impl::service_timers() {
+  const uint64_t now = ipc::monotonic_ns();
+  ipc::PoolStats& stats = segment_->stats();
+  stats.queued.store(pending_.size(), std::memory_order_relaxed);
+  stats.updated_ns.store(now, std::memory_order_relaxed);
+  // The finishing rate over the last ~5 s, from a sample a second.
+  if (rate_samples_.empty() || now - rate_samples_.back().first >= 1'000'000'000ull) {
+    rate_samples_.emplace_back(now, done_count_);
+    if (rate_samples_.size() > 6) rate_samples_.pop_front();
+  }
+  const auto [since_ns, done_then] = rate_samples_.front();
+  if (now > since_ns)
+    stats.rate_milli.store(static_cast<uint64_t>(static_cast<double>(done_count_ - done_then) * 1e12 /
+                                                 static_cast<double>(now - since_ns)),
+                           std::memory_order_relaxed);
+  const bool check_memory_now = now - last_memory_check_ns_ >= (memory_limits_given_ ? kFastTickNs : kSlowTickNs);
+  if (check_memory_now) last_memory_check_ns_ = now;
+  for (ChildSlot& slot : slots_) {
+    if (slot.state == SlotState::Dead) {
+      if (slot.respawn_at_ns != 0 && now >= slot.respawn_at_ns && !stopping_ && fatal_.empty()) {
+        slot.respawn_at_ns = 0;
+        schedule_respawn(slot, 0);
+      }
+      continue;
+    }
+    if (slot.kill_reason != KillReason::None) continue;  // already on its way out
+    retire_or_refresh(slot);
+    if (slot.state == SlotState::Starting && now - slot.spawned_ns > options_.start_timeout_ns) {
+      slot.fatal_message = "not ready within " + seconds(options_.start_timeout_ns);
+      slot.process->kill(SIGKILL);
+      // The pool's first workers: it cannot start. A replacement (stopped, starved): a
+      // crash like any other, under the crash-loop limit.
+      slot.kill_reason = KillReason::StartTimeout;
+      if (slot.generation == 1) fail_pool("a worker could not start: " + slot.fatal_message);
+      continue;
+    }
+    check_task_timeout(slot, now);
+    if (check_memory_now) check_memory(slot);
+  }
+  update_tick_period();
+}
+
+// The child's control block names the task it runs and since when: the child stores the
+// start time (relaxed) before the id (release); our acquire load of the id makes that
+// start time, or a later one of its next task, visible -- so a torn read can only make a
+// task look younger than it is, never kill it early.
+void Supervisor::Impl::check_task_timeout(ChildSlot& slot, uint64_t now) {
+  if (options_.task_timeout_ns == 0 && options_.timeout_percent == 0) return;
+  const ipc::SlotView view = segment_->slot(static_cast<uint32_t>(slot.index));
+  const uint64_t running = view.control->current_task.load(std::memory_order_acquire);
+  if (running == 0) {
+    // Tasks queued but none started or finished for a whole timeout: the child is
+    // stopped or wedged outside any task. Its tasks go back, uncharged.
+    if (slot.inflight.empty() || slot.state != SlotState::Ready) return;
+    const uint64_t limit = timeout_for(task_entry(slot.inflight.front().id).kind);
+    if (limit != 0 && now > slot.progress_ns && now - slot.progress_ns > limit) {
+      slot.kill_reason = KillReason::Timeout;
+      slot.kill_detail = "stalled: no task started or finished for " + seconds(now - slot.progress_ns);
+      slot.process->kill(SIGKILL);
+    }
+    return;
+  }
+  if (running - 1 < first_id_ || running - 1 >= next_id_) return;
+  const uint64_t started = view.control->current_started_ns.load(std::memory_order_relaxed);
+  const uint64_t limit = timeout_for(task_entry(running - 1).kind);
+  if (limit == 0 || started == 0 || now < started || now - started <= limit) return;
+  slot.kill_reason = KillReason::Timeout;
+  slot.kill_detail = "timed out after " + seconds(now - started) + " (limit " + seconds(limit) + ")";
+  slot.process->kill(SIGKILL);
+}
+
+void Supervisor::Impl::check_memory(ChildSlot& slot) {
+  const uint64_t rss = resident_bytes(slot.process->pid());
+  const uint64_t hard = options_.hard_memory_per_child;
+  if (rss > hard) {
+    slot.kill_reason = KillReason::MemoryHard;
+    slot.kill_detail = "killed at " + mib(rss) + " RSS, over the hard limit of " + mib(hard);
+    slot.process->kill(SIGKILL);
+  } else if (rss > options_.max_memory_per_child) {
+    recycle(slot);
+  }
+}
+
+uint64_t Supervisor::Impl::timeout_for(uint8_t kind) const {
+  uint64_t limit = options_.task_timeout_ns;
+  if (options_.timeout_percent != 0 && run_samples_[kind].size() >= kMinSamplesForPercent) {
+    std::vector<uint64_t> sample = run_samples_[kind];
+    std::nth_element(sample.begin(), sample.begin() + static_cast<std::ptrdiff_t>(sample.size() / 2), sample.end());
+    const uint64_t by_median =
+        std::max(kMinPercentTimeoutNs, sample[sample.size() / 2] / 100 * options_.timeout_percent);
+    limit = limit == 0 ? by_median : std::min(limit, by_median);
+  }
+  return limit;
+}
+
+void Supervisor::Impl::record_run_time(uint8_t kind, uint64_t run_ns) {
+  std::vector<uint64_t>& sample = run_samples_[kind];
+  if (sample.size() < kRunSamples) {
+    sample.push_back(run_ns);
+  } else {
+    sample[run_sample_next_[kind]] = run_ns;
+    run_sample_next_[kind] = (run_sample_next_[kind] + 1) % kRunSamples;
+  }
+}
+
+}  // namespace procpool::supervisor

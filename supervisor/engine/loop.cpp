@@ -1,0 +1,204 @@
+// The supervisor's event loop: one thread, one epoll set over the children's wake-up
+// eventfd, their pidfds, a signalfd and a 100 ms timerfd. Signal handlers never run:
+// signals are read from the signalfd and acted on between batches.
+#include <sched.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+
+#include "ipc/clock.hpp"
+#include "supervisor/engine/supervisor_impl.hpp"
+
+namespace procpool::supervisor {
+
+namespace {
+constexpr uint64_t kPidfdTag = 1ull << 32;
+constexpr uint64_t kRemoteTag = 1ull << 33;
+constexpr uint64_t kSpinNs = 20'000;         // look again before sleeping: results are often close
+constexpr uint64_t kBusyPollNs = 1'000'000;  // while busy, still look at exits/signals this often
+}  // namespace
+
+RunOutcome Supervisor::Impl::run(PoolEvents& events, Remote* remote) {
+  events_ = &events;
+  Supervisor& self = *owner_;
+  if (remote != nullptr) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = kRemoteTag;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, remote->wake_fd(), &ev);
+  }
+  for (;;) {
+    bool worked = remote != nullptr && remote->take(self);
+    worked |= collect();
+    if (stopping_ && !pending_.empty()) cancel_pending(fatal_.empty() ? "cancelled: the pool is stopping" : "cancelled: " + fatal_);
+    dispatch();
+    if (remote == nullptr ? all_done() && fatal_.empty() : remote->finished(self)) break;
+    if (!fatal_.empty() && std::all_of(slots_.begin(), slots_.end(),
+                                       [](const ChildSlot& s) { return s.state == SlotState::Dead; }))
+      break;
+    const uint64_t now = ipc::monotonic_ns();
+    if (worked) {
+      if (now - last_poll_ns_ > kBusyPollNs) wait_for_events(0);
+      continue;
+    }
+    // Idle: spin briefly (yielding, for machines with fewer cores than processes), then
+    // announce sleep on every result ring, re-check them all, and block in epoll.
+    while (ipc::monotonic_ns() - now < kSpinNs && !worked) {
+      for (ChildSlot& slot : slots_)
+        if (slot.state != SlotState::Dead && slot.results.has_data()) worked = true;
+      if (remote != nullptr && remote->has_posts()) worked = true;
+      if (!worked) sched_yield();
+    }
+    if (worked) continue;
+    events.on_idle();
+    bool ready = remote != nullptr && remote->prepare_sleep();
+    for (ChildSlot& slot : slots_)
+      if (slot.state != SlotState::Dead && !slot.results.prepare_sleep()) ready = true;
+    if (!ready) wait_for_events(100);
+    for (ChildSlot& slot : slots_)
+      if (slot.state != SlotState::Dead) slot.results.shared()->data_ready.clear();
+    if (remote != nullptr) remote->woke();
+  }
+  if (remote != nullptr) epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, remote->wake_fd(), nullptr);
+  events.on_idle();
+  events_ = nullptr;
+  return RunOutcome{first_signal_, fatal_};
+}
+
+void Supervisor::Impl::wait_for_events(int timeout_ms) {
+  last_poll_ns_ = ipc::monotonic_ns();
+  epoll_event events[16];
+  const int n = epoll_wait(epoll_fd_, events, 16, timeout_ms);
+  for (int i = 0; i < n; ++i) {
+    const uint64_t tag = events[i].data.u64;
+    if (tag & kPidfdTag) {
+      ChildSlot& slot = slots_[tag & 0xffffffffu];
+      if (slot.process) handle_exit(slot);
+    } else if (tag == kRemoteTag) {
+      // Nothing to read here: Remote::take() drains its own eventfd.
+    } else if (tag == static_cast<uint64_t>(wake_fd_)) {
+      uint64_t count = 0;
+      [[maybe_unused]] ssize_t r = read(wake_fd_, &count, sizeof count);
+    } else if (tag == static_cast<uint64_t>(signal_fd_)) {
+      handle_signal();
+    } else if (tag == static_cast<uint64_t>(timer_fd_)) {
+      uint64_t expirations = 0;
+      [[maybe_unused]] ssize_t r = read(timer_fd_, &expirations, sizeof expirations);
+      on_tick();
+    }
+  }
+}
+
+void Supervisor::Impl::handle_signal() {
+  signalfd_siginfo info{};
+  while (read(signal_fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+    ++signals_seen_;
+    if (first_signal_ == 0) first_signal_ = static_cast<int>(info.ssi_signo);
+    if (signals_seen_ == 1) {
+      // Drain: nothing new starts; what runs now finishes; the rest is cancelled.
+      stopping_ = true;
+      cancel_pending(std::string("cancelled by SIG") + sigabbrev_np(static_cast<int>(info.ssi_signo)));
+      for (ChildSlot& slot : slots_) {
+        if (slot.state == SlotState::Dead) continue;
+        const ipc::SlotView view = segment_->slot(static_cast<uint32_t>(slot.index));
+        // Release: pairs with the child's acquire load before it takes each task.
+        view.control->stop_requested.store(1, std::memory_order_release);
+        ipc::doorbell_ring(view.to_child->data_ready);
+        slot.state = SlotState::Stopping;
+      }
+    } else {
+      kill_all_children();
+    }
+  }
+}
+
+void Supervisor::Impl::on_tick() {
+  service_timers();
+  const uint64_t now = ipc::monotonic_ns();
+  if (events_ && now - last_user_tick_ns_ >= 100'000'000) {
+    last_user_tick_ns_ = now;
+    events_->on_tick();
+  }
+}
+
+// Supervisor: the public face forwards to Impl.
+Supervisor::Supervisor(PoolOptions options, std::vector<KindSpec> kinds)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(kinds))) {
+  impl_->owner_ = this;
+}
+Supervisor::~Supervisor() = default;
+
+unsigned Supervisor::workers() const { return impl_->target_workers_; }
+
+uint64_t Supervisor::submit(uint8_t kind, std::string input, uint16_t flags) {
+  if (kind >= impl_->kinds_.size()) throw std::out_of_range("submit: no such task kind");
+  const uint64_t id = impl_->next_id_++;
+  TaskEntry& task = impl_->tasks_.emplace_back();
+  task.input = std::move(input);
+  task.kind = kind;
+  task.flags = flags;
+  task.queued_ns = ipc::monotonic_ns();
+  impl_->pending_.push_back(id);  // run() cancels it if the pool is already stopping
+  impl_->segment_->stats().submitted.store(impl_->next_id_, std::memory_order_relaxed);
+  return id;
+}
+
+RunOutcome Supervisor::run(PoolEvents& events) { return impl_->run(events, nullptr); }
+RunOutcome Supervisor::serve(PoolEvents& events, Remote& remote) { return impl_->run(events, &remote); }
+
+bool Supervisor::cancel(uint64_t id, const std::string& reason) {
+  Impl& p = *impl_;
+  if (id < p.first_id_ || id >= p.next_id_) return false;
+  TaskEntry& task = p.task_entry(id);
+  if (task.done || task.sent) return false;
+  p.finish_task(id, ipc::Status::Cancelled, reason, nullptr);  // dispatch skips it later
+  return true;
+}
+
+std::string Supervisor::start_up() {
+  Impl& p = *impl_;
+  struct Discard final : PoolEvents {
+    void on_result(const Completion&) override {}
+  } discard;
+  p.events_ = &discard;
+  auto all_ready = [&] {
+    return std::all_of(p.slots_.begin(), p.slots_.end(),
+                       [](const ChildSlot& s) { return s.retired || s.state == SlotState::Ready; });
+  };
+  while (!all_ready() && p.fatal_.empty()) {
+    p.collect();
+    if (!all_ready()) p.wait_for_events(10);
+  }
+  p.events_ = nullptr;
+  return p.fatal_;
+}
+
+uint64_t Supervisor::unfinished() const { return impl_->next_id_ - impl_->done_count_; }
+bool Supervisor::stopping() const { return impl_->stopping_; }
+const std::string& Supervisor::segment_name() const { return impl_->segment_->name(); }
+
+void Supervisor::shutdown() {
+  // Every task has its result by now unless a run was interrupted; whatever is left is
+  // reported cancelled to nobody.
+  struct Discard final : PoolEvents {
+    void on_result(const Completion&) override {}
+  } discard;
+  impl_->events_ = &discard;
+  impl_->stop_children_gracefully();
+  impl_->events_ = nullptr;
+}
+
+std::vector<WorkerStats> Supervisor::worker_stats() const {
+  std::vector<WorkerStats> out;
+  for (const ChildSlot& slot : impl_->slots_)
+    out.push_back({slot.index, slot.process ? slot.process->pid() : 0, slot.busy_ns, slot.tasks_done, slot.restarts});
+  return out;
+}
+
+uint64_t Supervisor::restarts() const { return impl_->restarts_; }
+const std::vector<uint64_t>& Supervisor::respawn_latencies_ns() const { return impl_->respawn_latencies_; }
+
+}  // namespace procpool::supervisor

@@ -1,0 +1,173 @@
+#pragma once
+// The supervisor's private state, shared by pool_loop.cpp (the event loop, signals,
+// timers), pool_children.cpp (spawn, exits, recovery) and pool_dispatch.cpp (scheduler
+// and collector). Single-threaded: only the loop's thread touches any of it.
+#include <deque>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ipc/ring.hpp"
+#include "ipc/segment.hpp"
+#include "supervisor/engine/supervisor.hpp"
+#include "supervisor/engine/spawn.hpp"
+
+namespace procpool::supervisor {
+
+struct TaskEntry {
+  std::string input;
+  uint64_t queued_ns = 0;
+  uint32_t charged = 0;  // runs that ended in a crash of their child
+  uint8_t kind = 0;
+  uint16_t flags = 0;  // ipc::kTask* flags, sent with the task
+  bool done = false;
+  bool sent = false;   // given to a child (cancel() can no longer take it back)
+  // It was running beside other tasks when its child crashed: any of them may be the
+  // cause, so it runs alone from now on, where a crash is surely its own.
+  bool isolate = false;
+};
+
+enum class SlotState { Dead, Starting, Ready, Stopping };
+
+// Why the supervisor killed a child, which decides what its running task's result is.
+enum class KillReason { None, Shutdown, Timeout, MemoryHard, Violation, StartTimeout };
+
+// A task sent to a child and not yet answered. seq counts the tasks sent to this child
+// (generation) before it: the child's tasks_taken says which of them it had started.
+struct Inflight {
+  uint64_t id = 0;
+  uint64_t seq = 0;
+};
+
+struct ChildSlot {
+  int index = 0;
+  uint64_t generation = 0;
+  SlotState state = SlotState::Dead;
+  std::unique_ptr<ChildProcess> process;
+  ipc::RingProducer tasks;
+  ipc::RingConsumer results;
+  std::deque<Inflight> inflight;       // tasks sent and not yet answered, in send order
+  std::vector<uint32_t> concurrency;   // per kind, from the child's Ready record
+  std::string fatal_message;           // from a Fatal record
+  bool violated = false;               // broke the protocol: killed, ring no longer read
+  KillReason kill_reason = KillReason::None;
+  std::string kill_detail;             // e.g. "timed out after 2.00 s"
+  bool recycling = false;              // told to stop (task or memory limit): replace it
+  // Beyond the pool's size since a reconfigure shrank it: gets no tasks; its child is
+  // told to stop once ready, finishes what it holds and is not replaced.
+  bool retired = false;
+  uint64_t config_epoch = 0;           // the kind options its child started with
+  uint64_t dispatched = 0;             // tasks sent to this generation
+  bool isolating = false;              // holds a task that must run alone (TaskEntry::isolate)
+  int task_wake_fd = -1;               // eventfd waking a child that runs many tasks at once
+  uint32_t consecutive_crashes = 0;    // since a child of this slot last finished a task
+  uint64_t respawn_at_ns = 0;          // when Dead and waiting out its backoff; 0 if not
+  uint64_t progress_ns = 0;            // its last sign of life: ready, or a result
+  uint64_t spawned_ns = 0;
+  uint64_t died_ns = 0;                // of the predecessor, for respawn latency; 0 if planned
+  uint64_t busy_ns = 0;
+  uint64_t tasks_done = 0;
+  uint32_t restarts = 0;
+};
+
+struct Supervisor::Impl {
+  Impl(PoolOptions options, std::vector<KindSpec> kinds);
+  ~Impl();
+
+  // pool_loop.cpp
+  RunOutcome run(PoolEvents& events, Remote* remote);
+  void wait_for_events(int timeout_ms);
+  void handle_signal();
+  void on_tick();
+  bool all_done() const { return done_count_ == next_id_; }
+  TaskEntry& task_entry(uint64_t id) { return tasks_[id - first_id_]; }
+  void retire_finished();  // drops finished entries from the front of tasks_
+
+  // pool_children.cpp
+  void spawn(ChildSlot& slot);
+  void handle_exit(ChildSlot& slot);
+  void requeue_inflight(ChildSlot& slot, int wait_status);
+  bool crash_loop();
+  void stop_children_gracefully();
+  void kill_all_children();
+  void fail_pool(std::string message);
+  void recycle(ChildSlot& slot);
+  void schedule_respawn(ChildSlot& slot, uint64_t delay_ns);
+  void add_slot();
+  void apply_limit_defaults();
+  void define_kinds();
+
+  // pool_resize.cpp: reconfigure() -- grow, shrink, replace for new kind options
+  void resize(unsigned workers);
+  void ask_to_stop(ChildSlot& slot, bool replace);  // Stop record behind its queue
+  void retire_or_refresh(ChildSlot& slot);            // at each tick: retired or stale children stop
+
+  // pool_limits.cpp: time-driven lifecycle (start, task and memory limits, backoff)
+  void service_timers();
+  void check_task_timeout(ChildSlot& slot, uint64_t now);
+  void check_memory(ChildSlot& slot);
+  uint64_t timeout_for(uint8_t kind) const;  // 0: none
+  void record_run_time(uint8_t kind, uint64_t run_ns);
+  void update_tick_period();
+
+  // pool_dispatch.cpp
+  bool collect();                      // drains every child's results; true if any
+  bool drain(ChildSlot& slot);
+  void handle_record(ChildSlot& slot, std::string_view record);
+  void handle_result(ChildSlot& slot, const ipc::ResultView& result);
+  void protocol_violation(ChildSlot& slot, const std::string& what);
+  void dispatch();
+  uint32_t prefetch_limit(const ChildSlot& slot, uint8_t kind) const;
+  // ran_ns: {start, end} of the attempt that ended it, when known (a crash or timeout of
+  // the task the worker was running), so timelines can draw it.
+  void finish_task(uint64_t id, ipc::Status status, std::string_view text, const ChildSlot* slot,
+                   std::pair<uint64_t, uint64_t> ran_ns = {0, 0});
+  void cancel_pending(const std::string& reason);
+  void count_done(ipc::Status status);
+
+  PoolOptions options_;
+  std::vector<KindSpec> kinds_;
+  std::vector<std::string> kind_definitions_;  // LoadPlugin and DefineKind records, sent first
+  std::unique_ptr<ipc::Segment> segment_;
+  // Reserved to capacity_ at start and never reallocated (the loop holds references);
+  // slots past target_workers_ are retired.
+  std::vector<ChildSlot> slots_;
+  unsigned capacity_ = 0;
+  unsigned target_workers_ = 0;
+  uint64_t config_epoch_ = 0;  // bumped when a reconfigure changes kind options
+  // Entries of tasks first_id_ .. next_id_-1. Finished entries at the front are dropped,
+  // so a long-running pool holds only the window of unfinished tasks.
+  std::deque<TaskEntry> tasks_;
+  uint64_t first_id_ = 0;
+  uint64_t next_id_ = 0;
+  std::deque<uint64_t> pending_;
+  std::vector<uint64_t> run_ewma_ns_;          // per kind, smoothed run time
+  std::vector<std::vector<uint64_t>> run_samples_;  // per kind, recent run times (for % timeouts)
+  std::vector<std::size_t> run_sample_next_;
+  uint64_t done_count_ = 0;
+  PoolEvents* events_ = nullptr;
+
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;     // eventfd the children write to when we sleep
+  int signal_fd_ = -1;
+  int timer_fd_ = -1;
+  int signals_seen_ = 0;
+  int first_signal_ = 0;
+  bool stopping_ = false;  // no more dispatch: signal, fatal error, or the end
+  std::string fatal_;
+  std::deque<uint64_t> restart_times_ns_;
+  uint64_t restarts_ = 0;
+  std::vector<uint64_t> respawn_latencies_;
+  uint64_t last_poll_ns_ = 0;
+  uint64_t tick_period_ns_ = 0;
+  uint64_t last_user_tick_ns_ = 0;
+  uint64_t last_memory_check_ns_ = 0;
+  std::deque<std::pair<uint64_t, uint64_t>> rate_samples_;  // (time, tasks done), one a second
+  bool memory_limits_given_ = false;  // by the user: checked every 10 ms, else every 100 ms
+  std::string exe_;
+  Supervisor* owner_ = nullptr;  // for Remote callbacks
+};
+
+}  // namespace procpool::supervisor

@@ -1,0 +1,126 @@
+#include "supervisor/observe/report.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+namespace procpool::supervisor {
+
+using nlohmann::json;
+
+namespace {
+double ms(uint64_t ns) { return std::round(static_cast<double>(ns) / 1e3) / 1e3; }  // µs precision
+
+std::string fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+}  // namespace
+
+std::string result_json_line(const Completion& c, const std::string& kind_name, uint64_t run_start_ns) {
+  json line;
+  line["id"] = c.id;
+  line["kind"] = kind_name;
+  line["input"] = std::string(c.input);
+  line["status"] = ipc::status_name(c.status);
+  if (c.status == ipc::Status::Ok) {
+    json output = c.output_is_json ? json::parse(c.output, nullptr, false) : json(std::string(c.output));
+    if (output.is_discarded()) output = std::string(c.output);  // a child's broken JSON stays text
+    line["output"] = std::move(output);
+  } else {
+    line["error"] = std::string(c.output);
+  }
+  line["attempts"] = c.attempts;
+  line["worker"] = c.worker;
+  line["pid"] = c.pid;
+  if (c.start_ns != 0) {
+    line["wait_ms"] = ms(c.start_ns > c.queued_ns ? c.start_ns - c.queued_ns : 0);
+    line["run_ms"] = ms(c.end_ns - c.start_ns);
+    if (c.cpu_measured) line["cpu_ms"] = ms(c.cpu_ns);
+    if (c.max_rss_kb != 0) line["max_rss_kb"] = c.max_rss_kb;  // unknown for a task that killed its worker
+    line["start_ms"] = ms(c.start_ns > run_start_ns ? c.start_ns - run_start_ns : 0);
+    line["end_ms"] = ms(c.end_ns > run_start_ns ? c.end_ns - run_start_ns : 0);
+  }
+  // Inputs and outputs are arbitrary bytes: invalid UTF-8 is replaced, never fatal.
+  return line.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string format_duration(uint64_t ns) {
+  if (ns < 1'000) return std::to_string(ns) + " ns";
+  if (ns < 1'000'000) return fixed(static_cast<double>(ns) / 1e3, 1) + " µs";
+  if (ns < 1'000'000'000) return fixed(static_cast<double>(ns) / 1e6, 2) + " ms";
+  return fixed(static_cast<double>(ns) / 1e9, 2) + " s";
+}
+
+uint64_t percentile(std::vector<uint64_t>& values, double p) {
+  if (values.empty()) return 0;
+  std::size_t rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(values.size())));
+  rank = std::clamp<std::size_t>(rank, 1, values.size()) - 1;
+  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(rank), values.end());
+  return values[rank];
+}
+
+void RunStats::add(const Completion& c) {
+  ++done_;
+  ++by_status_[static_cast<int>(c.status)];
+  if (c.start_ns != 0) {
+    wait_ns_.push_back(c.start_ns > c.queued_ns ? c.start_ns - c.queued_ns : 0);
+    run_ns_.push_back(c.end_ns - c.start_ns);
+  }
+  if (c.status == ipc::Status::Crashed && crash_causes_.size() < 5)
+    crash_causes_.push_back("task " + std::to_string(c.id) + ": " + std::string(c.output));
+}
+
+std::string RunStats::summary(uint64_t total, uint64_t end_ns, const std::vector<WorkerStats>& workers,
+                              uint64_t restarts) {
+  const uint64_t wall = std::max<uint64_t>(end_ns - start_ns_, 1);
+  std::string out = summary_head(total, end_ns);
+  out += "  workers:";
+  for (const WorkerStats& w : workers)
+    out += " #" + std::to_string(w.slot) + " " + fixed(100.0 * static_cast<double>(w.busy_ns) / wall, 0) + "% busy (" +
+           std::to_string(w.tasks) + " tasks" + (w.restarts ? ", " + std::to_string(w.restarts) + " restarts" : "") + ")";
+  out += "\n  restarts: " + std::to_string(restarts) + "\n";
+  return out + crash_lines();
+}
+
+std::string RunStats::crash_lines() const {
+  std::string out;
+  for (const std::string& cause : crash_causes_) out += "  crashed " + cause + "\n";
+  return out;
+}
+
+std::string RunStats::summary_head(uint64_t total, uint64_t end_ns) {
+  const uint64_t wall = std::max<uint64_t>(end_ns - start_ns_, 1);
+  std::string out = "procpool: " + std::to_string(done_) + " of " + std::to_string(total) + " tasks in " +
+                    format_duration(wall) + " (" + fixed(static_cast<double>(done_) * 1e9 / wall, 1) + " tasks/s):";
+  for (int s = 0; s < ipc::kStatusCount; ++s)
+    if (by_status_[s] != 0 || s == 0)
+      out += " " + std::to_string(by_status_[s]) + " " + ipc::status_name(static_cast<ipc::Status>(s)) + ",";
+  out.back() = '\n';
+  auto line = [&](const char* name, std::vector<uint64_t>& v) {
+    out += std::string("  ") + name + "  p50 " + format_duration(percentile(v, 50)) + "  p95 " +
+           format_duration(percentile(v, 95)) + "  p99 " + format_duration(percentile(v, 99)) + "\n";
+  };
+  if (!run_ns_.empty()) {
+    line("wait", wait_ns_);
+    line("run ", run_ns_);
+  }
+  return out;
+}
+
+std::string RunStats::progress_line(uint64_t total, uint64_t now_ns) const {
+  constexpr int kWidth = 30;
+  const double frac = total ? static_cast<double>(done_) / static_cast<double>(total) : 1.0;
+  const int filled = static_cast<int>(frac * kWidth);
+  std::string bar(static_cast<std::size_t>(filled), '=');
+  if (filled < kWidth) bar += '>' + std::string(static_cast<std::size_t>(kWidth - filled - 1), ' ');
+  const double secs = static_cast<double>(now_ns - start_ns_) / 1e9;
+  const double rate = secs > 0 ? static_cast<double>(done_) / secs : 0;
+  std::string eta = "?";
+  if (rate > 0) eta = format_duration(static_cast<uint64_t>(static_cast<double>(total - done_) / rate * 1e9));
+  return "[" + bar + "] " + std::to_string(done_) + "/" + std::to_string(total) + " " +
+         fixed(frac * 100, 0) + "% " + fixed(rate, 1) + "/s ETA " + eta;
+}
+
+}  // namespace procpool::supervisor

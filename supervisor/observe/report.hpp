@@ -1,0 +1,48 @@
+#pragma once
+// What a batch run tells its user: a JSON line per result, a progress bar while stderr
+// is a terminal, and a summary at the end.
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "supervisor/engine/supervisor.hpp"
+
+namespace procpool::supervisor {
+
+// One result as a JSON line (no newline). kind_name names c.kind; run_start_ns is the
+// run's origin for start_ms/end_ms, so that a timeline can be drawn from the file.
+std::string result_json_line(const Completion& c, const std::string& kind_name, uint64_t run_start_ns);
+
+// "850 ns", "12.3 µs", "4.56 ms", "1.23 s"
+std::string format_duration(uint64_t ns);
+
+// The p-th percentile (0..100) of values, nearest-rank; 0 for none. Reorders values.
+uint64_t percentile(std::vector<uint64_t>& values, double p);
+
+class RunStats {
+ public:
+  explicit RunStats(uint64_t start_ns) : start_ns_(start_ns) {}
+  void add(const Completion& c);
+  uint64_t done() const { return done_; }
+  uint64_t count(ipc::Status s) const { return by_status_[static_cast<int>(s)]; }
+  bool all_ok() const { return done_ == count(ipc::Status::Ok); }
+  // The multi-line summary, ending in a newline.
+  std::string summary(uint64_t total, uint64_t end_ns, const std::vector<WorkerStats>& workers,
+                      uint64_t restarts);
+  // Its first lines: counts by status, rate, wait and run percentiles.
+  std::string summary_head(uint64_t total, uint64_t end_ns);
+  // Its last lines: the first few crashes' causes.
+  std::string crash_lines() const;
+  // One progress line (no newline), e.g. "[=====>    ]  120/500  24%  310/s  ETA 1s".
+  std::string progress_line(uint64_t total, uint64_t now_ns) const;
+
+ private:
+  uint64_t start_ns_;
+  uint64_t done_ = 0;
+  uint64_t by_status_[ipc::kStatusCount] = {};
+  std::vector<uint64_t> wait_ns_, run_ns_;
+  std::vector<std::string> crash_causes_;  // first few, for the summary
+};
+
+}  // namespace procpool::supervisor
