@@ -12,12 +12,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "child/kinds/folder_files.hpp"
 #include "child/kinds/http_limits.hpp"
 #include "child/kinds/http_loader.hpp"
 #include "child/task_api.hpp"
@@ -25,8 +25,6 @@
 namespace procpool::kinds {
 
 namespace {
-
-namespace fs = std::filesystem;
 
 constexpr std::size_t kPiece = 1 << 20;
 
@@ -117,31 +115,12 @@ class ChecksumKind final : public TaskKind {
   std::vector<unsigned char> buffer_;
 };
 
-// `run checksum DIR`: every regular file under DIR, sorted; other inputs as they are.
-std::vector<std::string> expand_folders(const std::vector<std::string>& inputs) {
-  std::vector<std::string> out;
-  for (const std::string& input : inputs) {
-    std::error_code ec;
-    if (!fs::is_directory(input, ec)) {
-      out.push_back(input);
-      continue;
-    }
-    std::vector<std::string> files;
-    for (fs::recursive_directory_iterator it(input, ec), end; !ec && it != end; it.increment(ec))
-      if (it->symlink_status(ec).type() == fs::file_type::regular) files.push_back(it->path().string());
-    if (ec) throw std::runtime_error("cannot list " + input + ": " + ec.message());
-    std::sort(files.begin(), files.end());
-    out.insert(out.end(), files.begin(), files.end());
-  }
-  return out;
-}
-
 }  // namespace
 
 void register_checksum_kind(KindRegistry& registry) {
   KindHooks hooks;
   hooks.expand_inputs = [](const std::vector<std::string>& inputs, const KindOptions&, unsigned) {
-    return expand_folders(inputs);
+    return expand_folders(inputs, FolderWalk{true, false, {}});  // as find DIR -type f
   };
   hooks.stdout_line = [](std::string_view output) { return std::string(output); };
   hooks.inputs_hint = ", or a folder (every file under it)";

@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
-#include <stdexcept>
+
+#include "child/kinds/folder_files.hpp"
 
 namespace procpool::kinds {
 
@@ -25,21 +26,7 @@ bool is_image_name(const fs::path& p) {
 }  // namespace
 
 std::vector<std::string> expand_image_folders(const std::vector<std::string>& paths) {
-  std::vector<std::string> out;
-  for (const std::string& path : paths) {
-    std::error_code ec;
-    if (!fs::is_directory(path, ec)) {
-      out.push_back(path);
-      continue;
-    }
-    std::vector<std::string> images;
-    for (const auto& entry : fs::directory_iterator(path, ec))
-      if (entry.is_regular_file(ec) && is_image_name(entry.path())) images.push_back(entry.path().string());
-    if (ec) throw std::runtime_error("cannot list folder " + path + ": " + ec.message());
-    std::sort(images.begin(), images.end());
-    out.insert(out.end(), images.begin(), images.end());
-  }
-  return out;
+  return expand_folders(paths, FolderWalk{false, true, is_image_name});
 }
 
 }  // namespace procpool::kinds
