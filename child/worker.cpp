@@ -28,6 +28,17 @@ namespace {
 
 using ipc::RecordType;
 
+// A kind defined while the child runs that could not start (options a request brought,
+// a folder it cannot create): each of its tasks is an error saying why.
+class FailingKind final : public TaskKind {
+ public:
+  explicit FailingKind(std::string why) : why_(std::move(why)) {}
+  void run(std::string_view, TaskOutput& out) override { out.fail(why_); }
+
+ private:
+  std::string why_;
+};
+
 struct ChildArgs {
   std::string segment;
   uint32_t slot = 0;
@@ -123,7 +134,7 @@ class Worker {
         tasks_.release();
         return finish();
       } else if (type == RecordType::DefineKind) {
-        if (!define_kind(record)) return 3;
+        if (!define_kind(record, true)) return 3;
       } else {
         return fatal("unknown record type on the task ring");
       }
@@ -162,7 +173,7 @@ class Worker {
       if (type == RecordType::LoadPlugin) {
         if (!load_plugin_record(record)) return false;
       } else if (type == RecordType::DefineKind) {
-        if (!define_kind(record)) return false;
+        if (!define_kind(record, false)) return false;
       } else if (type == RecordType::Initialize) {
         if (!run_initializer(record)) return false;
       } else {
@@ -213,25 +224,31 @@ class Worker {
     return true;
   }
 
-  bool define_kind(std::string_view record) {
+  // A kind of the pool's (before Ready) that cannot start is the child's failure to
+  // start; one defined later, with the options a request brought, fails its tasks only.
+  bool define_kind(std::string_view record, bool after_ready) {
     const auto def = ipc::decode_define_kind(record);
     if (!def) return refuse("malformed kind definition");
     const KindInfo* info = registry_.find(def->name);
-    if (info == nullptr) return refuse("unknown task kind '" + def->name + "'");
+    std::unique_ptr<TaskKind> kind;
+    std::string why;
     try {
-      auto kind = info->create(KindOptions::decode(def->options));
+      if (info == nullptr) throw std::invalid_argument("unknown task kind '" + def->name + "'");
+      kind = info->create(KindOptions::decode(def->options));
       kind->start();
-      if (kinds_.size() <= def->id) {
-        kinds_.resize(def->id + 1u);
-        async_.resize(def->id + 1u, nullptr);
-      }
-      async_[def->id] = dynamic_cast<AsyncTaskKind*>(kind.get());
-      kinds_[def->id] = std::move(kind);
-      if (run_ewma_ns_.size() <= def->id) run_ewma_ns_.resize(def->id + 1u, kMeasureCpuNs * 4);
     } catch (const std::exception& e) {
-      const std::string why = e.what();  // option errors name their kind already
-      return refuse(why.rfind(def->name + " ", 0) == 0 ? why : def->name + ": " + why);
+      why = e.what();  // option errors name their kind already
+      if (why.rfind(def->name + " ", 0) != 0) why = def->name + ": " + why;
+      if (!after_ready) return refuse(why);
+      kind = std::make_unique<FailingKind>(why);
     }
+    if (kinds_.size() <= def->id) {
+      kinds_.resize(def->id + 1u);
+      async_.resize(def->id + 1u, nullptr);
+    }
+    async_[def->id] = dynamic_cast<AsyncTaskKind*>(kind.get());
+    kinds_[def->id] = std::move(kind);
+    if (run_ewma_ns_.size() <= def->id) run_ewma_ns_.resize(def->id + 1u, kMeasureCpuNs * 4);
     tasks_.pop();
     tasks_.release();
     return true;

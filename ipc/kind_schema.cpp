@@ -1,5 +1,6 @@
 #include "ipc/kind_schema.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -241,6 +242,47 @@ KindOptions KindSchema::checked(const KindOptions& given) const {
   for (const OptionSpec& s : options)
     if (!out.has(s.name) && !s.fallback.empty()) out.set(s.name, canonical(name, s, s.fallback));
   return out;
+}
+
+std::optional<KindOptions> options_from_json(std::string_view object_text, std::string* error) {
+  using nlohmann::json;
+  const json options = json::parse(object_text, nullptr, false);
+  if (!options.is_object()) {
+    *error = "\"options\" must be an object: {\"option\": value, ...}";
+    return std::nullopt;
+  }
+  KindOptions out;
+  for (const auto& [key, value] : options.items()) {
+    if (key.empty() || key.size() > 64 || key.find_first_of("=\n") != std::string::npos) {
+      *error = "an option's name is 1 to 64 characters without '=' or a newline";
+      return std::nullopt;
+    }
+    const bool strings = value.is_array() && std::all_of(value.begin(), value.end(), [](const json& v) {
+      return v.is_string();
+    });
+    if (value.is_string()) out.set(key, value.get<std::string>());
+    else if (value.is_boolean()) out.set(key, value.get<bool>() ? "true" : "false");
+    else if (value.is_number() || strings) out.set(key, value.dump());
+    else {
+      *error = "option '" + key + "' must be a string, a number, true or false, or an array of strings";
+      return std::nullopt;
+    }
+  }
+  return out;
+}
+
+std::string options_to_json(const KindOptions& options) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [key, value] : options.values()) {
+    // A list's canonical form is a JSON array of strings: sent as the array it is.
+    const auto list = nlohmann::json::parse(value, nullptr, false);
+    const bool strings = list.is_array() && std::all_of(list.begin(), list.end(), [](const nlohmann::json& v) {
+      return v.is_string();
+    });
+    if (strings) out[key] = list;
+    else out[key] = value;
+  }
+  return out.dump();
 }
 
 KindOptions KindSchema::task_options(const KindOptions& options) const {

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -26,8 +27,9 @@ enum class OptionType { Bool, Int, Float, Size, Duration, String, List, Enum };
 
 // Where an option is read: Task options travel to the workers (and with serve and Redis
 // requests); Run options are read only by the kind's hooks in `run` (how to split a range,
-// how many words to print) and mean nothing to a worker or a service.
-enum class OptionScope { Task, Run };
+// how many words to print) and mean nothing to a worker or a service; Host options are a
+// service's policy, set in its config file only (exec's allow list), never by a request.
+enum class OptionScope { Task, Run, Host };
 
 struct OptionSpec {
   std::string name;  // lower-case words and dashes: the flag --NAME, the TOML key NAME
@@ -46,6 +48,7 @@ struct OptionSpec {
   bool after_dashes = false;
 
   OptionSpec&& run_side() && { scope = OptionScope::Run; return std::move(*this); }
+  OptionSpec&& host_policy() && { scope = OptionScope::Host; return std::move(*this); }
   OptionSpec&& with_env() && { expand_env = true; return std::move(*this); }
   OptionSpec&& given_after_dashes() && { after_dashes = true; return std::move(*this); }
   OptionSpec&& shown_as(std::string u) && { unit = std::move(u); return std::move(*this); }
@@ -80,6 +83,13 @@ std::string canonical(const std::string& kind, const OptionSpec& spec, std::stri
 // OptionError.
 std::string expand_environment(const std::string& kind, const OptionSpec& spec, const std::string& text);
 
+// Options as requests carry them (serve's socket, a Redis entry): a JSON object whose
+// values are strings, numbers, true/false or arrays of strings, read into text values
+// (a list as a JSON array of strings). nullopt with *error set when it is not that.
+std::optional<KindOptions> options_from_json(std::string_view object_text, std::string* error);
+// The reverse, for producers: each value as a string, a list as an array of strings.
+std::string options_to_json(const KindOptions& options);
+
 // The combined answer of a run whose tasks each do one piece (a range of a sum, one
 // book's words): `run` hands it every ok output, then prints what finish() returns.
 class Reducer {
@@ -103,6 +113,10 @@ struct KindHooks {
   std::function<std::string(std::string_view output)> stdout_line;
   // Appended to "no inputs: give them as arguments or with --input-file" when there are none.
   std::string inputs_hint;
+  // A service's (serve, a Redis host) last word on options a request brought, checked and
+  // laid over the host's own (`host`, from its config): throws std::invalid_argument to
+  // refuse them (exec runs only the commands the host's config allows).
+  std::function<void(const KindOptions& host, const KindOptions& requested)> admit_request;
 };
 
 struct KindSchema {

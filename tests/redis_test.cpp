@@ -201,9 +201,6 @@ TEST_F(Redis, RunFansABatchOutOverTheHostsAndGathersIt) {
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.out, "333332833333500000\n");  // the combined answer, as a local run prints it
 
-  r = run_cli("run thumbnail --size 64x64 x.jpg" + redis);
-  EXPECT_EQ(r.status, 2);
-  EXPECT_NE(r.err.find("the kind's options are the hosts' own"), std::string::npos) << r.err;
   r = run_cli("run noop x --redis 127.0.0.1:1 --reconnect-for 0.3");
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("127.0.0.1:1"), std::string::npos) << r.err;
@@ -402,5 +399,33 @@ TEST_F(Redis, AJobThatKillsItsSupervisorEndsInTheDeadLetterStream) {
   const json lost = json::parse(replies.elements[0].elements.at(1).elements.at(1).str);
   EXPECT_EQ(lost["status"], "lost");
   EXPECT_EQ(lost["job"], "poison");
+  expect_drained();
+}
+
+TEST_F(Redis, KindOptionsTravelWithTheEntriesAndEachHostChecksThem) {
+  const std::string config = (dir_ / "host.toml").string();
+  std::ofstream(config) << "[pool]\nplugin = [\"" << OPTIONS_PLUGIN << "\"]\n\n[label]\nprefix = \"host:\"\n";
+  host("a", "-j 1 --config " + config);
+  host("b", "-j 1 --config " + config);
+  const std::string redis = " --redis " + address_ + " --queue q --chunk 3";
+  const std::string plugin = std::string(" --plugin ") + OPTIONS_PLUGIN;
+  // run --redis: the flags' options reach every host, over the host's own.
+  CliRun r = run_cli("run label --no-summary --results - --times 2 --shout" + plugin + redis + " a b c d e f g", "");
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::set<std::string> outputs;
+  for (const json& j : json_lines(r.out)) outputs.insert(j["output"].get<std::string>());
+  EXPECT_EQ(outputs, (std::set<std::string>{"HOST:AA", "HOST:BB", "HOST:CC", "HOST:DD", "HOST:EE", "HOST:FF", "HOST:GG"}));
+  // submit --redis with -o; a value a host refuses is one error result per job, with why.
+  r = run_cli("submit label -o prefix=sub: x" + redis);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(json_lines(r.out).at(0)["output"], "sub:x");
+  r = run_cli("submit label -o times=9 x" + redis);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.out.find("label option 'times' must be an integer from 1 to 5, not '9' on this host"), std::string::npos)
+      << r.out;
+  // exec over Redis: refused where the host's config allows no command.
+  r = run_cli("submit exec x" + redis + " -- echo hi");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.out.find("this host runs no command 'echo' for requests"), std::string::npos) << r.out;
   expect_drained();
 }

@@ -423,3 +423,67 @@ TEST_F(Serve, PrometheusMetricsOnALoopbackPortFromTheConfig) {
   EXPECT_EQ(procpool::kinds::fetch_to_memory("http://127.0.0.1:" + std::to_string(port) + "/other", once, &body),
             "HTTP 404");
 }
+
+TEST_F(Serve, OptionsTravelWithTheRequestOverTheHostsOwn) {
+  const std::string config = (dir_ / "procpool.toml").string();
+  std::ofstream(config) << "[pool]\nplugin = [\"" << OPTIONS_PLUGIN << "\"]\n\n[label]\nprefix = \"host:\"\n";
+  start("-j 2 --config " + config);
+  const std::string submit = "submit --socket " + socket_ + " ";
+  auto output = [&](const std::string& args) {
+    const CliRun r = run_cli(submit + args);
+    EXPECT_EQ(r.status, 0) << args << ": " << r.err;
+    const auto lines = json_lines(r.out);
+    return lines.size() == 1 ? lines[0].value("output", "(" + lines[0].value("error", "?") + ")") : r.out;
+  };
+  EXPECT_EQ(output("label x"), "host:x");  // the host's config alone
+  // A flag of the kind (its schema known from --plugin here) and -o KEY=VALUE for any.
+  EXPECT_EQ(output("--plugin " + std::string(OPTIONS_PLUGIN) + " label --times 2 x"), "host:xx");
+  EXPECT_EQ(output("label -o prefix=req: -o shout=true x"), "REQ:X");
+  EXPECT_EQ(output("label -o shout=true -o prefix=req: y"), "REQ:Y");  // the same set again
+  // Each set of options is one kind in the pool, defined once however often it comes.
+  const std::string err = read_file((dir_ / "err").string());
+  std::size_t defined = 0;
+  for (std::size_t at = err.find("defined label"); at != std::string::npos; at = err.find("defined label", at + 1))
+    ++defined;
+  EXPECT_EQ(defined, 2u) << err;
+  // Refusals name the option and the reason; the pool goes on.
+  CliRun r = run_cli(submit + "label -o times=9 x");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("label option 'times' must be an integer from 1 to 5, not '9'"), std::string::npos) << r.err;
+  r = run_cli(submit + "label -o colour=red x");
+  EXPECT_NE(r.err.find("label has no option 'colour' (its options: prefix, times, shout)"), std::string::npos) << r.err;
+  r = run_cli(submit + "wordcount -o top=3 book.txt");
+  EXPECT_NE(r.err.find("wordcount option 'top' is for procpool run, not for a service"), std::string::npos) << r.err;
+  // The thumbnail of the README's example, at the size the request asks for.
+  ASSERT_EQ(std::system(("convert -size 300x200 gradient:red-blue " + (dir_ / "a.jpg").string()).c_str()), 0);
+  r = run_cli(submit + "thumbnail --size 64x64 --out " + (dir_ / "thumbs").string() + " " + (dir_ / "a.jpg").string());
+  ASSERT_EQ(r.status, 0) << r.err;
+  const json thumb = json_lines(r.out).at(0)["output"];
+  EXPECT_EQ(thumb["width"], 64);
+  EXPECT_EQ(thumb["height"], 43);
+  EXPECT_EQ(output("label again"), "host:again");  // and the kind as configured is still there
+}
+
+TEST_F(Serve, ExecRunsOnlyTheCommandsTheHostAllows) {
+  start("-j 1");
+  const std::string submit = "submit --socket " + socket_ + " ";
+  CliRun r = run_cli(submit + "exec a -- echo hi");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("exec: this host runs no command 'echo' for requests (its [exec] allow is empty)"),
+            std::string::npos)
+      << r.err;
+  r = run_cli(submit + "exec -o 'allow=[\"echo\"]' a -- echo hi");
+  EXPECT_NE(r.err.find("exec option 'allow' is the host's to set, in its config file"), std::string::npos) << r.err;
+  stop();
+  const std::string config = (dir_ / "procpool.toml").string();
+  std::ofstream(config) << "[exec]\nallow = [\"echo\"]\n";
+  start("-j 1 --config " + config);
+  r = run_cli(submit + "exec a b -- echo hi");
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::set<std::string> said;
+  for (const json& j : json_lines(r.out)) said.insert(j["output"]["stdout"].get<std::string>());
+  EXPECT_EQ(said, (std::set<std::string>{"hi a\n", "hi b\n"}));
+  r = run_cli(submit + "exec a -- rm -rf " + (dir_ / "victim").string());
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("runs no command 'rm' for requests (its [exec] allow lists echo)"), std::string::npos) << r.err;
+}

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -157,11 +158,33 @@ std::unique_ptr<TaskKind> make_exec(const KindOptions& options) {
 }  // namespace
 
 void register_exec_kind(KindRegistry& registry) {
+  // A request (serve's socket, a Redis entry) runs a command of its own only where the
+  // host's config lists its program: remote exec is off unless the operator opts in.
+  KindHooks hooks;
+  hooks.admit_request = [](const KindOptions& host, const KindOptions& requested) {
+    if (!requested.has("command")) return;  // the host's own command (its [exec] section)
+    const auto command = nlohmann::json::parse(requested.get("command", ""), nullptr, false);
+    const std::string program = command.is_array() && !command.empty() && command[0].is_string()
+                                    ? command[0].get<std::string>()
+                                    : std::string();
+    const std::vector<std::string> allowed = host.list("allow");
+    if (std::find(allowed.begin(), allowed.end(), program) != allowed.end()) return;
+    std::string listed;
+    for (const std::string& a : allowed) listed += (listed.empty() ? "" : ", ") + a;
+    throw std::invalid_argument("exec: this host runs no command '" + program + "' for requests (its [exec] allow " +
+                                (listed.empty() ? "is empty" : "lists " + listed) + ")");
+  };
   registry.add({"exec", "runs '-- COMMAND ARGS' per input ({} {.} {/} {/.} {//} replaced), GNU parallel style",
                 make_exec,
                 {opt::list("command", "the command and its arguments, a template per input (no shell)", "COMMAND")
                      .given_after_dashes(),
-                 opt::integer("max-output-kb", "64", 1, 65536, "the command's stdout and stderr kept in the result")}});
+                 opt::integer("max-output-kb", "64", 1, 65536, "the command's stdout and stderr kept in the result"),
+                 opt::list("allow",
+                           "serve and Redis hosts: the programs a request's command may start, each exactly as the "
+                           "request names it (e.g. \"/usr/bin/convert\"); empty: a request may run none",
+                           "PROGRAM")
+                     .host_policy()},
+                std::move(hooks)});
 }
 
 }  // namespace procpool::kinds

@@ -24,9 +24,9 @@ struct RunRequest {
   bool resume = false;       // skip inputs already ok in results_path, append the rest
   KindSchema schema;         // the kind's: its hooks expand the inputs and reduce the outputs
   KindOptions options;       // the kind's options, checked and canonical (run-side ones too)
-  // Options given on the command line that would go to workers (refused by --redis: the
-  // hosts' config decides).
-  std::vector<std::string> task_options_given;
+  // --redis: the options given on the command line that go to the workers, as given: they
+  // travel with every entry, and each host lays them over its own config and checks them.
+  KindOptions remote_options;
   PoolOptions pool;          // workers, limits, plugins (absolute paths)
   bool progress = true;      // shown only while stderr is a terminal anyway
   bool summary = true;

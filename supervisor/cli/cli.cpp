@@ -268,6 +268,9 @@ void add_serve_flags(CLI::App* serve, ServeFlags& f) {
 
 // The parsed command line over the config file: what serve runs, and what a reload
 // applies. Throws ConfigError (a bad file or kind option) or UsageError.
+std::function<std::optional<supervisor::KindSpec>(const std::string&, const KindOptions&)> request_kinds(
+    const KindRegistry& registry, const std::vector<supervisor::ConfigSetting>& settings);
+
 supervisor::ServeRequest serve_request_from(CLI::App* serve, ServeFlags& f, const KindRegistry& builtin) {
   KindRegistry registry = builtin;
   const auto settings = effective_config(f.config_path, registry);
@@ -299,14 +302,61 @@ supervisor::ServeRequest serve_request_from(CLI::App* serve, ServeFlags& f, cons
     try {
       options = kind->check(given);
     } catch (const std::invalid_argument& e) {
-      // A kind that needs options nobody gave (exec needs a command) is left out; one
-      // whose configured options are wrong is an error.
-      if (given.empty()) continue;
+      // A kind that needs options nobody gave (exec needs a command) is left out (a
+      // request may bring them); one whose configured options are wrong is an error.
+      const bool configured = std::any_of(given.values().begin(), given.values().end(), [&](const auto& kv) {
+        const OptionSpec* spec = schema.find(kv.first);
+        return spec != nullptr && spec->scope == OptionScope::Task;
+      });
+      if (!configured) continue;
       throw supervisor::ConfigError("[" + kind->name + "]: " + e.what());
     }
     request.kinds.push_back({kind->name, schema.task_options(options).encode()});
   }
+  request.request_kind = request_kinds(registry, settings);
   return request;
+}
+
+// submit's options for the kind: its flags given (kinds known here) and -o KEY=VALUE, as
+// written; the server (or each Redis host) checks them against its own kinds and config.
+KindOptions submit_request_options(const KindRegistry& registry, const std::string& kind, const KindFlags& flags,
+                                   const std::vector<std::string>& generic) {
+  const KindInfo* info = registry.find(kind);
+  const KindSchema schema = info != nullptr ? info->schema() : KindSchema{kind, "", {}, {}};
+  flags.check_all_claimed({&schema});
+  KindOptions options = flags.given_for(schema);
+  for (const std::string& pair : generic) {
+    const auto eq = pair.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw supervisor::UsageError("-o takes KEY=VALUE, not '" + pair + "'");
+    options.set(pair.substr(0, eq), pair.substr(eq + 1));
+  }
+  return options;
+}
+
+// What serve answers a request that brings options (a client's, a Redis entry's): the
+// kind's options from the host's config with the request's laid over them, checked as
+// any, refused where the request may not set them; then the kind's own word (exec runs
+// only allowed commands). nullopt for a kind the host does not know.
+std::function<std::optional<supervisor::KindSpec>(const std::string&, const KindOptions&)> request_kinds(
+    const KindRegistry& registry, const std::vector<supervisor::ConfigSetting>& settings) {
+  return [registry, settings](const std::string& name, const KindOptions& requested) -> std::optional<supervisor::KindSpec> {
+    const KindInfo* kind = registry.find(name);
+    if (kind == nullptr) return std::nullopt;
+    const KindSchema schema = kind->schema();
+    for (const auto& [key, value] : requested.values()) {
+      const OptionSpec* spec = schema.find(key);
+      if (spec == nullptr) continue;  // checked() names it with the kind's options
+      if (spec->scope == OptionScope::Run)
+        throw std::invalid_argument(name + " option '" + key + "' is for procpool run, not for a service");
+      if (spec->scope == OptionScope::Host)
+        throw std::invalid_argument(name + " option '" + key + "' is the host's to set, in its config file");
+    }
+    const KindOptions host = schema.checked(options_from_config(schema, settings));
+    const KindOptions options = kind->check(merged(options_from_config(schema, settings), requested));
+    if (schema.hooks.admit_request) schema.hooks.admit_request(host, requested);
+    return supervisor::KindSpec{name, schema.task_options(options).encode()};
+  };
 }
 
 }  // namespace
@@ -316,13 +366,14 @@ int run(int argc, char** argv, const KindRegistry& builtin) {
   // (their options are flags too).
   KindRegistry registry = builtin;
   const bool running = argc >= 2 && std::string_view(argv[1]) == "run";
-  if (running) {
+  const bool submitting = argc >= 2 && std::string_view(argv[1]) == "submit";
+  if (running || submitting) {
     try {
       load_plugins(scanned_values(argc, argv, "--plugin"), registry);
       const auto configs = scanned_values(argc, argv, "--config");
-      load_config_plugins(config_path_or_default(configs.empty() ? "" : configs.back()), registry);
+      if (running) load_config_plugins(config_path_or_default(configs.empty() ? "" : configs.back()), registry);
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "procpool run: %s\n", e.what());
+      std::fprintf(stderr, "procpool %s: %s\n", argv[1], e.what());
       return 2;
     }
   }
@@ -365,6 +416,14 @@ int run(int argc, char** argv, const KindRegistry& builtin) {
   ProducerFlags submit_producer;
   add_producer_flags(submit, submit_producer,
                      "Enqueue on the Redis Streams queue at HOST:PORT instead, for every host serving it");
+  std::vector<std::string> submit_plugins, submit_generic;
+  submit->add_option("--plugin", submit_plugins, "Know the kinds of the shared library PATH, for their option flags")
+      ->allow_extra_args(false);
+  submit->add_option("-o,--option", submit_generic,
+                     "Give the kind the option KEY=VALUE (repeatable), for kinds not known here; the server checks it")
+      ->allow_extra_args(false);
+  KindFlags submit_flags;  // the kinds' options travel with the request; the server checks them
+  if (submitting) submit_flags.add_to(submit, schemas(registry));
 
   pid_t status_pid = 0;
   bool status_json = false, status_prometheus = false, status_watch = false;
@@ -418,7 +477,7 @@ int run(int argc, char** argv, const KindRegistry& builtin) {
   // `procpool run KIND [INPUT...] -- WORDS...`: the words go to the kind's option that
   // takes them (exec's command), or else are inputs (that may look like flags).
   std::vector<std::string> after_dashes;
-  if (running) {
+  if (running || submitting) {
     for (int i = 2; i < argc; ++i) {
       if (std::string_view(argv[i]) != "--") continue;
       after_dashes.assign(argv + i + 1, argv + argc);
@@ -456,17 +515,30 @@ int run(int argc, char** argv, const KindRegistry& builtin) {
         return 2;
       }
     }
+    const KindInfo* known = registry.find(submit_kind);
+    const bool takes_words = known != nullptr && std::any_of(known->options.begin(), known->options.end(),
+                                                             [](const OptionSpec& o) { return o.after_dashes; });
+    if (takes_words) submit_flags.set_after_dashes(after_dashes);
+    else submit_inputs.insert(submit_inputs.end(), after_dashes.begin(), after_dashes.end());
     if (submit_inputs.empty()) {
       std::fprintf(stderr, "procpool submit: no inputs\n");
       return 2;
     }
-    if (!submit_producer.address.empty()) {
-      return supervisor::redis::produce(submit_producer.resolved(), submit_kind, submit_inputs, [](const std::string& line, const std::string&) {
-        std::fwrite(line.data(), 1, line.size(), stdout);
-        std::fputc('\n', stdout);
-      });
+    KindOptions submit_options;
+    try {
+      submit_options = submit_request_options(registry, submit_kind, submit_flags, submit_generic);
+    } catch (const supervisor::UsageError& e) {
+      std::fprintf(stderr, "procpool submit: %s\n", e.what());
+      return 2;
     }
-    return supervisor::submit(submit_socket, submit_kind, submit_inputs);
+    if (!submit_producer.address.empty()) {
+      return supervisor::redis::produce(submit_producer.resolved(), submit_kind, submit_options, submit_inputs,
+                                        [](const std::string& line, const std::string&) {
+                                          std::fwrite(line.data(), 1, line.size(), stdout);
+                                          std::fputc('\n', stdout);
+                                        });
+    }
+    return supervisor::submit(submit_socket, submit_kind, submit_options, submit_inputs);
   }
   if (serve->parsed()) {
     try {
@@ -530,10 +602,10 @@ int run(int argc, char** argv, const KindRegistry& builtin) {
                                          [](const OptionSpec& o) { return o.after_dashes; });
     if (takes_words) kind_flags.set_after_dashes(after_dashes);
     else request.inputs.insert(request.inputs.end(), after_dashes.begin(), after_dashes.end());
-    if (kind != nullptr || !remote) kind_flags.check_all_claimed(claimants);
+    kind_flags.check_all_claimed(claimants);  // a kind not known here (remote) has no flags
     const KindOptions flags = kind_flags.given_for(schema);
     for (const auto& [key, value] : flags.values())
-      if (schema.find(key)->scope == OptionScope::Task) request.task_options_given.push_back("--" + key);
+      if (schema.find(key)->scope == OptionScope::Task) request.remote_options.set(key, value);
     request.schema = schema;
     request.options = merged(options_from_config(schema, settings), flags);
     if (kind != nullptr) request.options = checked_options(*kind, request.options);

@@ -29,7 +29,7 @@ constexpr uint64_t kPidfdTag = 1ull << 32;
 }  // namespace
 
 Supervisor::Impl::Impl(PoolOptions options, std::vector<KindSpec> kinds)
-    : options_(std::move(options)), kinds_(std::move(kinds)) {
+    : options_(std::move(options)), kinds_(std::move(kinds)), base_kinds_(kinds_.size()) {
   if (kinds_.empty() || kinds_.size() > 255) throw std::invalid_argument("a pool needs 1 to 255 task kinds");
   if (options_.initializer_kind >= static_cast<int>(kinds_.size()))
     throw std::invalid_argument("the initializer names no kind of this pool");
@@ -87,11 +87,13 @@ void Supervisor::Impl::apply_limit_defaults() {
   if (options_.max_memory_per_child == 0) options_.max_memory_per_child = options_.hard_memory_per_child;
 }
 
-// The records every new child reads first: plugins, kinds with their options, initializer.
+// The records every new child reads first: plugins, the pool's own kinds with their
+// options, initializer. Kinds added later (add_kind) follow once the child is ready, where
+// one that cannot start fails its tasks instead of the child.
 void Supervisor::Impl::define_kinds() {
   kind_definitions_.clear();
   for (const std::string& plugin : options_.plugins) kind_definitions_.push_back(ipc::encode_load_plugin(plugin));
-  for (std::size_t i = 0; i < kinds_.size(); ++i)
+  for (std::size_t i = 0; i < base_kinds_; ++i)
     kind_definitions_.push_back(ipc::encode_define_kind({static_cast<uint8_t>(i), kinds_[i].name, kinds_[i].options}));
   if (options_.initializer_kind >= 0)
     kind_definitions_.push_back(
@@ -103,6 +105,42 @@ void Supervisor::Impl::add_slot() {
   slot.index = static_cast<int>(slots_.size() - 1);
   // Close-on-exec except while this slot's own child is started (see spawn()).
   slot.task_wake_fd = check_fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd");
+}
+
+uint8_t Supervisor::Impl::add_kind(KindSpec spec) {
+  for (std::size_t i = 0; i < kinds_.size(); ++i)
+    if (kinds_[i].name == spec.name && kinds_[i].options == spec.options) return static_cast<uint8_t>(i);
+  if (kinds_.size() >= 255)
+    throw std::length_error("the pool has room for 255 kinds and option sets, and has them all");
+  const auto id = static_cast<uint8_t>(kinds_.size());
+  const std::string definition = ipc::encode_define_kind({id, spec.name, spec.options});
+  if (definition.size() > options_.ring_capacity / 8)
+    throw std::length_error("options of " + std::to_string(definition.size()) + " bytes: too long");
+  kinds_.push_back(std::move(spec));
+  run_ewma_ns_.push_back(0);
+  run_samples_.emplace_back();
+  run_sample_next_.push_back(0);
+  for (ChildSlot& slot : slots_) {
+    if (slot.state == SlotState::Dead) continue;  // its next child gets it at spawn
+    slot.unsent_definitions.push_back(definition);
+    if (slot.state == SlotState::Ready) slot.concurrency.push_back(assumed_concurrency(slot, id));
+  }
+  return id;
+}
+
+bool Supervisor::Impl::send_definitions(ChildSlot& slot) {
+  while (!slot.unsent_definitions.empty()) {
+    const std::string& definition = slot.unsent_definitions.front();
+    if (!slot.tasks.try_write(definition.data(), definition.size())) return false;
+    slot.unsent_definitions.pop_front();
+  }
+  return true;
+}
+
+uint32_t Supervisor::Impl::assumed_concurrency(const ChildSlot& slot, std::size_t kind) const {
+  for (std::size_t i = 0; i < slot.concurrency.size() && i < kind; ++i)
+    if (kinds_[i].name == kinds_[kind].name) return slot.concurrency[i];
+  return 1;
 }
 
 Supervisor::Impl::~Impl() {
@@ -134,6 +172,10 @@ void Supervisor::Impl::spawn(ChildSlot& slot) {
   slot.inflight.clear();
   slot.isolating = false;
   slot.concurrency.clear();
+  slot.unsent_definitions.clear();
+  for (std::size_t i = base_kinds_; i < kinds_.size(); ++i)  // after its Ready record
+    slot.unsent_definitions.push_back(
+        ipc::encode_define_kind({static_cast<uint8_t>(i), kinds_[i].name, kinds_[i].options}));
   slot.fatal_message.clear();
   slot.violated = slot.recycling = false;
   slot.kill_reason = KillReason::None;

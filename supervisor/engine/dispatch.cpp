@@ -54,7 +54,7 @@ void Supervisor::Impl::handle_record(ChildSlot& slot, std::string_view record) {
   }
   if (type == RecordType::Ready) {
     auto concurrency = ipc::decode_ready(record);
-    if (!concurrency || concurrency->size() != kinds_.size() || slot.state != SlotState::Starting)
+    if (!concurrency || concurrency->size() != base_kinds_ || slot.state != SlotState::Starting)
       return protocol_violation(slot, "malformed or unexpected ready record");
     bool many = false;
     for (uint32_t& c : *concurrency) {
@@ -64,6 +64,7 @@ void Supervisor::Impl::handle_record(ChildSlot& slot, std::string_view record) {
     // Such a child waits in its kind's event loop, where only an eventfd can wake it.
     if (many) slot.tasks.set_wake_eventfd(slot.task_wake_fd);
     slot.concurrency = std::move(*concurrency);
+    for (std::size_t k = base_kinds_; k < kinds_.size(); ++k) slot.concurrency.push_back(assumed_concurrency(slot, k));
     slot.state = SlotState::Ready;
     slot.progress_ns = ipc::monotonic_ns();
     if (slot.died_ns != 0) respawn_latencies_.push_back(ipc::monotonic_ns() - slot.died_ns);
@@ -163,6 +164,7 @@ void Supervisor::Impl::dispatch() {
     for (ChildSlot& slot : slots_) {
       if (pending_.empty()) break;
       if (slot.state != SlotState::Ready || slot.violated || slot.retired) continue;
+      if (!send_definitions(slot)) continue;  // its ring is full: kinds first, tasks later
       const uint64_t id = pending_.front();
       TaskEntry& task = task_entry(id);
       if (task.done) {  // cancelled while it waited

@@ -133,6 +133,8 @@ Supervisor::~Supervisor() = default;
 
 unsigned Supervisor::workers() const { return impl_->target_workers_; }
 
+uint8_t Supervisor::add_kind(KindSpec spec) { return impl_->add_kind(std::move(spec)); }
+
 uint64_t Supervisor::submit(uint8_t kind, std::string input, uint16_t flags) {
   if (kind >= impl_->kinds_.size()) throw std::out_of_range("submit: no such task kind");
   const uint64_t id = impl_->next_id_++;

@@ -17,7 +17,7 @@ std::string Supervisor::reconfigure(PoolOptions options, const std::vector<KindS
     return "cannot grow to " + std::to_string(options.workers) + " workers: this pool was started with room for " +
            std::to_string(p.capacity_) + " (max-workers); restart it to raise that";
   if (options.plugins != p.options_.plugins) return "plugins cannot change while the pool runs; restart it";
-  bool same_names = kinds.size() == p.kinds_.size();
+  bool same_names = kinds.size() == p.base_kinds_;  // kinds added since (add_kind) stay as they are
   for (std::size_t i = 0; same_names && i < kinds.size(); ++i) same_names = kinds[i].name == p.kinds_[i].name;
   if (!same_names) return "the task kinds cannot change while the pool runs; restart it";
 

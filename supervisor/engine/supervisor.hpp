@@ -126,6 +126,12 @@ class Supervisor {
   // Queues a task of kinds[kind]; returns its id (0, 1, 2, ... in submission order).
   // flags: ipc::kTaskChunk for a chunk of inputs (ipc/chunk.hpp).
   uint64_t submit(uint8_t kind, std::string input, uint16_t flags = 0);
+  // Loop thread: defines a kind while the pool runs (a kind with the options a request
+  // brought) and returns its id for submit(); an equal kind (name and options) already
+  // defined is reused. Children get the definition before any task of it; a child in
+  // which it cannot start answers its tasks with that error instead of failing. The
+  // caller checks the options first. Throws std::length_error past 255 kinds.
+  uint8_t add_kind(KindSpec spec);
   // Runs the loop until every child is ready, or the pool failed (then the error).
   std::string start_up();
   // Runs until every task submitted so far has had exactly one on_result; the children

@@ -61,6 +61,9 @@ struct ChildSlot {
   uint64_t config_epoch = 0;           // the kind options its child started with
   uint64_t dispatched = 0;             // tasks sent to this generation
   bool isolating = false;              // holds a task that must run alone (TaskEntry::isolate)
+  // DefineKind records of kinds added while the pool runs (add_kind) that this child has
+  // not been sent yet: written before any further task, so before any task of theirs.
+  std::deque<std::string> unsent_definitions;
   int task_wake_fd = -1;               // eventfd waking a child that runs many tasks at once
   uint32_t consecutive_crashes = 0;    // since a child of this slot last finished a task
   uint64_t respawn_at_ns = 0;          // when Dead and waiting out its backoff; 0 if not
@@ -98,6 +101,12 @@ struct Supervisor::Impl {
   void add_slot();
   void apply_limit_defaults();
   void define_kinds();
+  uint8_t add_kind(KindSpec spec);
+  // Writes the child's unsent definitions to its ring; false while the ring is too full.
+  bool send_definitions(ChildSlot& slot);
+  // A kind added after the child reported its concurrencies: assumed as its base kind's
+  // (same name), else 1. The child enforces the real one; this only sizes its queue.
+  uint32_t assumed_concurrency(const ChildSlot& slot, std::size_t kind) const;
 
   // pool_resize.cpp: reconfigure() -- grow, shrink, replace for new kind options
   void resize(unsigned workers);
@@ -128,7 +137,8 @@ struct Supervisor::Impl {
   void count_done(ipc::Status status);
 
   PoolOptions options_;
-  std::vector<KindSpec> kinds_;
+  std::vector<KindSpec> kinds_;                // the pool's kinds, then those add_kind() added
+  std::size_t base_kinds_ = 0;                 // how many kinds the pool was made with
   std::vector<std::string> kind_definitions_;  // LoadPlugin and DefineKind records, sent first
   std::unique_ptr<ipc::Segment> segment_;
   // Reserved to capacity_ at start and never reallocated (the loop holds references);

@@ -45,9 +45,6 @@ int run_batch_redis(const RunRequest& request, const ProducerSettings& producer)
   if (!request.then_kind.empty()) throw UsageError("--then does not combine with --redis (yet)");
   if (!request.timeline_path.empty())
     throw UsageError("--timeline does not combine with --redis: the tasks ran on other hosts' clocks");
-  if (!request.task_options_given.empty())
-    throw UsageError("with --redis, the kind's options are the hosts' own: set " + request.task_options_given.front() +
-                     " in the [" + request.kind + "] section of their config, not here");
   const std::vector<std::string> inputs = inputs_to_run(request);
   if (inputs.empty()) return 0;  // resumed, and everything was done
   ResultsFile results(request);
@@ -56,7 +53,7 @@ int run_batch_redis(const RunRequest& request, const ProducerSettings& producer)
   std::map<std::string, uint64_t> by_host;
   std::unique_ptr<Reducer> reducer;
   if (request.schema.hooks.reducer) reducer = request.schema.hooks.reducer(request.options);
-  const int status = produce(producer, request.kind, inputs, [&](const std::string& text, const std::string& host) {
+  const int status = produce(producer, request.kind, request.remote_options, inputs, [&](const std::string& text, const std::string& host) {
     const nlohmann::json line = nlohmann::json::parse(text, nullptr, false);
     if (line.is_object()) {
       const Completion c = completion_from_line(line);

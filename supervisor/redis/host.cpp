@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "ipc/clock.hpp"
+#include "ipc/kind_schema.hpp"
 #include "supervisor/redis/functions.hpp"
 
 namespace procpool::supervisor::redis {
@@ -212,6 +213,11 @@ bool Host::parse_entry(const Reply& entry, Job* job, std::string* why) const {
     }
     job->inputs.push_back(in.get<std::string>());
   }
+  const std::string options = field(fields, "options");  // optional: the kind's options
+  if (options.empty()) return true;
+  auto parsed = options_from_json(options, why);
+  if (!parsed) return false;
+  job->options = std::move(*parsed);
   return true;
 }
 

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "ipc/kind_options.hpp"
 #include "supervisor/redis/client.hpp"
 
 namespace procpool::supervisor::redis {
@@ -37,6 +38,7 @@ struct Job {
   std::string entry;  // its stream id
   std::string job;    // the producer's id
   std::string kind;
+  KindOptions options;  // the kind's options the producer gave (the entry's "options")
   std::string reply;
   std::vector<std::string> inputs;
 };

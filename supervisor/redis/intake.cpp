@@ -7,20 +7,19 @@ namespace procpool::supervisor::redis {
 Intake::Intake(HostSettings settings, std::function<void(int, const std::string&)> log)
     : host_(std::move(settings), std::move(log)) {}
 
-void Intake::take(Supervisor& pool, const std::vector<KindSpec>& kinds) {
+void Intake::take(Supervisor& pool, const KindFor& kind_for) {
   using nlohmann::json;
   for (Job& job : host_.take_jobs()) {
-    int kind = -1;
-    for (std::size_t i = 0; i < kinds.size(); ++i)
-      if (kinds[i].name == job.kind) kind = static_cast<int>(i);
-    if (kind < 0 || stopping_) {
-      if (stopping_) {
-        host_.hand_back({job.entry});
-      } else {
-        host_.finish(job, json{{"job", job.job}, {"host", host_.settings().consumer}, {"status", "error"},
-                               {"cause", "unknown task kind '" + job.kind + "' on this host"}}
-                              .dump());
-      }
+    if (stopping_) {
+      host_.hand_back({job.entry});
+      continue;
+    }
+    std::string why;
+    const int kind = kind_for(job.kind, job.options, &why);
+    if (kind < 0) {
+      host_.finish(job, json{{"job", job.job}, {"host", host_.settings().consumer}, {"status", "error"},
+                             {"cause", why + " on this host"}}
+                            .dump());
       continue;
     }
     const uint64_t key = ++next_key_;

@@ -18,9 +18,11 @@ class Intake {
  public:
   Intake(HostSettings settings, std::function<void(int, const std::string&)> log);
   int wake_fd() const { return host_.wake_fd(); }
-  // The Host's jobs become tasks (kinds: the pool's, by name); lost entries' tasks that
+  // The pool's kind for a job's kind and options, or -1 with why it cannot run here.
+  using KindFor = std::function<int(const std::string& kind, const KindOptions& options, std::string* why)>;
+  // The Host's jobs become tasks (of the kind kind_for gives); lost entries' tasks that
   // have not started are cancelled.
-  void take(Supervisor& pool, const std::vector<KindSpec>& kinds);
+  void take(Supervisor& pool, const KindFor& kind_for);
   // A result of the pool; false if the task is not one of ours. line: its result line;
   // stopping: the pool is draining (then a cancelled task means "never ran": hand back).
   bool on_result(const Completion& c, const std::string& line, bool stopping);

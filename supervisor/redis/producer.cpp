@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "ipc/clock.hpp"
+#include "ipc/kind_schema.hpp"
 #include "supervisor/redis/client.hpp"
 #include "supervisor/redis/host.hpp"
 
@@ -76,7 +77,8 @@ class Connection {
 
 }  // namespace
 
-int produce(const ProducerSettings& settings, const std::string& kind, const std::vector<std::string>& inputs,
+int produce(const ProducerSettings& settings, const std::string& kind, const KindOptions& options,
+            const std::vector<std::string>& inputs,
             const std::function<void(const std::string& line, const std::string& host)>& print) {
   using nlohmann::json;
   try {
@@ -92,6 +94,10 @@ int produce(const ProducerSettings& settings, const std::string& kind, const std
                                     inputs.begin() + static_cast<std::ptrdiff_t>(std::min(inputs.size(), i + chunk)));
       adds.push_back({"XADD", jobs_key(settings.queue), "*", "job", job, "kind", kind, "inputs", json(part).dump(),
                       "reply", reply});
+      if (!options.empty()) {
+        adds.back().emplace_back("options");
+        adds.back().push_back(options_to_json(options));
+      }
       jobs.emplace(job, std::move(part));
     }
     // Pipelined, 1000 entries a round trip. A batch cut off by a lost connection is sent

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "ipc/kind_options.hpp"
+
 namespace procpool::supervisor::redis {
 
 struct ProducerSettings {
@@ -19,7 +21,9 @@ struct ProducerSettings {
 
 // Exit status as `submit`: 0 all ok, 1 any not, 2 Redis unreachable (for reconnect_ms). print: one result
 // line (JSON) per input, and the consumer name of the host that answered it.
-int produce(const ProducerSettings& settings, const std::string& kind, const std::vector<std::string>& inputs,
+// options: the kind's, as given, carried by every entry (the hosts check them).
+int produce(const ProducerSettings& settings, const std::string& kind, const KindOptions& options,
+            const std::vector<std::string>& inputs,
             const std::function<void(const std::string& line, const std::string& host)>& print);
 
 }  // namespace procpool::supervisor::redis

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ipc/kind_schema.hpp"
+
 namespace procpool::supervisor {
 
 std::optional<ClientRequest> parse_request(std::string_view line, std::string* error) {
@@ -34,6 +36,11 @@ std::optional<ClientRequest> parse_request(std::string_view line, std::string* e
   for (const json& in : j["inputs"]) {
     if (!in.is_string()) return fail("submit needs \"inputs\": an array of strings");
     r.inputs.push_back(in.get<std::string>());
+  }
+  if (j.contains("options")) {
+    auto options = options_from_json(j["options"].dump(), error);
+    if (!options) return std::nullopt;
+    r.options = std::move(*options);
   }
   return r;
 }

@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "ipc/kind_options.hpp"
+
 namespace procpool::supervisor {
 
 struct ClientRequest {
@@ -14,6 +16,9 @@ struct ClientRequest {
   Op op = Op::Stats;
   std::string kind;                 // submit: the task kind's name (checked by the server)
   std::vector<std::string> inputs;  // submit: at least one
+  // submit: the kind's options the request brings, as text (true/false, numbers in
+  // decimal, a list as a JSON array of strings); checked against the kind by the server.
+  KindOptions options;
   uint64_t id = 0;                  // cancel: the task id
 };
 

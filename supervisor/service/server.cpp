@@ -70,6 +70,7 @@ class Server final : public Remote, public PoolEvents {
   Server(ServeRequest request, Supervisor& pool, LogFile log, int hangup_fd)
       : request_(std::move(request)), pool_(pool), log_file_(std::move(log)), log_(log_file_.get()),
         start_ns_(ipc::monotonic_ns()), hangup_fd_(hangup_fd) {
+    for (const KindSpec& kind : request_.kinds) kind_names_.push_back(kind.name);
     epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
     if (epoll_fd_ < 0) throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
     if (hangup_fd_ >= 0) watch(hangup_fd_, kHangup, EPOLLIN, EPOLL_CTL_ADD);
@@ -111,7 +112,9 @@ class Server final : public Remote, public PoolEvents {
         continue;
       }
       if (id == kRedis) {
-        redis_->take(pool_, request_.kinds);
+        redis_->take(pool_, [this](const std::string& kind, const KindOptions& options, std::string* why) {
+          return kind_for(kind, options, why);
+        });
         continue;
       }
       if (id == 0 || id == kMetricsListener) {
@@ -136,7 +139,7 @@ class Server final : public Remote, public PoolEvents {
   void on_result(const Completion& c) override {
     ++done_;
     ++by_status_[ipc::status_name(c.status)];
-    const std::string line = result_json_line(c, request_.kinds[c.kind].name, start_ns_);
+    const std::string line = result_json_line(c, kind_names_[c.kind], start_ns_);
     if (log_ != nullptr) {
       std::fwrite(line.data(), 1, line.size(), log_);
       std::fputc('\n', log_);
@@ -223,6 +226,7 @@ class Server final : public Remote, public PoolEvents {
           if (changed) spdlog::warn("reload: a new {} takes effect at restart", what);
         request_.results_path = next.results_path;
         for (std::size_t i = 0; i < next.kinds.size(); ++i) request_.kinds[i].options = next.kinds[i].options;
+        request_.request_kind = next.request_kind;  // later requests' options meet the new config
       }
     } catch (const std::exception& e) {
       error = e.what();
@@ -417,13 +421,9 @@ class Server final : public Remote, public PoolEvents {
       return send(client, json{{"op", "cancel"}, {"id", id}, {"cancelled", pool_.cancel(id, "cancelled by a client")}}.dump());
     }
     if (pool_.stopping()) return error("the pool is stopping");
-    int index = -1;
-    std::string names;
-    for (std::size_t i = 0; i < request_.kinds.size(); ++i) {
-      if (request_.kinds[i].name == parsed->kind) index = static_cast<int>(i);
-      names += (names.empty() ? "" : ", ") + request_.kinds[i].name;
-    }
-    if (index < 0) return error("unknown task kind '" + parsed->kind + "' (kinds: " + names + ")");
+    std::string why;
+    const int index = kind_for(parsed->kind, parsed->options, &why, true);
+    if (index < 0) return error(why);
     Request req;
     req.client = client;
     req.number = ++requests_made_;
@@ -439,6 +439,32 @@ class Server final : public Remote, public PoolEvents {
       routes_.emplace(id, key);
     }
     send(client, json{{"op", "accepted"}, {"request", key}, {"first_id", first}, {"count", req.count}}.dump());
+  }
+
+  // The pool's kind for a request: the configured one, or (with options) one defined for
+  // them; -1 with *why set when the kind is unknown or its options are refused.
+  int kind_for(const std::string& kind, const KindOptions& options, std::string* why, bool name_kinds = false) {
+    std::string names;
+    for (std::size_t i = 0; i < request_.kinds.size(); ++i) {
+      if (request_.kinds[i].name == kind && options.empty()) return static_cast<int>(i);
+      names += (names.empty() ? "" : ", ") + request_.kinds[i].name;
+    }
+    try {
+      const auto spec = request_.request_kind ? request_.request_kind(kind, options) : std::nullopt;
+      if (!spec) {
+        *why = "unknown task kind '" + kind + "'" + (name_kinds ? " (kinds: " + names + ")" : "");
+        return -1;
+      }
+      const uint8_t id = pool_.add_kind(*spec);
+      if (id == kind_names_.size()) {
+        kind_names_.push_back(spec->name);
+        spdlog::info("defined {} with a request's options ({} kinds now)", spec->name, kind_names_.size());
+      }
+      return id;
+    } catch (const std::exception& e) {  // options refused, too many kinds, an unset ${VAR}
+      *why = e.what();
+    }
+    return -1;
   }
 
   void send(uint64_t id, const std::string& line) {
@@ -476,6 +502,7 @@ class Server final : public Remote, public PoolEvents {
   }
 
   ServeRequest request_;
+  std::vector<std::string> kind_names_;  // of every kind the pool has, by id
   Supervisor& pool_;
   LogFile log_file_;
   std::FILE* log_;

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "ipc/kind_schema.hpp"
 #include "supervisor/service/server.hpp"
 
 namespace procpool::supervisor {
@@ -32,7 +33,9 @@ bool send_all(int fd, const std::string& data) {
 
 }  // namespace
 
-int submit(const std::string& socket_path, const std::string& kind, const std::vector<std::string>& inputs) {
+int submit(const std::string& socket_path, const std::string& kind, const KindOptions& options,
+           const std::vector<std::string>& inputs) {
+  const json options_json = json::parse(options_to_json(options));
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (socket_path.size() >= sizeof addr.sun_path) {
@@ -56,8 +59,9 @@ int submit(const std::string& socket_path, const std::string& kind, const std::v
       bytes += inputs[i].size() + 4;
       batch.push_back(inputs[i++]);
     }
-    const std::string line =
-        json{{"op", "submit"}, {"kind", kind}, {"inputs", batch}}.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+    json request{{"op", "submit"}, {"kind", kind}, {"inputs", batch}};
+    if (!options.empty()) request["options"] = options_json;
+    const std::string line = request.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
     if (!send_all(fd, line)) {
       std::fprintf(stderr, "procpool submit: the server closed the connection\n");
       ::close(fd);
