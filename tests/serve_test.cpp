@@ -461,7 +461,16 @@ TEST_F(Serve, OptionsTravelWithTheRequestOverTheHostsOwn) {
   const json thumb = json_lines(r.out).at(0)["output"];
   EXPECT_EQ(thumb["width"], 64);
   EXPECT_EQ(thumb["height"], 43);
+  // A kind that cannot start with a request's options fails that request's tasks, not
+  // the worker: the same worker goes on with the others.
+  r = run_cli(submit + "download -o out=/proc/no-such-folder/x http://127.0.0.1:1/a.jpg");
+  EXPECT_EQ(r.status, 1);
+  const json failed = json_lines(r.out).at(0);
+  EXPECT_NE(failed.value("error", "").find("download: cannot use output folder /proc/no-such-folder/x"),
+            std::string::npos)
+      << failed.dump();
   EXPECT_EQ(output("label again"), "host:again");  // and the kind as configured is still there
+  EXPECT_EQ(read_file((dir_ / "err").string()).find("ended"), std::string::npos) << "a worker died";
 }
 
 TEST_F(Serve, ExecRunsOnlyTheCommandsTheHostAllows) {
