@@ -1,6 +1,6 @@
 #pragma once
-// The supervisor's private state, shared by pool_loop.cpp (the event loop, signals,
-// timers), pool_children.cpp (spawn, exits, recovery) and pool_dispatch.cpp (scheduler
+// The supervisor's private state, shared by loop.cpp (the event loop, signals,
+// timers), children.cpp (spawn, exits, recovery) and dispatch.cpp (scheduler
 // and collector). Single-threaded: only the loop's thread touches any of it.
 #include <deque>
 #include <cstdint>
@@ -79,7 +79,7 @@ struct Supervisor::Impl {
   Impl(PoolOptions options, std::vector<KindSpec> kinds);
   ~Impl();
 
-  // pool_loop.cpp
+  // loop.cpp
   RunOutcome run(PoolEvents& events, Remote* remote);
   void wait_for_events(int timeout_ms);
   void handle_signal();
@@ -88,7 +88,7 @@ struct Supervisor::Impl {
   TaskEntry& task_entry(uint64_t id) { return tasks_[id - first_id_]; }
   void retire_finished();  // drops finished entries from the front of tasks_
 
-  // pool_children.cpp
+  // children.cpp
   void spawn(ChildSlot& slot);
   void handle_exit(ChildSlot& slot);
   void requeue_inflight(ChildSlot& slot, int wait_status);
@@ -108,12 +108,12 @@ struct Supervisor::Impl {
   // (same name), else 1. The child enforces the real one; this only sizes its queue.
   uint32_t assumed_concurrency(const ChildSlot& slot, std::size_t kind) const;
 
-  // pool_resize.cpp: reconfigure() -- grow, shrink, replace for new kind options
+  // resize.cpp: reconfigure() -- grow, shrink, replace for new kind options
   void resize(unsigned workers);
   void ask_to_stop(ChildSlot& slot, bool replace);  // Stop record behind its queue
   void retire_or_refresh(ChildSlot& slot);            // at each tick: retired or stale children stop
 
-  // pool_limits.cpp: time-driven lifecycle (start, task and memory limits, backoff)
+  // limits.cpp: time-driven lifecycle (start, task and memory limits, backoff)
   void service_timers();
   void check_task_timeout(ChildSlot& slot, uint64_t now);
   void check_memory(ChildSlot& slot);
@@ -121,7 +121,7 @@ struct Supervisor::Impl {
   void record_run_time(uint8_t kind, uint64_t run_ns);
   void update_tick_period();
 
-  // pool_dispatch.cpp
+  // dispatch.cpp
   bool collect();                      // drains every child's results; true if any
   bool drain(ChildSlot& slot);
   void handle_record(ChildSlot& slot, std::string_view record);
