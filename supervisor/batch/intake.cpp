@@ -1,13 +1,11 @@
 #include "supervisor/batch/intake.hpp"
 
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <stdexcept>
 
 namespace procpool::supervisor {
 
-namespace fs = std::filesystem;
 
 void read_input_lines(std::istream& in, std::vector<std::string>& out) {
   std::string line;
