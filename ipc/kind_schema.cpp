@@ -15,73 +15,57 @@ namespace procpool {
 
 namespace opt {
 
-OptionSpec boolean(std::string name, bool fallback, std::string help) {
+namespace {
+OptionSpec spec(std::string name, OptionType type, std::string fallback, std::string help, std::string unit) {
   OptionSpec s;
   s.name = std::move(name);
-  s.type = OptionType::Bool;
-  s.fallback = fallback ? "true" : "false";
-  s.help = std::move(help);
-  return s;
-}
-
-OptionSpec integer(std::string name, std::string fallback, int64_t min, int64_t max, std::string help) {
-  OptionSpec s;
-  s.name = std::move(name);
-  s.type = OptionType::Int;
-  s.fallback = std::move(fallback);
-  s.min = min;
-  s.max = max;
-  s.help = std::move(help);
-  s.unit = "N";
-  return s;
-}
-
-OptionSpec real(std::string name, std::string fallback, double min, double max, std::string help) {
-  OptionSpec s;
-  s.name = std::move(name);
-  s.type = OptionType::Float;
-  s.fallback = std::move(fallback);
-  s.min_real = min;
-  s.max_real = max;
-  s.help = std::move(help);
-  s.unit = "X";
-  return s;
-}
-
-OptionSpec size(std::string name, std::string fallback, int64_t min, int64_t max, std::string help) {
-  OptionSpec s = integer(std::move(name), std::move(fallback), min, max, std::move(help));
-  s.type = OptionType::Size;
-  s.unit = "SIZE";
-  return s;
-}
-
-OptionSpec seconds(std::string name, std::string fallback, double min, double max, std::string help) {
-  OptionSpec s = real(std::move(name), std::move(fallback), min, max, std::move(help));
-  s.type = OptionType::Duration;
-  s.unit = "SECONDS";
-  return s;
-}
-
-OptionSpec text(std::string name, std::string fallback, std::string help, std::string unit) {
-  OptionSpec s;
-  s.name = std::move(name);
-  s.type = OptionType::String;
+  s.type = type;
   s.fallback = std::move(fallback);
   s.help = std::move(help);
   s.unit = std::move(unit);
   return s;
 }
-
-OptionSpec list(std::string name, std::string help, std::string unit) {
-  OptionSpec s = text(std::move(name), "[]", std::move(help), std::move(unit));
-  s.type = OptionType::List;
+OptionSpec whole(std::string name, OptionType type, std::string fallback, int64_t min, int64_t max, std::string help,
+                 std::string unit) {
+  OptionSpec s = spec(std::move(name), type, std::move(fallback), std::move(help), std::move(unit));
+  s.min = min;
+  s.max = max;
   return s;
 }
+OptionSpec fraction(std::string name, OptionType type, std::string fallback, double min, double max, std::string help,
+                    std::string unit) {
+  OptionSpec s = spec(std::move(name), type, std::move(fallback), std::move(help), std::move(unit));
+  s.min_real = min;
+  s.max_real = max;
+  return s;
+}
+}  // namespace
 
+OptionSpec boolean(std::string name, bool fallback, std::string help) {
+  return spec(std::move(name), OptionType::Bool, fallback ? "true" : "false", std::move(help), "");
+}
+OptionSpec integer(std::string name, std::string fallback, int64_t min, int64_t max, std::string help) {
+  return whole(std::move(name), OptionType::Int, std::move(fallback), min, max, std::move(help), "N");
+}
+OptionSpec size(std::string name, std::string fallback, int64_t min, int64_t max, std::string help) {
+  return whole(std::move(name), OptionType::Size, std::move(fallback), min, max, std::move(help), "SIZE");
+}
+OptionSpec real(std::string name, std::string fallback, double min, double max, std::string help) {
+  return fraction(std::move(name), OptionType::Float, std::move(fallback), min, max, std::move(help), "X");
+}
+OptionSpec seconds(std::string name, std::string fallback, double min, double max, std::string help) {
+  return fraction(std::move(name), OptionType::Duration, std::move(fallback), min, max, std::move(help), "SECONDS");
+}
+OptionSpec text(std::string name, std::string fallback, std::string help, std::string unit) {
+  return spec(std::move(name), OptionType::String, std::move(fallback), std::move(help), std::move(unit));
+}
+OptionSpec list(std::string name, std::string help, std::string unit) {
+  return spec(std::move(name), OptionType::List, "[]", std::move(help), std::move(unit));
+}
 OptionSpec choice(std::string name, std::string fallback, std::vector<std::string> choices, std::string help) {
-  OptionSpec s = text(std::move(name), std::move(fallback), std::move(help), "");
-  s.type = OptionType::Enum;
-  for (const std::string& c : choices) s.unit += (s.unit.empty() ? "" : "|") + c;
+  std::string unit;
+  for (const std::string& c : choices) unit += (unit.empty() ? "" : "|") + c;
+  OptionSpec s = spec(std::move(name), OptionType::Enum, std::move(fallback), std::move(help), std::move(unit));
   s.choices = std::move(choices);
   return s;
 }

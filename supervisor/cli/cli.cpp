@@ -516,9 +516,7 @@ int run(int argc, char** argv, const KindRegistry& builtin) {
       }
     }
     const KindInfo* known = registry.find(submit_kind);
-    const bool takes_words = known != nullptr && std::any_of(known->options.begin(), known->options.end(),
-                                                             [](const OptionSpec& o) { return o.after_dashes; });
-    if (takes_words) submit_flags.set_after_dashes(after_dashes);
+    if (known != nullptr && takes_words(known->schema())) submit_flags.set_after_dashes(after_dashes);
     else submit_inputs.insert(submit_inputs.end(), after_dashes.begin(), after_dashes.end());
     if (submit_inputs.empty()) {
       std::fprintf(stderr, "procpool submit: no inputs\n");
@@ -598,9 +596,7 @@ int run(int argc, char** argv, const KindRegistry& builtin) {
     const KindSchema then_schema = then != nullptr ? then->schema() : KindSchema{};
     std::vector<const KindSchema*> claimants{&schema};
     if (then != nullptr) claimants.push_back(&then_schema);
-    const bool takes_words = std::any_of(schema.options.begin(), schema.options.end(),
-                                         [](const OptionSpec& o) { return o.after_dashes; });
-    if (takes_words) kind_flags.set_after_dashes(after_dashes);
+    if (takes_words(schema)) kind_flags.set_after_dashes(after_dashes);
     else request.inputs.insert(request.inputs.end(), after_dashes.begin(), after_dashes.end());
     kind_flags.check_all_claimed(claimants);  // a kind not known here (remote) has no flags
     const KindOptions flags = kind_flags.given_for(schema);

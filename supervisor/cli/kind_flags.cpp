@@ -84,10 +84,7 @@ void KindFlags::check_all_claimed(const std::vector<const KindSchema*>& kinds) c
     throw supervisor::UsageError("--" + flag->name + " is not an option of " + names + " (" +
                                  (kinds.size() > 1 ? "options " : "its options: ") + accepted + ")");
   }
-  if (!after_dashes_.empty() &&
-      std::none_of(kinds.begin(), kinds.end(), [](const KindSchema* k) {
-        return std::any_of(k->options.begin(), k->options.end(), [](const OptionSpec& o) { return o.after_dashes; });
-      }))
+  if (!after_dashes_.empty() && std::none_of(kinds.begin(), kinds.end(), [](const KindSchema* k) { return takes_words(*k); }))
     throw supervisor::UsageError("'--' and what follows it mean nothing to " + names);
 }
 
@@ -104,6 +101,10 @@ KindOptions options_from_config(const KindSchema& kind, const std::vector<superv
     }
   }
   return out;
+}
+
+bool takes_words(const KindSchema& kind) {
+  return std::any_of(kind.options.begin(), kind.options.end(), [](const OptionSpec& o) { return o.after_dashes; });
 }
 
 KindOptions merged(KindOptions base, const KindOptions& over) {

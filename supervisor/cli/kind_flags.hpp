@@ -25,7 +25,6 @@ class KindFlags {
   // flag and what the kinds accept otherwise.
   void check_all_claimed(const std::vector<const KindSchema*>& kinds) const;
   void set_after_dashes(std::vector<std::string> words) { after_dashes_ = std::move(words); }
-  bool any_after_dashes() const { return !after_dashes_.empty(); }
 
  private:
   struct Flag {
@@ -39,6 +38,8 @@ class KindFlags {
 
 // The options a kind's config section gives (${VAR} expanded where the option says so).
 KindOptions options_from_config(const KindSchema& kind, const std::vector<supervisor::ConfigSetting>& settings);
+// Whether the kind has an option given as the words after "--" (exec's command).
+bool takes_words(const KindSchema& kind);
 // `base` with `over` laid on top.
 KindOptions merged(KindOptions base, const KindOptions& over);
 // A List option's value: the items as a JSON array of strings.
