@@ -17,8 +17,10 @@
 #include <string>
 #include <vector>
 
+#include "ipc/child_args.hpp"
 #include "ipc/chunk.hpp"
 #include "ipc/clock.hpp"
+#include "ipc/eventfd.hpp"
 #include "ipc/records.hpp"
 #include "ipc/segment.hpp"
 
@@ -26,6 +28,7 @@ namespace procpool {
 
 namespace {
 
+using ipc::ChildArgs;
 using ipc::RecordType;
 
 // A kind defined while the child runs that could not start (options a request brought,
@@ -38,30 +41,6 @@ class FailingKind final : public TaskKind {
  private:
   std::string why_;
 };
-
-struct ChildArgs {
-  std::string segment;
-  uint32_t slot = 0;
-  uint64_t generation = 0;
-  int wake_fd = -1;       // eventfd: wakes the supervisor
-  pid_t supervisor = 0;
-  int task_wake_fd = -1;  // eventfd: the supervisor wakes a child that runs many tasks at once
-};
-
-bool parse_args(int argc, char** argv, ChildArgs& args) {
-  if (argc != 8) return false;
-  try {
-    args.segment = argv[2];
-    args.slot = static_cast<uint32_t>(std::stoul(argv[3]));
-    args.generation = std::stoull(argv[4]);
-    args.wake_fd = std::stoi(argv[5]);
-    args.supervisor = static_cast<pid_t>(std::stol(argv[6]));
-    args.task_wake_fd = std::stoi(argv[7]);
-  } catch (const std::exception&) {
-    return false;
-  }
-  return true;
-}
 
 uint64_t thread_cpu_ns() {
   timespec ts{};
@@ -83,9 +62,9 @@ class Worker {
         tasks_(slot_.to_child, slot_.to_child_data, slot_.ring_capacity),
         results_(slot_.to_sup, slot_.to_sup_data, slot_.ring_capacity) {
     results_.set_wake_eventfd(args.wake_fd);
-    if (slot_.control->generation.load(std::memory_order_acquire) != args.generation)
+    if (!slot_.control->owned_by(args.generation))
       throw std::runtime_error("slot generation mismatch (a newer child owns this slot)");
-    slot_.control->pid.store(static_cast<uint32_t>(getpid()), std::memory_order_relaxed);
+    slot_.control->announce(getpid());
     set_state(ipc::ChildState::Starting);
   }
 
@@ -106,8 +85,7 @@ class Worker {
       if (read == ipc::RingConsumer::Read::Corrupt) return fatal("task ring is corrupt");
       const auto type = ipc::record_type(record);
       if (type == RecordType::Task) {
-        // Acquire: pairs with the supervisor's release store when it drains the pool.
-        if (slot_.control->stop_requested.load(std::memory_order_acquire) != 0) {
+        if (slot_.control->stop_requested()) {
           if (running_.empty()) return finish();
           if (!drive_async(false)) return 0;  // what runs finishes; the queued rest goes back
           continue;
@@ -143,7 +121,7 @@ class Worker {
 
  private:
   void set_state(ipc::ChildState s) {
-    slot_.control->state.store(static_cast<uint32_t>(s), std::memory_order_release);
+    slot_.control->set_state(s);
   }
 
   int fatal(const std::string& message) {
@@ -268,11 +246,8 @@ class Worker {
     const bool measure = ewma >= kMeasureCpuNs;
     const uint64_t cpu_start = measure ? thread_cpu_ns() : 0;
     result.start_ns = ipc::monotonic_ns();
-    // Release: a status reader that sees the id also sees the start time. After a crash
-    // the supervisor reads it only once the child is reaped.
-    control.current_started_ns.store(result.start_ns, std::memory_order_relaxed);
-    control.current_task.store(task.header.task_id + 1, std::memory_order_release);
-    control.tasks_taken.store(++tasks_taken_, std::memory_order_release);
+    control.show_running(task.header.task_id, result.start_ns);
+    control.count_taken(++tasks_taken_);
 
     TaskKind& kind = *kinds_[task.header.kind];
     if ((task.header.flags & ipc::kTaskChunk) != 0) {
@@ -291,8 +266,7 @@ class Worker {
     result.max_rss_kb = rss_kb_;
     write_result(result, output_, measure ? 0 : ipc::kResultCpuNotMeasured);
     results_.publish();
-    control.tasks_done.fetch_add(1, std::memory_order_relaxed);
-    control.busy_ns.fetch_add(result.end_ns - result.start_ns, std::memory_order_relaxed);
+    control.count_finished(result.end_ns - result.start_ns);
     show_oldest_async();  // 0 unless async tasks wait behind this one
     tasks_.pop();
     tasks_.release();
@@ -306,7 +280,7 @@ class Worker {
       out.fail("output of " + std::to_string(out.data.size()) + " bytes exceeds the limit of " +
                std::to_string(results_.max_payload() - sizeof result) + " bytes");
     }
-    result.status = static_cast<uint8_t>(out.ok ? ipc::Status::Ok : ipc::Status::Error);
+    result.status = static_cast<uint8_t>(out.ok ? ipc::Status::ok : ipc::Status::error);
     result.flags = static_cast<uint8_t>((out.output_is_json ? ipc::kResultOutputIsJson : 0) | flags);
     while (!results_.try_write(&result, sizeof result, out.data.data(), out.data.size())) {
       results_.publish();
@@ -326,9 +300,9 @@ class Worker {
     std::string input(task.input);
     tasks_.pop();
     released_pending_ = true;
-    // Release: the supervisor may read the count live (status) and, after our death,
-    // charges the first tasks_taken tasks it sent us that it has no result for.
-    slot_.control->tasks_taken.store(++tasks_taken_, std::memory_order_release);
+    // After our death the supervisor charges the first tasks_taken tasks it sent us that
+    // it has no result for.
+    slot_.control->count_taken(++tasks_taken_);
     if (running_.size() == 1) show_oldest_async();
     if ((task.header.flags & ipc::kTaskChunk) != 0) {
       output_.fail("chunks of an async kind are not supported: submit its inputs one by one");
@@ -390,11 +364,7 @@ class Worker {
     return true;
   }
 
-  // Consumes the supervisor's wake-ups (the eventfd is non-blocking: 0 pending is fine).
-  void drain_task_wake() {
-    uint64_t count = 0;
-    [[maybe_unused]] ssize_t n = ::read(args_.task_wake_fd, &count, sizeof count);
-  }
+  void drain_task_wake() { ipc::eventfd_drain(args_.task_wake_fd); }
 
   void finish_async(uint64_t token, TaskOutput& out) {
     const auto it = running_.find(token);
@@ -414,23 +384,19 @@ class Worker {
     write_result(result, out, ipc::kResultCpuNotMeasured);
     const bool was_oldest = it == running_.begin();
     running_.erase(it);
-    ipc::SlotControl& control = *slot_.control;
-    control.tasks_done.fetch_add(1, std::memory_order_relaxed);
-    control.busy_ns.fetch_add(result.end_ns - result.start_ns, std::memory_order_relaxed);
+    slot_.control->count_finished(result.end_ns - result.start_ns);
     if (was_oldest) show_oldest_async();
   }
 
   // The control block names the oldest running async task (or none), so the
   // supervisor's task timeout applies to tasks of async kinds as well.
   void show_oldest_async() {
-    ipc::SlotControl& control = *slot_.control;
     if (running_.empty()) {
-      control.current_task.store(0, std::memory_order_release);
+      slot_.control->show_idle();
       return;
     }
     const AsyncTask& oldest = running_.begin()->second;
-    control.current_started_ns.store(oldest.start_ns, std::memory_order_relaxed);
-    control.current_task.store(oldest.task_id + 1, std::memory_order_release);
+    slot_.control->show_running(oldest.task_id, oldest.start_ns);
   }
 
   static void run_one(TaskKind& kind, std::string_view input, TaskOutput& out) {
@@ -477,7 +443,7 @@ class Worker {
       }
     }
     if (getppid() != args_.supervisor) return false;  // orphaned: the supervisor is gone
-    if (slot_.control->stop_requested.load(std::memory_order_acquire) != 0 && !tasks_.has_data()) {
+    if (slot_.control->stop_requested() && !tasks_.has_data()) {
       finish();
       return false;
     }
@@ -525,24 +491,30 @@ class Worker {
 }  // namespace
 
 bool is_child_invocation(int argc, char** argv) {
-  return argc >= 2 && std::strcmp(argv[1], kChildModeArg) == 0;
+  return ipc::is_child_argv(argc, argv);
 }
 
 int run_child(int argc, char** argv, const KindRegistry& registry) {
-  ChildArgs args;
-  if (!parse_args(argc, argv, args)) {
+  const std::optional<ipc::ChildArgs> decoded = ipc::decode_child_args(argc, argv);
+  if (!decoded) {
     std::fprintf(stderr, "procpool child: bad arguments (this mode is started by a pool, not by hand)\n");
     return 2;
   }
+  const ipc::ChildArgs& args = *decoded;
   // Die with the supervisor. The signal follows the thread that forked us, which is the
   // supervisor's loop thread; the getppid() check closes the race where it died before
   // prctl took effect.
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) {  // an orphan would work for nobody, for ever
+    std::perror("procpool child: prctl(PR_SET_PDEATHSIG)");
+    return 1;
+  }
   if (getppid() != args.supervisor) return 1;
   // The supervisor blocks SIGINT/SIGTERM to read them from a signalfd, and a blocked mask
   // survives exec: unblock them, then ignore a terminal's ^C (it is the supervisor's).
   sigset_t all;
   sigfillset(&all);
+  // Neither can fail with these arguments (sigprocmask: EINVAL for a bad `how` only;
+  // signal: SIG_ERR for an invalid signal number only).
   sigprocmask(SIG_UNBLOCK, &all, nullptr);
   std::signal(SIGINT, SIG_IGN);
   try {

@@ -1,10 +1,8 @@
 #pragma once
-// The child side of a pool: started by exec as "<exe> __procpool_child SEGMENT SLOT
-// GENERATION WAKE_FD SUPERVISOR_PID", it attaches to its slot, loads the kinds the
-// supervisor defined, reports ready, then runs tasks until told to stop or until its
-// supervisor is gone.
+// The child side of a pool: started by exec with the argv of ipc/child_args.hpp, it
+// attaches to its slot, loads the kinds the supervisor defined, reports ready, then runs
+// tasks until told to stop or until its supervisor is gone.
 #include "child/task_api.hpp"
-#include "ipc/child_args.hpp"
 
 namespace procpool {
 

@@ -2,17 +2,6 @@
 
 namespace procpool::ipc {
 
-const char* status_name(Status s) {
-  switch (s) {
-    case Status::Ok: return "ok";
-    case Status::Error: return "error";
-    case Status::Crashed: return "crashed";
-    case Status::Timeout: return "timeout";
-    case Status::Cancelled: return "cancelled";
-  }
-  return "unknown";
-}
-
 std::optional<RecordType> record_type(std::string_view record) {
   if (record.empty()) return std::nullopt;
   return static_cast<RecordType>(static_cast<uint8_t>(record[0]));
@@ -119,7 +108,7 @@ std::optional<ResultView> decode_result(std::string_view in) {
   if (!get(in, &view.header) || view.header.type != static_cast<uint8_t>(RecordType::Result))
     return std::nullopt;
   const auto status = view.header.status;
-  if (status != static_cast<uint8_t>(Status::Ok) && status != static_cast<uint8_t>(Status::Error))
+  if (status != static_cast<uint8_t>(Status::ok) && status != static_cast<uint8_t>(Status::error))
     return std::nullopt;
   if (view.header.end_ns < view.header.start_ns) return std::nullopt;
   view.output = in;

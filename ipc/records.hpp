@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "ipc/status.hpp"
+
 namespace procpool::ipc {
 
 enum class RecordType : uint8_t {
@@ -26,11 +28,6 @@ enum class RecordType : uint8_t {
   Fatal = 18,      // the child cannot work (bad kind, bad options): a message, then exit
 };
 
-// A task's final or per-attempt status. The child reports only Ok and Error; the
-// supervisor decides Crashed, Timeout and Cancelled.
-enum class Status : uint8_t { Ok = 0, Error = 1, Crashed = 2, Timeout = 3, Cancelled = 4 };
-const char* status_name(Status s);
-inline constexpr int kStatusCount = 5;
 
 inline constexpr uint8_t kResultOutputIsJson = 1;    // output bytes are one JSON value
 inline constexpr uint8_t kResultCpuNotMeasured = 2;  // cpu_ns is 0: the task was too short to measure
@@ -48,7 +45,7 @@ static_assert(sizeof(TaskHeader) == 16 && std::is_trivially_copyable_v<TaskHeade
 
 struct ResultHeader {
   uint8_t type;    // RecordType::Result
-  uint8_t status;  // Status::Ok or Status::Error
+  uint8_t status;  // Status::ok or Status::error
   uint8_t flags;   // kResultOutputIsJson
   uint8_t reserved;
   uint32_t attempt;

@@ -1,5 +1,7 @@
 #include "ipc/ring.hpp"
 
+#include "ipc/eventfd.hpp"
+
 #include <unistd.h>
 
 #include <cassert>
@@ -68,9 +70,7 @@ void RingProducer::publish() {
   if (wake_eventfd_ < 0) {
     futex_wake_all(&shared_->data_ready.sleeping);
   } else {
-    const uint64_t one = 1;
-    // A full eventfd counter (EAGAIN) is fine: the consumer is awake anyway.
-    [[maybe_unused]] ssize_t n = ::write(wake_eventfd_, &one, sizeof one);
+    eventfd_ring(wake_eventfd_);
   }
 }
 

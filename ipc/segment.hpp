@@ -15,14 +15,13 @@
 
 #include "ipc/doorbell.hpp"
 #include "ipc/ring.hpp"
+#include "ipc/slot_control.hpp"
+#include "ipc/status.hpp"
 
 namespace procpool::ipc {
 
 inline constexpr uint64_t kSegmentMagic = 0x6c6f6f70636f7270ull;  // "procpool"
-inline constexpr uint32_t kLayoutVersion = 3;
-
-// Retired: written by the supervisor when a shrunk pool's child has left the slot.
-enum class ChildState : uint32_t { Empty = 0, Starting = 1, Ready = 2, Busy = 3, Exiting = 4, Retired = 5 };
+inline constexpr uint32_t kLayoutVersion = 4;  // 4: PoolStats::done has kStatusCount counters
 
 // Written by the supervisor before any child attaches; read-only afterwards.
 struct SegmentHeader {
@@ -44,38 +43,11 @@ static_assert(std::is_trivially_copyable_v<SegmentHeader>);
 struct alignas(kCacheLine) PoolStats {
   std::atomic<uint64_t> submitted;     // tasks accepted so far
   std::atomic<uint64_t> queued;        // waiting for a worker (refreshed at every timer tick)
-  std::atomic<uint64_t> done[8];       // results by ipc::Status
+  std::atomic<uint64_t> done[kStatusCount];  // results by ipc::Status
   std::atomic<uint64_t> restarts;      // unplanned worker replacements
   std::atomic<uint64_t> updated_ns;    // CLOCK_MONOTONIC of the last tick: a stalled loop shows
   std::atomic<uint64_t> rate_milli;    // tasks finished per second x 1000, over the last ~5 s
 };
-
-// Per-slot state shared by the supervisor and the slot's current child. Each field
-// names its writer; the supervisor reads child-written fields either live (status, may
-// be stale by a task) or after the child was reaped (authoritative).
-struct alignas(kCacheLine) SlotControl {
-  std::atomic<uint64_t> generation;     // supervisor, before spawning the child
-  std::atomic<uint32_t> pid;            // child, at start
-  std::atomic<uint32_t> state;          // child: ChildState
-  // Id + 1 of the task the child is running (of a child running many: the oldest), 0
-  // when none. The child stores it (release) before it runs the task and clears it after
-  // publishing the result. The supervisor's task timeout reads it live; after a timeout
-  // kill it names the task to charge.
-  std::atomic<uint64_t> current_task;
-  std::atomic<uint64_t> current_started_ns;  // child, with current_task
-  std::atomic<uint64_t> tasks_done;          // child, after each result
-  std::atomic<uint64_t> busy_ns;             // child, after each result
-  std::atomic<uint32_t> stop_requested;      // supervisor: finish queued work and exit
-  std::atomic<uint32_t> restarts;            // supervisor: replacements of this slot's worker
-  // Task records the child has taken off its ring to run, this generation (release,
-  // before it starts each). The ring is FIFO, so these are exactly the first tasks_taken
-  // the supervisor sent it: after a crash, those still unanswered were running and are
-  // charged; the rest were only queued.
-  std::atomic<uint64_t> tasks_taken;
-};
-static_assert(sizeof(SlotControl) == kCacheLine);
-static_assert(std::atomic<uint64_t>::is_always_lock_free && std::atomic<uint32_t>::is_always_lock_free,
-              "an emulated atomic is not safe between processes");
 
 struct SlotBlock {
   SlotControl control;

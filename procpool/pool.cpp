@@ -15,14 +15,10 @@
 #include "child/plugin_loader.hpp"
 #include "ipc/chunk.hpp"
 #include "ipc/doorbell.hpp"
+#include "ipc/eventfd.hpp"
 #include "supervisor/engine/supervisor.hpp"
 
 namespace procpool {
-
-const char* to_string(Status status) {
-  static const char* const names[] = {"ok", "error", "crashed", "timeout", "cancelled"};
-  return names[static_cast<int>(status)];
-}
 
 struct ResultStream::Queue {
   std::mutex m;
@@ -128,8 +124,7 @@ struct PoolCore final : supervisor::Remote, supervisor::PoolEvents {
   }
 
   void wake() {
-    const uint64_t one = 1;
-    [[maybe_unused]] ssize_t n = ::write(efd, &one, sizeof one);
+    ipc::eventfd_ring(efd);
   }
 
   // Any thread.
@@ -160,8 +155,7 @@ struct PoolCore final : supervisor::Remote, supervisor::PoolEvents {
   int wake_fd() const override { return efd; }
 
   bool take(supervisor::Supervisor& pool) override {
-    uint64_t drained = 0;
-    [[maybe_unused]] ssize_t n = ::read(efd, &drained, sizeof drained);
+    ipc::eventfd_drain(efd);
     std::vector<Posted> new_posts;
     std::vector<std::shared_ptr<TaskState>> new_cancels;
     bool cancel_all = false;
@@ -205,7 +199,7 @@ struct PoolCore final : supervisor::Remote, supervisor::PoolEvents {
   void on_result(const supervisor::Completion& c) override {
     if (c.id < first_id || c.id - first_id >= by_id.size() || !by_id[c.id - first_id]) return;
     std::shared_ptr<TaskState> state = std::move(by_id[c.id - first_id]);
-    const auto status = static_cast<Status>(c.status);
+    const Status status = c.status;
     std::vector<Result> results;
     if (!state->chunk) {
       results.push_back(to_result(c, status, c.output, c.output_is_json));

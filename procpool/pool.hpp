@@ -24,12 +24,14 @@
 #include <string>
 #include <vector>
 
+#include "ipc/status.hpp"
 #include "procpool/task.hpp"
 
 namespace procpool {
 
-enum class Status { ok, error, crashed, timeout, cancelled };
-const char* to_string(Status status);
+// ok, error, crashed, timeout, cancelled: the engine's own status type, not a copy of it.
+using Status = ipc::Status;
+inline const char* to_string(Status status) { return ipc::status_name(status); }
 
 // The pool could not start or was used wrongly (a kind it does not know, after shutdown).
 struct PoolError : std::runtime_error {

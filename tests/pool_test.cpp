@@ -62,7 +62,7 @@ TEST(Pool, EveryTaskGetsExactlyOneResult) {
   ASSERT_EQ(rec.results.size(), n);
   uint64_t per_worker[2] = {0, 0};
   for (const auto& [id, r] : rec.results) {
-    EXPECT_EQ(r.status, Status::Ok);
+    EXPECT_EQ(r.status, Status::ok);
     ASSERT_TRUE(r.worker == 0 || r.worker == 1);
     ++per_worker[r.worker];
   }
@@ -78,10 +78,10 @@ TEST(Pool, AnErrorStaysWithItsTask) {
   Recorder rec;
   EXPECT_EQ(pool.run(rec).error, "");
   ASSERT_EQ(rec.results.size(), 3u);
-  EXPECT_EQ(rec.results[0].status, Status::Ok);
-  EXPECT_EQ(rec.results[1].status, Status::Error);
+  EXPECT_EQ(rec.results[0].status, Status::ok);
+  EXPECT_EQ(rec.results[1].status, Status::error);
   EXPECT_NE(rec.results[1].output.find("whole number of milliseconds"), std::string::npos) << rec.results[1].output;
-  EXPECT_EQ(rec.results[2].status, Status::Ok);
+  EXPECT_EQ(rec.results[2].status, Status::ok);
 }
 
 TEST(Pool, AKilledChildIsReplacedAndItsTaskRunsAgain) {
@@ -102,7 +102,7 @@ TEST(Pool, AKilledChildIsReplacedAndItsTaskRunsAgain) {
   ASSERT_EQ(rec.results.size(), 6u);
   int retried = 0;
   for (const auto& [id, r] : rec.results) {
-    EXPECT_EQ(r.status, Status::Ok) << "task " << id << ": " << r.output;
+    EXPECT_EQ(r.status, Status::ok) << "task " << id << ": " << r.output;
     if (r.attempts == 2) ++retried;
   }
   EXPECT_EQ(retried, 1);
@@ -130,9 +130,9 @@ TEST(Pool, ATaskThatKillsItsChildTooOftenIsReportedCrashed) {
   EXPECT_EQ(pool.run(rec).error, "");
   std::remove(marker.c_str());
   ASSERT_EQ(rec.results.size(), 2u);
-  EXPECT_EQ(rec.results[0].status, Status::Crashed);
+  EXPECT_EQ(rec.results[0].status, Status::crashed);
   EXPECT_EQ(rec.results[0].output, "killed by SIGSEGV on 1 attempt");
-  EXPECT_EQ(rec.results[1].status, Status::Ok) << rec.results[1].output;
+  EXPECT_EQ(rec.results[1].status, Status::ok) << rec.results[1].output;
   EXPECT_EQ(rec.results[1].attempts, 1u);  // only queued on the dead child: not charged
 }
 
@@ -144,7 +144,7 @@ TEST(Pool, AChildThatCannotStartIsAClearErrorNotAHang) {
   const RunOutcome out = pool.run(rec);
   EXPECT_NE(out.error.find("unknown task kind 'no-such-kind'"), std::string::npos) << out.error;
   ASSERT_EQ(rec.results.size(), 2u);
-  for (const auto& [id, r] : rec.results) EXPECT_EQ(r.status, Status::Cancelled);
+  for (const auto& [id, r] : rec.results) EXPECT_EQ(r.status, Status::cancelled);
 }
 
 TEST(Pool, BadKindOptionsAreReportedByTheChild) {
@@ -165,9 +165,9 @@ TEST(Pool, AnOversizedInputIsAnErrorResult) {
   Recorder rec;
   EXPECT_EQ(pool.run(rec).error, "");
   ASSERT_EQ(rec.results.size(), 2u);
-  EXPECT_EQ(rec.results[0].status, Status::Error);
+  EXPECT_EQ(rec.results[0].status, Status::error);
   EXPECT_NE(rec.results[0].output.find("exceeds the limit"), std::string::npos);
-  EXPECT_EQ(rec.results[1].status, Status::Ok);
+  EXPECT_EQ(rec.results[1].status, Status::ok);
 }
 
 TEST(Pool, AChildIdleLongerThanTheTimeoutIsNotMistakenForAStalledOne) {
@@ -182,6 +182,6 @@ TEST(Pool, AChildIdleLongerThanTheTimeoutIsNotMistakenForAStalledOne) {
   pool.submit(0, "100");
   EXPECT_EQ(pool.run(rec).error, "");
   ASSERT_EQ(rec.results.size(), 3u);
-  for (const auto& [id, r] : rec.results) EXPECT_EQ(r.status, Status::Ok) << id << ": " << r.output;
+  for (const auto& [id, r] : rec.results) EXPECT_EQ(r.status, Status::ok) << id << ": " << r.output;
   EXPECT_EQ(pool.restarts(), 0u);
 }

@@ -29,7 +29,7 @@ TEST(Records, ReadyRoundTripsAndRejectsBadCounts) {
 TEST(Records, ResultValidatesStatusAndTimes) {
   ResultHeader h{};
   h.type = static_cast<uint8_t>(RecordType::Result);
-  h.status = static_cast<uint8_t>(Status::Error);
+  h.status = static_cast<uint8_t>(Status::error);
   h.task_id = 42;
   h.start_ns = 10;
   h.end_ns = 20;
@@ -41,7 +41,7 @@ TEST(Records, ResultValidatesStatusAndTimes) {
   EXPECT_EQ(view->output, "boom");
 
   ResultHeader bad = h;
-  bad.status = static_cast<uint8_t>(Status::Crashed);  // only the supervisor decides crashes
+  bad.status = static_cast<uint8_t>(Status::crashed);  // only the supervisor decides crashes
   EXPECT_FALSE(decode_result(std::string(reinterpret_cast<const char*>(&bad), sizeof bad)));
   bad = h;
   bad.end_ns = 5;  // ends before it starts

@@ -68,7 +68,7 @@ TEST(Resize, GrowsAndShrinksUnderLoadLosingNothing) {
   std::set<int> workers_before_shrink, workers_at_end;
   for (std::size_t i = 0; i < rec.order.size(); ++i) {
     const Completion& c = rec.results[rec.order[i]];
-    EXPECT_EQ(c.status, Status::Ok) << rec.outputs[c.id];
+    EXPECT_EQ(c.status, Status::ok) << rec.outputs[c.id];
     EXPECT_EQ(c.attempts, 1u);
     if (i < shrunk_at) workers_before_shrink.insert(c.worker);
     // Well after the shrink, the children that left have answered everything they held.
@@ -91,7 +91,7 @@ TEST(Resize, NewKindOptionsReachEveryTaskSubmittedAfterwards) {
   ASSERT_EQ(pool.run(rec).error, "");
   ASSERT_EQ(rec.results.size(), 40u);
   for (const auto& [id, c] : rec.results) {
-    ASSERT_EQ(c.status, Status::Ok) << rec.outputs[id];
+    ASSERT_EQ(c.status, Status::ok) << rec.outputs[id];
     const std::string want = id < 20 ? "before a" + std::to_string(id) : "after b" + std::to_string(id - 20);
     EXPECT_NE(rec.outputs[id].find(want), std::string::npos) << rec.outputs[id];
   }

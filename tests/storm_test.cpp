@@ -54,7 +54,7 @@ struct StormRun final : PoolEvents, Remote {
 
   void on_result(const Completion& c) override {
     if (seen.at(c.id)++ != 0) ++duplicates;
-    if (c.status != procpool::ipc::Status::Ok) ++not_ok;
+    if (c.status != procpool::ipc::Status::ok) ++not_ok;
     results.store(results.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
   int wake_fd() const override { return never_ready; }

@@ -70,12 +70,12 @@ class ExecKind final : public TaskKind {
     // A worker is single-threaded: fork then exec at once is safe here.
     const pid_t pid = fork();
     if (pid == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);  // killed with its worker (a timeout, say)
-      dup2(out_pipe[1], STDOUT_FILENO);
-      dup2(err_pipe[1], STDERR_FILENO);
+      // Any step failing is reported as the exec's failure: the command never ran as asked.
       const int devnull = open("/dev/null", O_RDONLY);
-      if (devnull >= 0) dup2(devnull, STDIN_FILENO);
-      execvp(argv[0], argv.data());
+      if (prctl(PR_SET_PDEATHSIG, SIGKILL) == 0 &&  // killed with its worker (a timeout, say)
+          dup2(out_pipe[1], STDOUT_FILENO) >= 0 && dup2(err_pipe[1], STDERR_FILENO) >= 0 && devnull >= 0 &&
+          dup2(devnull, STDIN_FILENO) >= 0)
+        execvp(argv[0], argv.data());
       const int err = errno;
       [[maybe_unused]] ssize_t n = write(exec_error[1], &err, sizeof err);
       _exit(127);

@@ -46,12 +46,12 @@ class BatchEvents final : public PoolEvents {
       }
       timeline_->push_back(std::move(t));
     }
-    if (reducer_ && c.status == ipc::Status::Ok) reducer_->add(c.output);
-    if (stdout_line_ && c.kind == 0 && c.status == ipc::Status::Ok && results_ != stdout) {
+    if (reducer_ && c.status == ipc::Status::ok) reducer_->add(c.output);
+    if (stdout_line_ && c.kind == 0 && c.status == ipc::Status::ok && results_ != stdout) {
       const std::string line = stdout_line_(c.output);
       if (!line.empty()) std::printf("%s\n", line.c_str());
     }
-    if (then_pool_ != nullptr && c.kind == 0 && c.status == ipc::Status::Ok) {
+    if (then_pool_ != nullptr && c.kind == 0 && c.status == ipc::Status::ok) {
       then_pool_->submit(1, next_input(c));
       ++total_;
     }

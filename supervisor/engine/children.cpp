@@ -15,16 +15,14 @@
 
 #include "ipc/child_args.hpp"
 #include "ipc/clock.hpp"
+#include "ipc/eventfd.hpp"
+#include "ipc/sys_error.hpp"
 #include "supervisor/engine/supervisor_impl.hpp"
 #include "supervisor/engine/usable_cores.hpp"
 
 namespace procpool::supervisor {
 
 namespace {
-int check_fd(int fd, const char* what) {
-  if (fd < 0) throw std::runtime_error(std::string(what) + " failed: " + std::strerror(errno));
-  return fd;
-}
 constexpr uint64_t kPidfdTag = 1ull << 32;
 }  // namespace
 
@@ -53,19 +51,19 @@ Supervisor::Impl::Impl(PoolOptions options, std::vector<KindSpec> kinds)
     sigemptyset(&mask);
     sigaddset(&mask, SIGINT);
     sigaddset(&mask, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &mask, nullptr);
-    signal_fd_ = check_fd(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK), "signalfd");
+    ipc::check_pthread(pthread_sigmask(SIG_BLOCK, &mask, nullptr), "pthread_sigmask");
+    signal_fd_ = ipc::check_sys(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK), "signalfd");
   }
-  epoll_fd_ = check_fd(epoll_create1(EPOLL_CLOEXEC), "epoll_create1");
+  epoll_fd_ = ipc::check_sys(epoll_create1(EPOLL_CLOEXEC), "epoll_create1");
   // Not close-on-exec: every child inherits it to wake us.
-  wake_fd_ = check_fd(eventfd(0, EFD_NONBLOCK), "eventfd");
-  timer_fd_ = check_fd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK), "timerfd_create");
+  wake_fd_ = ipc::check_sys(eventfd(0, EFD_NONBLOCK), "eventfd");
+  timer_fd_ = ipc::check_sys(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK), "timerfd_create");
   for (int fd : {wake_fd_, signal_fd_, timer_fd_}) {
     if (fd < 0) continue;
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u64 = static_cast<uint64_t>(fd);
-    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+    ipc::check_sys(epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev), "epoll_ctl");
   }
 
   slots_.reserve(capacity_);
@@ -104,7 +102,7 @@ void Supervisor::Impl::add_slot() {
   ChildSlot& slot = slots_.emplace_back();
   slot.index = static_cast<int>(slots_.size() - 1);
   // Close-on-exec except while this slot's own child is started (see spawn()).
-  slot.task_wake_fd = check_fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd");
+  slot.task_wake_fd = ipc::check_sys(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd");
 }
 
 uint8_t Supervisor::Impl::add_kind(KindSpec spec) {
@@ -158,11 +156,7 @@ void Supervisor::Impl::spawn(ChildSlot& slot) {
   // The previous child is reaped (or there was none): nobody maps these rings now.
   ipc::ring_reset(view.to_child);
   ipc::ring_reset(view.to_sup);
-  view.control->current_task.store(0, std::memory_order_relaxed);
-  view.control->stop_requested.store(0, std::memory_order_relaxed);
-  view.control->state.store(static_cast<uint32_t>(ipc::ChildState::Empty), std::memory_order_relaxed);
-  view.control->pid.store(0, std::memory_order_relaxed);
-  view.control->generation.store(slot.generation, std::memory_order_release);
+  view.control->prepare(slot.generation, slot.restarts);
   slot.tasks = ipc::RingProducer(view.to_child, view.to_child_data, view.ring_capacity);
   slot.results = ipc::RingConsumer(view.to_sup, view.to_sup_data, view.ring_capacity);
   for (const std::string& def : kind_definitions_)
@@ -183,38 +177,41 @@ void Supervisor::Impl::spawn(ChildSlot& slot) {
   slot.dispatched = 0;
   slot.respawn_at_ns = 0;
   slot.config_epoch = config_epoch_;
-  view.control->tasks_taken.store(0, std::memory_order_relaxed);
-  view.control->restarts.store(slot.restarts, std::memory_order_relaxed);
-  uint64_t stale = 0;  // wake-ups meant for the previous child
-  [[maybe_unused]] ssize_t n = read(slot.task_wake_fd, &stale, sizeof stale);
+  ipc::eventfd_drain(slot.task_wake_fd);  // wake-ups meant for the previous child
 
   // The slot's eventfd is inherited by its own child only: close-on-exec is lifted just
   // for this start (the loop thread alone starts children).
-  fcntl(slot.task_wake_fd, F_SETFD, 0);
+  ipc::check_sys(fcntl(slot.task_wake_fd, F_SETFD, 0), "fcntl");
   try {
     slot.process = ChildProcess::start(
         exe_,
-        {kChildModeArg, segment_->name(), std::to_string(slot.index), std::to_string(slot.generation),
-         std::to_string(wake_fd_), std::to_string(getpid()), std::to_string(slot.task_wake_fd)},
+        ipc::encode_child_args({segment_->name(), static_cast<uint32_t>(slot.index), slot.generation, wake_fd_,
+                                getpid(), slot.task_wake_fd}),
         // PROCPOOL_CHILD: a program that forgot procpool::init() refuses to start a pool
         // in its children instead of forking without end.
         {{"MAGICK_THREAD_LIMIT", "1"}, {"OMP_NUM_THREADS", "1"}, {"PROCPOOL_CHILD", "1"}});
   } catch (...) {
-    fcntl(slot.task_wake_fd, F_SETFD, FD_CLOEXEC);
+    fcntl(slot.task_wake_fd, F_SETFD, FD_CLOEXEC);  // already failing: the start's error is the one to tell
     throw;
   }
-  fcntl(slot.task_wake_fd, F_SETFD, FD_CLOEXEC);
+  // A child we cannot watch would die unseen, its tasks never requeued: kill it (the
+  // destructor reaps) and fail the start instead.
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.u64 = kPidfdTag | static_cast<uint64_t>(slot.index);
-  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, slot.process->pidfd(), &ev);
+  if (fcntl(slot.task_wake_fd, F_SETFD, FD_CLOEXEC) == -1 ||
+      epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, slot.process->pidfd(), &ev) == -1) {
+    const int err = errno;
+    slot.process.reset();
+    ipc::throw_sys("watching a new worker", err);
+  }
   slot.state = SlotState::Starting;
   slot.spawned_ns = ipc::monotonic_ns();
 }
 
 // Called when the slot's pidfd is readable: the child has exited.
 void Supervisor::Impl::handle_exit(ChildSlot& slot) {
-  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, slot.process->pidfd(), nullptr);
+  ipc::check_sys(epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, slot.process->pidfd(), nullptr), "epoll_ctl");
   const int status = slot.process->wait_exit();
   const SlotState was = slot.state;
   // Results it published before dying are whole (see ring.hpp) and kept.
@@ -237,8 +234,7 @@ void Supervisor::Impl::handle_exit(ChildSlot& slot) {
   }
   if (stopping_ || !fatal_.empty()) return;
   if (slot.retired) {  // shrunk away: its tasks are back in the queue (requeue_inflight)
-    segment_->slot(static_cast<uint32_t>(slot.index))
-        .control->state.store(static_cast<uint32_t>(ipc::ChildState::Retired), std::memory_order_relaxed);
+    segment_->slot(static_cast<uint32_t>(slot.index)).control->retire();
     return;
   }
   if (slot.recycling && clean_exit) {  // planned: a task or memory limit was reached
@@ -291,11 +287,11 @@ void Supervisor::Impl::schedule_respawn(ChildSlot& slot, uint64_t delay_ns) {
 // a poison task then crashes by itself and its neighbours are not charged for it.
 void Supervisor::Impl::requeue_inflight(ChildSlot& slot, int wait_status) {
   const ipc::SlotView view = segment_->slot(static_cast<uint32_t>(slot.index));
-  // Acquire, though the child is reaped: the reap already ordered its last stores.
-  const uint64_t taken = view.control->tasks_taken.load(std::memory_order_acquire);
-  const uint64_t current = view.control->current_task.load(std::memory_order_acquire);
-  // Written with current_task (relaxed, before its release store): valid for current - 1.
-  const uint64_t current_started = view.control->current_started_ns.load(std::memory_order_relaxed);
+  // The child is reaped: these are its last words, not a live view.
+  const uint64_t taken = view.control->tasks_taken();
+  const std::optional<ipc::RunningTask> running = view.control->running();
+  const uint64_t current = running ? running->task_id + 1 : 0;
+  const uint64_t current_started = running ? running->started_ns : 0;
   const bool timeout = slot.kill_reason == KillReason::Timeout;
   const bool winding_down = stopping_ || !fatal_.empty();
   const auto started_count = static_cast<std::size_t>(std::count_if(
@@ -308,7 +304,7 @@ void Supervisor::Impl::requeue_inflight(ChildSlot& slot, int wait_status) {
     const bool started = it->seq < taken;
     const bool culprit = started && !shared_crash && (!timeout || (current != 0 && id == current - 1));
     if (started && slot.kill_reason == KillReason::Shutdown) {
-      finish_task(id, ipc::Status::Cancelled, "cancelled: its worker was killed at shutdown", &slot);
+      finish_task(id, ipc::Status::cancelled, "cancelled: its worker was killed at shutdown", &slot);
       continue;
     }
     if (culprit) {
@@ -317,19 +313,19 @@ void Supervisor::Impl::requeue_inflight(ChildSlot& slot, int wait_status) {
         const std::string why = cause + " on " + std::to_string(task.charged) +
                                 (task.charged == 1 ? " attempt" : " attempts");
         const bool was_current = current != 0 && id == current - 1 && current_started != 0;
-        finish_task(id, timeout ? ipc::Status::Timeout : ipc::Status::Crashed, why, &slot,
+        finish_task(id, timeout ? ipc::Status::timeout : ipc::Status::crashed, why, &slot,
                     {was_current ? current_started : 0, was_current ? ipc::monotonic_ns() : 0});  // reaped just now
         continue;
       }
     } else if (started && shared_crash) {
       if (winding_down) {
-        finish_task(id, ipc::Status::Crashed,
+        finish_task(id, ipc::Status::crashed,
                     cause + " while it ran with " + std::to_string(started_count - 1) + " other tasks", &slot);
         continue;
       }
       task.isolate = true;
     } else if (winding_down) {
-      finish_task(id, ipc::Status::Cancelled,
+      finish_task(id, ipc::Status::cancelled,
                   started ? "cancelled: its worker was stopped" : "cancelled before it started", nullptr);
       continue;
     }

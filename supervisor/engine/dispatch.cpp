@@ -174,7 +174,7 @@ void Supervisor::Impl::dispatch() {
       }
       if (task.input.size() + sizeof(ipc::TaskHeader) > slot.tasks.max_payload()) {
         pending_.pop_front();
-        finish_task(id, ipc::Status::Error,
+        finish_task(id, ipc::Status::error,
                     "input of " + std::to_string(task.input.size()) + " bytes exceeds the limit of " +
                         std::to_string(slot.tasks.max_payload() - sizeof(ipc::TaskHeader)) + " bytes",
                     nullptr);
@@ -236,7 +236,7 @@ void Supervisor::Impl::cancel_pending(const std::string& reason) {
   while (!pending_.empty()) {
     const uint64_t id = pending_.front();
     pending_.pop_front();
-    finish_task(id, ipc::Status::Cancelled, reason, nullptr);  // no-op if already done
+    finish_task(id, ipc::Status::cancelled, reason, nullptr);  // no-op if already done
   }
 }
 

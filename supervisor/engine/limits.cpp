@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "ipc/clock.hpp"
+#include "ipc/sys_error.hpp"
 #include "supervisor/engine/supervisor_impl.hpp"
 #include "supervisor/engine/proc_info.hpp"
 
@@ -39,7 +40,7 @@ void Supervisor::Impl::update_tick_period() {
   tick_period_ns_ = period;
   const timespec ts{0, static_cast<long>(period)};
   const itimerspec tick{ts, ts};
-  timerfd_settime(timer_fd_, 0, &tick, nullptr);
+  ipc::check_sys(timerfd_settime(timer_fd_, 0, &tick, nullptr), "timerfd_settime");
 }
 
 void Supervisor::Impl::service_timers() {
@@ -84,15 +85,14 @@ void Supervisor::Impl::service_timers() {
   update_tick_period();
 }
 
-// The child's control block names the task it runs and since when: the child stores the
-// start time (relaxed) before the id (release); our acquire load of the id makes that
-// start time, or a later one of its next task, visible -- so a torn read can only make a
-// task look younger than it is, never kill it early.
+// The child's control block names the task it runs and since when; read live, the start
+// time may be a later task's (see SlotControl::show_running), never an earlier one, so
+// a task is never killed early.
 void Supervisor::Impl::check_task_timeout(ChildSlot& slot, uint64_t now) {
   if (options_.task_timeout_ns == 0 && options_.timeout_percent == 0) return;
   const ipc::SlotView view = segment_->slot(static_cast<uint32_t>(slot.index));
-  const uint64_t running = view.control->current_task.load(std::memory_order_acquire);
-  if (running == 0) {
+  const std::optional<ipc::RunningTask> running = view.control->running();
+  if (!running) {
     // Tasks queued but none started or finished for a whole timeout: the child is
     // stopped or wedged outside any task. Its tasks go back, uncharged.
     if (slot.inflight.empty() || slot.state != SlotState::Ready) return;
@@ -104,9 +104,9 @@ void Supervisor::Impl::check_task_timeout(ChildSlot& slot, uint64_t now) {
     }
     return;
   }
-  if (running - 1 < first_id_ || running - 1 >= next_id_) return;
-  const uint64_t started = view.control->current_started_ns.load(std::memory_order_relaxed);
-  const uint64_t limit = timeout_for(task_entry(running - 1).kind);
+  if (running->task_id < first_id_ || running->task_id >= next_id_) return;
+  const uint64_t started = running->started_ns;
+  const uint64_t limit = timeout_for(task_entry(running->task_id).kind);
   if (limit == 0 || started == 0 || now < started || now - started <= limit) return;
   slot.kill_reason = KillReason::Timeout;
   slot.kill_detail = "timed out after " + seconds(now - started) + " (limit " + seconds(limit) + ")";

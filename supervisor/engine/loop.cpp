@@ -10,6 +10,8 @@
 #include <csignal>
 
 #include "ipc/clock.hpp"
+#include "ipc/eventfd.hpp"
+#include "ipc/sys_error.hpp"
 #include "supervisor/engine/supervisor_impl.hpp"
 
 namespace procpool::supervisor {
@@ -28,7 +30,7 @@ RunOutcome Supervisor::Impl::run(PoolEvents& events, Remote* remote) {
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u64 = kRemoteTag;
-    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, remote->wake_fd(), &ev);
+    ipc::check_sys(epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, remote->wake_fd(), &ev), "epoll_ctl");
   }
   for (;;) {
     bool worked = remote != nullptr && remote->take(self);
@@ -80,13 +82,11 @@ void Supervisor::Impl::wait_for_events(int timeout_ms) {
     } else if (tag == kRemoteTag) {
       // Nothing to read here: Remote::take() drains its own eventfd.
     } else if (tag == static_cast<uint64_t>(wake_fd_)) {
-      uint64_t count = 0;
-      [[maybe_unused]] ssize_t r = read(wake_fd_, &count, sizeof count);
+      ipc::eventfd_drain(wake_fd_);
     } else if (tag == static_cast<uint64_t>(signal_fd_)) {
       handle_signal();
     } else if (tag == static_cast<uint64_t>(timer_fd_)) {
-      uint64_t expirations = 0;
-      [[maybe_unused]] ssize_t r = read(timer_fd_, &expirations, sizeof expirations);
+      ipc::eventfd_drain(timer_fd_);  // a timerfd reads as an eventfd does: a count, or EAGAIN
       on_tick();
     }
   }
@@ -105,7 +105,7 @@ void Supervisor::Impl::handle_signal() {
         if (slot.state == SlotState::Dead) continue;
         const ipc::SlotView view = segment_->slot(static_cast<uint32_t>(slot.index));
         // Release: pairs with the child's acquire load before it takes each task.
-        view.control->stop_requested.store(1, std::memory_order_release);
+        view.control->request_stop();
         ipc::doorbell_ring(view.to_child->data_ready);
         slot.state = SlotState::Stopping;
       }
@@ -156,7 +156,7 @@ bool Supervisor::cancel(uint64_t id, const std::string& reason) {
   if (id < p.first_id_ || id >= p.next_id_) return false;
   TaskEntry& task = p.task_entry(id);
   if (task.done || task.sent) return false;
-  p.finish_task(id, ipc::Status::Cancelled, reason, nullptr);  // dispatch skips it later
+  p.finish_task(id, ipc::Status::cancelled, reason, nullptr);  // dispatch skips it later
   return true;
 }
 

@@ -52,7 +52,7 @@ struct PoolOptions {
 struct Completion {
   uint64_t id = 0;
   uint8_t kind = 0;
-  ipc::Status status = ipc::Status::Ok;
+  ipc::Status status = ipc::Status::ok;
   std::string_view input;
   std::string_view output;  // output if ok, else the error text; valid during the call
   bool output_is_json = false;

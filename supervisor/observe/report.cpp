@@ -24,7 +24,7 @@ std::string result_json_line(const Completion& c, const std::string& kind_name, 
   line["kind"] = kind_name;
   line["input"] = std::string(c.input);
   line["status"] = ipc::status_name(c.status);
-  if (c.status == ipc::Status::Ok) {
+  if (c.status == ipc::Status::ok) {
     json output = c.output_is_json ? json::parse(c.output, nullptr, false) : json(std::string(c.output));
     if (output.is_discarded()) output = std::string(c.output);  // a child's broken JSON stays text
     line["output"] = std::move(output);
@@ -68,7 +68,7 @@ void RunStats::add(const Completion& c) {
     wait_ns_.push_back(c.start_ns > c.queued_ns ? c.start_ns - c.queued_ns : 0);
     run_ns_.push_back(c.end_ns - c.start_ns);
   }
-  if (c.status == ipc::Status::Crashed && crash_causes_.size() < 5)
+  if (c.status == ipc::Status::crashed && crash_causes_.size() < 5)
     crash_causes_.push_back("task " + std::to_string(c.id) + ": " + std::string(c.output));
 }
 
@@ -96,7 +96,7 @@ std::string RunStats::summary_head(uint64_t total, uint64_t end_ns) {
                     format_duration(wall) + " (" + fixed(static_cast<double>(done_) * 1e9 / wall, 1) + " tasks/s):";
   for (int s = 0; s < ipc::kStatusCount; ++s)
     if (by_status_[s] != 0 || s == 0)
-      out += " " + std::to_string(by_status_[s]) + " " + ipc::status_name(static_cast<ipc::Status>(s)) + ",";
+      out += " " + std::to_string(by_status_[s]) + " " + ipc::status_name(ipc::status_at(s)) + ",";
   out.back() = '\n';
   auto line = [&](const char* name, std::vector<uint64_t>& v) {
     out += std::string("  ") + name + "  p50 " + format_duration(percentile(v, 50)) + "  p95 " +

@@ -26,7 +26,7 @@ class RunStats {
   void add(const Completion& c);
   uint64_t done() const { return done_; }
   uint64_t count(ipc::Status s) const { return by_status_[static_cast<int>(s)]; }
-  bool all_ok() const { return done_ == count(ipc::Status::Ok); }
+  bool all_ok() const { return done_ == count(ipc::Status::ok); }
   // The multi-line summary, ending in a newline.
   std::string summary(uint64_t total, uint64_t end_ns, const std::vector<WorkerStats>& workers,
                       uint64_t restarts);

@@ -48,8 +48,8 @@ std::vector<Found> find_pools(pid_t only) {
   return out;
 }
 
-const char* state_name(uint32_t s) {
-  switch (static_cast<ipc::ChildState>(s)) {
+const char* state_name(ipc::ChildState s) {
+  switch (s) {
     case ipc::ChildState::Empty: return "empty";
     case ipc::ChildState::Starting: return "starting";
     case ipc::ChildState::Ready: return "ready";
@@ -78,7 +78,7 @@ json snapshot(const Found& f) {
   uint64_t finished = 0;
   for (int s = 0; s < ipc::kStatusCount; ++s) {
     const uint64_t n = st.done[s].load(std::memory_order_relaxed);
-    done[ipc::status_name(static_cast<ipc::Status>(s))] = n;
+    done[ipc::status_name(ipc::status_at(s))] = n;
     finished += n;
   }
   pool["done"] = done;
@@ -88,28 +88,26 @@ json snapshot(const Found& f) {
     const ipc::SlotView v = seg->slot(i);
     const ipc::SlotControl& c = *v.control;
     // Room for growth that was never used, or left when a reload shrank the pool.
-    if (c.generation.load(std::memory_order_relaxed) == 0 ||
-        c.state.load(std::memory_order_relaxed) == static_cast<uint32_t>(ipc::ChildState::Retired))
-      continue;
+    if (c.generation() == 0 || c.state() == ipc::ChildState::Retired) continue;
     json w;
     w["slot"] = i;
-    const uint32_t pid = c.pid.load(std::memory_order_relaxed);
+    const pid_t pid = c.pid();
     w["pid"] = pid;
-    w["generation"] = c.generation.load(std::memory_order_relaxed);
-    const uint64_t task = c.current_task.load(std::memory_order_acquire);
-    const uint64_t started = c.current_started_ns.load(std::memory_order_relaxed);
-    w["state"] = task != 0 ? "busy" : state_name(c.state.load(std::memory_order_relaxed));
-    if (task != 0) {
+    w["generation"] = c.generation();
+    const std::optional<ipc::RunningTask> task = c.running();
+    w["state"] = task ? "busy" : state_name(c.state());
+    if (task) {
       ++running;
-      w["task"] = task - 1;
+      w["task"] = task->task_id;
+      const uint64_t started = task->started_ns;
       w["running_ms"] = started != 0 && now > started ? static_cast<double>(now - started) / 1e6 : 0.0;
     }
-    w["tasks_done"] = c.tasks_done.load(std::memory_order_relaxed);
+    w["tasks_done"] = c.tasks_done();
     // Busy time of the current worker over the pool's life: a share of one slot.
-    w["busy_pct"] = 100.0 * static_cast<double>(c.busy_ns.load(std::memory_order_relaxed)) /
+    w["busy_pct"] = 100.0 * static_cast<double>(c.busy_ns()) /
                     std::max(1.0, static_cast<double>(now - h.created_ns));
-    w["rss_bytes"] = pid != 0 ? resident_bytes(static_cast<pid_t>(pid)) : 0;
-    w["restarts"] = c.restarts.load(std::memory_order_relaxed);
+    w["rss_bytes"] = pid != 0 ? resident_bytes(pid) : 0;
+    w["restarts"] = c.restarts();
     workers.push_back(std::move(w));
   }
   pool["running"] = running;

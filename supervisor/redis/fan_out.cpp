@@ -19,10 +19,8 @@ Completion completion_from_line(const nlohmann::json& line) {
   Completion c;
   const auto status = line.find("status");
   const std::string name = status != line.end() && status->is_string() ? status->get<std::string>() : "";
-  c.status = ipc::Status::Error;
-  for (int s = 0; s < ipc::kStatusCount; ++s)
-    if (name == ipc::status_name(static_cast<ipc::Status>(s))) c.status = static_cast<ipc::Status>(s);
-  if (name == "lost") c.status = ipc::Status::Crashed;  // its hosts died running it
+  c.status = ipc::status_from_name(name).value_or(ipc::Status::error);
+  if (name == "lost") c.status = ipc::Status::crashed;  // its hosts died running it
   auto ms = [&](const char* key) {
     const auto it = line.find(key);
     return it != line.end() && it->is_number() ? static_cast<uint64_t>(it->get<double>() * 1e6) : 0;
@@ -59,7 +57,7 @@ int run_batch_redis(const RunRequest& request, const ProducerSettings& producer)
       const Completion c = completion_from_line(line);
       stats.add(c);
       const auto out = line.find("output");
-      if (c.status == ipc::Status::Ok && out != line.end()) {
+      if (c.status == ipc::Status::ok && out != line.end()) {
         const std::string output = out->is_string() ? out->get<std::string>() : out->dump();
         if (reducer) reducer->add(output);
         if (request.schema.hooks.stdout_line && results.stream() != stdout) {

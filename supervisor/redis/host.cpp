@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "ipc/clock.hpp"
+#include "ipc/eventfd.hpp"
 #include "ipc/kind_schema.hpp"
 #include "supervisor/redis/functions.hpp"
 
@@ -48,8 +49,7 @@ Host::~Host() {
 }
 
 std::vector<Job> Host::take_jobs() {
-  uint64_t n = 0;
-  [[maybe_unused]] ssize_t r = ::read(wake_fd_, &n, sizeof n);
+  ipc::eventfd_drain(wake_fd_);
   std::lock_guard lock(mutex_);
   std::vector<Job> out(std::make_move_iterator(inbox_.begin()), std::make_move_iterator(inbox_.end()));
   inbox_.clear();
@@ -90,8 +90,7 @@ void Host::post(std::vector<Job> jobs, std::vector<std::string> lost) {
     for (Job& j : jobs) inbox_.push_back(std::move(j));
     lost_.insert(lost_.end(), lost.begin(), lost.end());
   }
-  const uint64_t one = 1;
-  [[maybe_unused]] ssize_t w = ::write(wake_fd_, &one, sizeof one);
+  ipc::eventfd_ring(wake_fd_);
 }
 
 // The Redis thread: (re)connect with backoff, then cycle until stopped.

@@ -50,7 +50,7 @@ bool Intake::on_result(const Completion& c, const std::string& line, bool stoppi
   routes_.erase(route);
   Running& r = jobs_[key];
   r.results[index] = line;
-  if (c.status == ipc::Status::Cancelled && stopping) r.interrupted = true;
+  if (c.status == ipc::Status::cancelled && stopping) r.interrupted = true;
   if (--r.remaining == 0) complete(key);
   return true;
 }

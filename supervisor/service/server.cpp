@@ -22,6 +22,7 @@
 #include <spdlog/spdlog.h>
 
 #include "ipc/clock.hpp"
+#include "ipc/sys_error.hpp"
 #include "supervisor/observe/log.hpp"
 #include "supervisor/observe/notify.hpp"
 #include "supervisor/service/protocol.hpp"
@@ -153,7 +154,7 @@ class Server final : public Remote, public PoolEvents {
     if (r == requests_.end()) return;
     Request& req = r->second;
     --req.remaining;
-    if (c.status == ipc::Status::Ok) ++req.ok;
+    if (c.status == ipc::Status::ok) ++req.ok;
     send(req.client, line);
     if (req.remaining == 0) {
       // A client told "done" finds its results in the log: flushed first.
@@ -192,7 +193,9 @@ class Server final : public Remote, public PoolEvents {
     stopping_ns_ = ipc::monotonic_ns();
     if (redis_ != nullptr) redis_->stopping();
     notify_systemd("STOPPING=1");
-    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listen_fd_, nullptr);
+    // Taken out explicitly: a close alone leaves it in the set while a child being
+    // forked still holds the descriptor.
+    ipc::check_sys(epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listen_fd_, nullptr), "epoll_ctl");
     ::close(listen_fd_);
     ::unlink(request_.socket_path.c_str());
     listen_fd_ = -1;
@@ -307,7 +310,7 @@ class Server final : public Remote, public PoolEvents {
     epoll_event ev{};
     ev.events = events;
     ev.data.u64 = id;
-    epoll_ctl(epoll_fd_, op, fd, &ev);
+    ipc::check_sys(epoll_ctl(epoll_fd_, op, fd, &ev), "epoll_ctl");
   }
 
   void accept_clients(int listener, bool http) {
@@ -388,7 +391,11 @@ class Server final : public Remote, public PoolEvents {
     const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
     const int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) {
+      const int err = errno;
+      ::close(fd);
+      ipc::throw_sys("setsockopt", err);
+    }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -496,7 +503,7 @@ class Server final : public Remote, public PoolEvents {
   void drop(uint64_t id) {
     auto it = clients_.find(id);
     if (it == clients_.end()) return;
-    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second.fd, nullptr);
+    ipc::check_sys(epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second.fd, nullptr), "epoll_ctl");
     ::close(it->second.fd);
     clients_.erase(it);
   }
@@ -538,9 +545,8 @@ int serve(const ServeRequest& request) {
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &mask, nullptr);
-    hangup_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (hangup_fd < 0) throw std::runtime_error(std::string("signalfd: ") + std::strerror(errno));
+    ipc::check_pthread(pthread_sigmask(SIG_BLOCK, &mask, nullptr), "pthread_sigmask");
+    hangup_fd = ipc::check_sys(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK), "signalfd");
   }
   struct Closer {
     int fd;

@@ -19,7 +19,7 @@ namespace {
 struct Count final : PoolEvents {
   uint64_t ok = 0, other = 0, last_ns = 0, queued_ns = 0;
   void on_result(const Completion& c) override {
-    (c.status == procpool::ipc::Status::Ok ? ok : other)++;
+    (c.status == procpool::ipc::Status::ok ? ok : other)++;
     last_ns = monotonic_ns();
     queued_ns = c.queued_ns;
   }

@@ -22,7 +22,7 @@ namespace {
 struct Count final : PoolEvents {
   uint64_t ok = 0, other = 0;
   std::function<void()> tick;
-  void on_result(const Completion& c) override { (c.status == procpool::ipc::Status::Ok ? ok : other)++; }
+  void on_result(const Completion& c) override { (c.status == procpool::ipc::Status::ok ? ok : other)++; }
   void on_tick() override {
     if (tick) tick();
   }
