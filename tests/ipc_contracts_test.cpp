@@ -10,7 +10,8 @@
 #include "ipc/slot_control.hpp"
 #include "ipc/status.hpp"
 
-namespace procpool::ipc {
+using namespace procpool::ipc;
+
 namespace {
 
 struct Argv {
@@ -25,6 +26,8 @@ struct Argv {
   std::vector<std::string> words_;
   std::vector<const char*> ptrs_;
 };
+
+}  // namespace
 
 TEST(ChildArgs, WhatTheSupervisorEncodesTheChildDecodes) {
   const ChildArgs sent{"procpool-1000-abc", 7, 123456789012ull, 5, 4242, 9};
@@ -129,5 +132,3 @@ TEST(Status, EveryStatusHasOneNameAndBack) {
   EXPECT_EQ(sizeof(PoolStats::done) / sizeof(PoolStats::done[0]), static_cast<std::size_t>(kStatusCount));
 }
 
-}  // namespace
-}  // namespace procpool::ipc

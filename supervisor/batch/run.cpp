@@ -147,10 +147,7 @@ void write_svg(const std::string& path, const std::string& svg) {
 
 int draw_timeline(const std::string& results_path, const std::string& svg_path) {
   std::ifstream in(results_path);
-  if (!in) {
-    std::fprintf(stderr, "procpool timeline: cannot read %s: %s\n", results_path.c_str(), std::strerror(errno));
-    return 1;
-  }
+  if (!in) throw std::runtime_error("cannot read " + results_path + ": " + std::strerror(errno));
   std::vector<TimelineTask> tasks;
   std::size_t skipped = 0;
   for (std::string line; std::getline(in, line);) {
@@ -161,17 +158,9 @@ int draw_timeline(const std::string& results_path, const std::string& svg_path) 
       ++skipped;
     }
   }
-  if (tasks.empty()) {
-    std::fprintf(stderr, "procpool timeline: no result lines in %s\n", results_path.c_str());
-    return 1;
-  }
+  if (tasks.empty()) throw std::runtime_error("no result lines in " + results_path);
   if (skipped != 0) std::fprintf(stderr, "procpool timeline: %zu lines that are not results were skipped\n", skipped);
-  try {
-    write_svg(svg_path, render_timeline_svg(tasks, "procpool run (" + results_path + ")"));
-  } catch (const std::runtime_error& e) {
-    std::fprintf(stderr, "procpool timeline: %s\n", e.what());
-    return 1;
-  }
+  write_svg(svg_path, render_timeline_svg(tasks, "procpool run (" + results_path + ")"));
   return 0;
 }
 

@@ -39,7 +39,7 @@ struct RunRequest {
 };
 
 // `procpool timeline RESULTS.jsonl -o OUT.svg`: draws an earlier run from its results
-// file. Returns the exit status (1 with a message when it cannot).
+// file. Returns 0; throws std::runtime_error when it cannot read or write.
 int draw_timeline(const std::string& results_path, const std::string& svg_path);
 
 // The inputs the run will give its tasks: the arguments, --input-file, expanded by the

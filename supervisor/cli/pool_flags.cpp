@@ -1,0 +1,85 @@
+#include "supervisor/cli/pool_flags.hpp"
+
+#include <filesystem>
+#include <tuple>
+
+#include "ipc/units.hpp"
+#include "supervisor/batch/run.hpp"
+#include "supervisor/engine/usable_cores.hpp"
+
+namespace procpool::cli {
+
+supervisor::redis::ProducerSettings ProducerFlags::resolved() const {
+  supervisor::redis::ProducerSettings out = settings;
+  out.address = address;
+  out.reconnect_ms = static_cast<uint64_t>(reconnect_s * 1000);
+  return out;
+}
+
+void add_producer_flags(CLI::App* app, ProducerFlags& f, const std::string& redis_help) {
+  app->add_option("--redis", f.address, redis_help);
+  app->add_option("--queue", f.settings.queue, "With --redis: the queue's name")->capture_default_str();
+  app->add_option("--chunk", f.settings.chunk, "With --redis: inputs per queue entry")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  app->add_option("--reconnect-for", f.reconnect_s,
+                  "With --redis: SECONDS to keep trying to reach a lost Redis before giving up")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
+}
+
+void add_pool_flags(CLI::App* app, PoolFlags& f) {
+  app->add_option("-j,--workers", f.pool.workers, "Worker processes (default: usable cores, now " +
+                                                       std::to_string(supervisor::usable_cores()) + ")")
+      ->check(CLI::Range(1u, 1024u));
+  app->add_option("--max-attempts", f.pool.max_attempts,
+                  "Runs of a task that may crash its worker before it is reported crashed (default 3)")
+      ->check(CLI::Range(1u, 100u));
+  app->add_option("--timeout", f.timeout,
+                  "Kill a task's worker after SECONDS (e.g. 30, 2.5), or after N% of the kind's median run "
+                  "time (e.g. 300%, at least 100 ms); the task is reported timeout (default: none)");
+  app->add_flag("--retry-timeouts", f.pool.retry_timeouts, "Retry a timed-out task, up to --max-attempts");
+  app->add_option("--max-tasks-per-child", f.pool.max_tasks_per_child,
+                  "Replace a worker after N tasks (default: never)")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 62));
+  app->add_option("--max-memory-per-child", f.max_memory,
+                  "Replace a worker whose RSS is over SIZE (e.g. 512M) once it finishes its tasks");
+  app->add_option("--hard-memory-per-child", f.hard_memory,
+                  "Kill a worker whose RSS is over SIZE at once, charging its task "
+                  "(default: twice --max-memory-per-child, else half the machine's memory)");
+  app->add_option("--max-restarts", f.pool.max_restarts,
+                  "Stop the run when workers died more than N times within --restart-period "
+                  "(default: 20 or twice the workers, whichever is more)")
+      ->check(CLI::Range(1u, 1000000u));
+  app->add_option("--restart-period", f.restart_period, "SECONDS for --max-restarts (default 10)")
+      ->check(CLI::Range(1u, 86400u));
+  app->add_option("--plugin", f.pool.plugins, "Load task kinds from the shared library PATH (repeatable)")
+      ->allow_extra_args(false);  // one PATH per --plugin; what follows is an input
+}
+
+supervisor::PoolOptions pool_options(PoolFlags f) {
+  f.pool.restart_period_ns = uint64_t{f.restart_period} * 1'000'000'000ull;
+  if (!f.timeout.empty()) {
+    const auto spec = procpool::parse_timeout(f.timeout);
+    if (!spec)
+      throw supervisor::UsageError("--timeout must be SECONDS (0.001 to 2592000) or a percentage like 300%, not '" +
+                                   f.timeout + "'");
+    f.pool.task_timeout_ns = spec->ns;
+    f.pool.timeout_percent = spec->percent;
+  }
+  for (auto [text, target, name] : {std::tuple{&f.max_memory, &f.pool.max_memory_per_child, "--max-memory-per-child"},
+                                    std::tuple{&f.hard_memory, &f.pool.hard_memory_per_child, "--hard-memory-per-child"}}) {
+    if (text->empty()) continue;
+    const auto bytes = procpool::parse_bytes(*text);
+    if (!bytes) throw supervisor::UsageError(std::string(name) + " must be a size like 512M or 2G, not '" + *text + "'");
+    *target = *bytes;
+  }
+  for (std::string& plugin : f.pool.plugins) {
+    std::error_code ec;
+    const auto absolute = std::filesystem::absolute(plugin, ec);
+    if (!ec) plugin = absolute.string();  // children must find it whatever their folder
+  }
+  return f.pool;
+}
+
+}  // namespace procpool::cli

@@ -1,0 +1,124 @@
+// `procpool run KIND [INPUT...]`: one batch over the inputs, here or fanned out over a
+// Redis queue's hosts.
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "supervisor/batch/run.hpp"
+#include "supervisor/cli/command.hpp"
+#include "supervisor/cli/config_flags.hpp"
+#include "supervisor/cli/kind_flags.hpp"
+#include "supervisor/cli/kinds.hpp"
+#include "supervisor/cli/pool_flags.hpp"
+#include "supervisor/redis/fan_out.hpp"
+
+namespace procpool::cli {
+namespace {
+
+class RunCommand final : public Command {
+ public:
+  RunCommand(CLI::App& parent, const Invocation& inv) {
+    app_ = parent.add_subcommand("run", "Run tasks of one KIND over INPUTs, then print a summary.");
+    app_->add_option("--config", config_path_,
+                     std::string("Settings from this TOML file; flags given here override it (default: ") +
+                         supervisor::kDefaultConfigPath + " if it exists; see 'procpool check-config --example')");
+    app_->add_option("kind", request_.kind, "Task kind (see below)")->required();
+    app_->add_option("inputs", request_.inputs,
+                     "Inputs, one task each (thumbnail: image files or folders; sleep: milliseconds)");
+    add_pool_flags(app_, pool_);
+    app_->add_option("--input-file", request_.input_file, "Read more inputs from FILE, one per line (- for stdin)");
+    app_->add_option("--results", request_.results_path,
+                     "Write one JSON line per result to FILE as results arrive (- for stdout)");
+    app_->add_flag("--resume", request_.resume,
+                   "With --results FILE: skip inputs already ok in FILE, append the rest (restart a killed run)");
+    app_->add_option("--timeline", request_.timeline_path,
+                     "Draw the run as SVG into FILE at the end: a lane per worker, a bar per task "
+                     "(also later from a --results file: procpool timeline RESULTS -o FILE)");
+    app_->add_flag("--no-progress", no_progress_, "No progress bar (there is none unless stderr is a terminal)");
+    app_->add_flag("!--no-summary", request_.summary, "No summary on stderr at the end");
+    app_->add_option("--then", then_kind_,
+                     "give each ok result's path to a task of this KIND as soon as it lands, e.g. "
+                     "'download --then thumbnail' (thumbnails beside the downloads); flags of options the first "
+                     "kind lacks (--size, --quality) go to it, and its config section applies");
+    add_producer_flags(app_, producer_,
+                       "Fan the tasks out over every host serving the Redis Streams queue at HOST:PORT (kind options "
+                       "are then the hosts' own)");
+    kind_flags_.add_to(app_, kinds_for_flags(inv));
+    app_->footer(kinds_help(*inv.registry) +
+                 "\nsum-squares and wordcount print their combined answer on stdout at the end.\n"
+                 "\nExit status: 0 all tasks ok, 1 some task not ok, 2 usage error, 128+N after signal N.");
+  }
+
+  CLI::App* app() const override { return app_; }
+
+  int execute(const Invocation& inv) override {
+    KindRegistry& registry = *inv.registry;
+    const std::vector<supervisor::ConfigSetting> settings = effective_config(config_path_, registry);
+    apply_config(app_, settings, false);
+    request_.progress = !no_progress_;
+    request_.pool = pool_options(pool_);
+    load_plugins(request_.pool.plugins, registry);
+
+    const bool remote = !producer_.address.empty();
+    const KindInfo* kind = registry.find(request_.kind);
+    if (kind == nullptr && !remote) find_kind(registry, request_.kind);  // throws, naming the kinds
+    const KindSchema schema = kind != nullptr ? kind->schema() : KindSchema{request_.kind, "", {}, {}};
+    const KindInfo* then = then_kind_.empty() ? nullptr : &find_kind(registry, then_kind_);
+    const KindSchema then_schema = then != nullptr ? then->schema() : KindSchema{};
+    std::vector<const KindSchema*> claimants{&schema};
+    if (then != nullptr) claimants.push_back(&then_schema);
+    if (takes_words(schema)) kind_flags_.set_after_dashes(inv.after_dashes);
+    else request_.inputs.insert(request_.inputs.end(), inv.after_dashes.begin(), inv.after_dashes.end());
+    kind_flags_.check_all_claimed(claimants);  // a kind not known here (remote) has no flags
+    const KindOptions flags = kind_flags_.given_for(schema);
+    for (const auto& [key, value] : flags.values())
+      if (schema.find(key)->scope == OptionScope::Task) request_.remote_options.set(key, value);
+    request_.schema = schema;
+    request_.options = merged(options_from_config(schema, settings), flags);
+    if (kind != nullptr) request_.options = checked_options(*kind, request_.options);
+    if (then != nullptr) set_then(*then, then_schema, schema, settings);
+    if (remote) return supervisor::redis::run_batch_redis(request_, producer_.resolved());
+    return supervisor::run_batch(request_);
+  }
+
+ private:
+  // `run KIND --help` shows that kind's options alone; `run --help` every kind's.
+  static std::vector<KindSchema> kinds_for_flags(const Invocation& inv) {
+    if (inv.named() == "run")
+      for (int i = 2; i < inv.argc; ++i) {
+        const std::string_view arg = inv.argv[i];
+        if (arg != "-h" && arg != "--help") continue;
+        for (int j = 2; j < inv.argc; ++j)
+          if (const KindInfo* k = inv.registry->find(inv.argv[j])) return {k->schema()};
+      }
+    return schemas(*inv.registry);
+  }
+
+  // Flags go to the first kind; those it does not have, to the second.
+  void set_then(const KindInfo& then, const KindSchema& then_schema, const KindSchema& first,
+                const std::vector<supervisor::ConfigSetting>& settings) {
+    KindOptions then_flags;
+    const KindOptions given = kind_flags_.given_for(then_schema);
+    for (const auto& [key, value] : given.values())
+      if (first.find(key) == nullptr) then_flags.set(key, value);
+    request_.then_kind = then_kind_;
+    request_.then_schema = then_schema;
+    request_.then_options = checked_options(then, merged(options_from_config(then_schema, settings), then_flags));
+  }
+
+  CLI::App* app_ = nullptr;
+  supervisor::RunRequest request_;
+  PoolFlags pool_;
+  ProducerFlags producer_;
+  KindFlags kind_flags_;
+  std::string config_path_, then_kind_;
+  bool no_progress_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> add_run(CLI::App& parent, const Invocation& inv) {
+  return std::make_unique<RunCommand>(parent, inv);
+}
+
+}  // namespace procpool::cli

@@ -1,0 +1,37 @@
+// `procpool status`: this user's running pools, read from their segments (read-only).
+#include "supervisor/cli/command.hpp"
+#include "supervisor/observe/status.hpp"
+
+namespace procpool::cli {
+namespace {
+
+class StatusCommand final : public Command {
+ public:
+  explicit StatusCommand(CLI::App& parent) {
+    app_ = parent.add_subcommand("status", "Show this user's running pools: workers, tasks, totals.");
+    app_->add_option("--pid", pid_, "Only the pool whose supervisor has this pid");
+    app_->add_flag("--json", json_, "As JSON");
+    app_->add_flag("--prometheus", prometheus_, "As Prometheus text metrics");
+    app_->add_flag("--watch", watch_, "Redraw every second, as top does");
+  }
+
+  CLI::App* app() const override { return app_; }
+
+  int execute(const Invocation&) override {
+    const auto format = json_         ? supervisor::StatusFormat::Json
+                        : prometheus_ ? supervisor::StatusFormat::Prometheus
+                                      : supervisor::StatusFormat::Text;
+    return supervisor::show_status(pid_, format, watch_);
+  }
+
+ private:
+  CLI::App* app_ = nullptr;
+  pid_t pid_ = 0;
+  bool json_ = false, prometheus_ = false, watch_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> add_status(CLI::App& parent) { return std::make_unique<StatusCommand>(parent); }
+
+}  // namespace procpool::cli

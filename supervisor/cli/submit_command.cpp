@@ -1,0 +1,93 @@
+// `procpool submit KIND INPUT...`: tasks for a running `procpool serve` (its socket) or
+// for every host of a Redis queue; prints each result line.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "supervisor/batch/intake.hpp"
+#include "supervisor/batch/run.hpp"
+#include "supervisor/cli/command.hpp"
+#include "supervisor/cli/kind_flags.hpp"
+#include "supervisor/cli/kinds.hpp"
+#include "supervisor/cli/pool_flags.hpp"
+#include "supervisor/redis/producer.hpp"
+#include "supervisor/service/server.hpp"
+
+namespace procpool::cli {
+namespace {
+
+// submit's options for the kind: its flags given (kinds known here) and -o KEY=VALUE, as
+// written; the server (or each Redis host) checks them against its own kinds and config.
+KindOptions request_options(const KindRegistry& registry, const std::string& kind, const KindFlags& flags,
+                            const std::vector<std::string>& generic) {
+  const KindInfo* info = registry.find(kind);
+  const KindSchema schema = info != nullptr ? info->schema() : KindSchema{kind, "", {}, {}};
+  flags.check_all_claimed({&schema});
+  KindOptions options = flags.given_for(schema);
+  for (const std::string& pair : generic) {
+    const auto eq = pair.find('=');
+    if (eq == std::string::npos || eq == 0) throw supervisor::UsageError("-o takes KEY=VALUE, not '" + pair + "'");
+    options.set(pair.substr(0, eq), pair.substr(eq + 1));
+  }
+  return options;
+}
+
+class SubmitCommand final : public Command {
+ public:
+  SubmitCommand(CLI::App& parent, const Invocation& inv) {
+    app_ = parent.add_subcommand("submit", "Give tasks to a running procpool serve; print each result line.");
+    app_->add_option("--socket", socket_, "The server's socket")->capture_default_str();
+    app_->add_option("kind", kind_, "Task kind")->required();
+    app_->add_option("inputs", inputs_, "Inputs, one task each");
+    app_->add_option("--input-file", input_file_, "Read more inputs from FILE, one per line (- for stdin)");
+    add_producer_flags(app_, producer_,
+                       "Enqueue on the Redis Streams queue at HOST:PORT instead, for every host serving it");
+    app_->add_option("--plugin", plugins_, "Know the kinds of the shared library PATH, for their option flags")
+        ->allow_extra_args(false);
+    app_->add_option("-o,--option", generic_,
+                     "Give the kind the option KEY=VALUE (repeatable), for kinds not known here; the server checks it")
+        ->allow_extra_args(false);
+    // The kinds' options travel with the request; the server checks them.
+    if (inv.named() == "submit") flags_.add_to(app_, schemas(*inv.registry));
+  }
+
+  CLI::App* app() const override { return app_; }
+
+  int execute(const Invocation& inv) override {
+    if (!input_file_.empty()) {
+      std::vector<std::string> more;
+      try {
+        more = supervisor::read_input_file(input_file_);
+      } catch (const std::runtime_error& e) {
+        throw supervisor::UsageError(e.what());
+      }
+      inputs_.insert(inputs_.end(), more.begin(), more.end());
+    }
+    const KindInfo* known = inv.registry->find(kind_);
+    if (known != nullptr && takes_words(known->schema())) flags_.set_after_dashes(inv.after_dashes);
+    else inputs_.insert(inputs_.end(), inv.after_dashes.begin(), inv.after_dashes.end());
+    if (inputs_.empty()) throw supervisor::UsageError("no inputs");
+    const KindOptions options = request_options(*inv.registry, kind_, flags_, generic_);
+    if (producer_.address.empty()) return supervisor::submit(socket_, kind_, options, inputs_);
+    return supervisor::redis::produce(producer_.resolved(), kind_, options, inputs_,
+                                      [](const std::string& line, const std::string&) {
+                                        std::fwrite(line.data(), 1, line.size(), stdout);
+                                        std::fputc('\n', stdout);
+                                      });
+  }
+
+ private:
+  CLI::App* app_ = nullptr;
+  std::string socket_ = supervisor::kDefaultSocketPath, kind_, input_file_;
+  std::vector<std::string> inputs_, plugins_, generic_;
+  ProducerFlags producer_;
+  KindFlags flags_;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> add_submit(CLI::App& parent, const Invocation& inv) {
+  return std::make_unique<SubmitCommand>(parent, inv);
+}
+
+}  // namespace procpool::cli

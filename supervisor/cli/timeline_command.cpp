@@ -1,0 +1,30 @@
+// `procpool timeline RESULTS -o FILE`: an earlier run drawn from its --results file.
+#include <string>
+
+#include "supervisor/batch/run.hpp"
+#include "supervisor/cli/command.hpp"
+
+namespace procpool::cli {
+namespace {
+
+class TimelineCommand final : public Command {
+ public:
+  explicit TimelineCommand(CLI::App& parent) {
+    app_ = parent.add_subcommand("timeline", "Draw an earlier run from its --results file as SVG.");
+    app_->add_option("results", results_, "The run's results (JSON lines)")->required();
+    app_->add_option("-o,--output", svg_, "The SVG file to write")->required();
+  }
+
+  CLI::App* app() const override { return app_; }
+  int execute(const Invocation&) override { return supervisor::draw_timeline(results_, svg_); }
+
+ private:
+  CLI::App* app_ = nullptr;
+  std::string results_, svg_;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> add_timeline(CLI::App& parent) { return std::make_unique<TimelineCommand>(parent); }
+
+}  // namespace procpool::cli
