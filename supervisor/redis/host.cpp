@@ -22,17 +22,9 @@ constexpr const char* kGroup = "pp";
 
 uint64_t now_ms() { return ipc::monotonic_ns() / 1'000'000; }
 
-std::string field(const Reply& fields, const std::string& name) {
-  for (std::size_t i = 0; i + 1 < fields.elements.size(); i += 2)
-    if (fields.elements[i].str == name) return fields.elements[i + 1].str;
-  return {};
-}
 
 }  // namespace
 
-std::string jobs_key(const std::string& queue) { return "pp:{" + queue + "}:jobs"; }
-std::string dead_key(const std::string& queue) { return "pp:{" + queue + "}:dead"; }
-std::string done_key(const std::string& queue, const std::string& job) { return "pp:{" + queue + "}:done:" + job; }
 
 Host::Host(HostSettings settings, std::function<void(int, const std::string&)> log)
     : settings_(std::move(settings)), log_(std::move(log)) {
@@ -195,29 +187,10 @@ void Host::send_finishes(Client& redis) {
 
 bool Host::parse_entry(const Reply& entry, Job* job, std::string* why) const {
   job->entry = entry.elements.at(0).str;
-  const Reply& fields = entry.elements.at(1);
-  job->job = field(fields, "job");
-  job->kind = field(fields, "kind");
-  job->reply = field(fields, "reply");
-  const auto inputs = nlohmann::json::parse(field(fields, "inputs"), nullptr, false);
-  if (job->job.empty()) *why = "the entry has no \"job\" field";
-  else if (job->kind.empty()) *why = "the entry has no \"kind\" field";
-  else if (job->reply.empty()) *why = "the entry has no \"reply\" field";
-  else if (!inputs.is_array() || inputs.empty()) *why = "\"inputs\" must be a JSON array of strings, not empty";
-  if (!why->empty()) return false;
-  for (const auto& in : inputs) {
-    if (!in.is_string()) {
-      *why = "\"inputs\" must be a JSON array of strings";
-      return false;
-    }
-    job->inputs.push_back(in.get<std::string>());
-  }
-  const std::string options = field(fields, "options");  // optional: the kind's options
-  if (options.empty()) return true;
-  auto parsed = options_from_json(options, why);
-  if (!parsed) return false;
-  job->options = std::move(*parsed);
-  return true;
+  std::vector<std::string> fields;
+  fields.reserve(entry.elements.at(1).elements.size());
+  for (const Reply& f : entry.elements.at(1).elements) fields.push_back(f.str);
+  return decode_entry(fields, job, why);
 }
 
 // XREADGROUP: after a (re)start first the entries this consumer already holds (from its
@@ -292,12 +265,7 @@ void Host::take_over(Client& redis) {
     if (pending[i].type == Reply::Type::Array && !pending[i].elements.empty() &&
         pending[i].elements[0].elements.size() >= 4)
       deliveries = pending[i].elements[0].elements[3].integer;
-    unsigned limit = settings_.max_attempts;
-    if (const std::string m = field(entry.elements[1], "max_attempts"); !m.empty()) {
-      char* end = nullptr;
-      const long long given = std::strtoll(m.c_str(), &end, 10);
-      if (end != m.c_str() && *end == '\0') limit = static_cast<unsigned>(std::clamp(given, 1LL, 100LL));
-    }
+    const unsigned limit = ok && job.max_attempts != 0 ? job.max_attempts : settings_.max_attempts;
     if (ok && deliveries <= static_cast<long long>(limit)) {
       log_(1, "took over entry " + job.entry + " (job " + job.job + ") from a lost host; delivery " +
                   std::to_string(deliveries));

@@ -16,6 +16,7 @@
 
 #include "ipc/kind_options.hpp"
 #include "supervisor/redis/client.hpp"
+#include "supervisor/redis/queue.hpp"
 
 namespace procpool::supervisor::redis {
 
@@ -29,18 +30,9 @@ struct HostSettings {
   std::size_t max_entries = 64;     // entries held at once (each a chunk of tasks)
 };
 
-std::string jobs_key(const std::string& queue);
-std::string dead_key(const std::string& queue);
-std::string done_key(const std::string& queue, const std::string& job);
-
 // A claimed entry, for the loop to run.
-struct Job {
+struct Job : Entry {
   std::string entry;  // its stream id
-  std::string job;    // the producer's id
-  std::string kind;
-  KindOptions options;  // the kind's options the producer gave (the entry's "options")
-  std::string reply;
-  std::vector<std::string> inputs;
 };
 
 class Host {

@@ -12,7 +12,7 @@
 #include "ipc/clock.hpp"
 #include "ipc/kind_schema.hpp"
 #include "supervisor/redis/client.hpp"
-#include "supervisor/redis/host.hpp"
+#include "supervisor/redis/queue.hpp"
 
 namespace procpool::supervisor::redis {
 
@@ -84,7 +84,7 @@ int produce(const ProducerSettings& settings, const std::string& kind, const Kin
   try {
     Connection redis(settings);
     const std::string client = client_id();
-    const std::string reply = "pp:{" + settings.queue + "}:reply:" + client;
+    const std::string reply = reply_key(settings.queue, client);
     std::map<std::string, std::vector<std::string>> jobs;  // job id -> its inputs
     std::vector<std::vector<std::string>> adds;
     const std::size_t chunk = std::max<std::size_t>(1, settings.chunk);
@@ -92,12 +92,7 @@ int produce(const ProducerSettings& settings, const std::string& kind, const Kin
       const std::string job = client + ":" + std::to_string(i / chunk);
       std::vector<std::string> part(inputs.begin() + static_cast<std::ptrdiff_t>(i),
                                     inputs.begin() + static_cast<std::ptrdiff_t>(std::min(inputs.size(), i + chunk)));
-      adds.push_back({"XADD", jobs_key(settings.queue), "*", "job", job, "kind", kind, "inputs", json(part).dump(),
-                      "reply", reply});
-      if (!options.empty()) {
-        adds.back().emplace_back("options");
-        adds.back().push_back(options_to_json(options));
-      }
+      adds.push_back(xadd_command(settings.queue, {job, kind, options, reply, part}));
       jobs.emplace(job, std::move(part));
     }
     // Pipelined, 1000 entries a round trip. A batch cut off by a lost connection is sent
