@@ -19,6 +19,17 @@ namespace bip = boost::interprocess;
 
 namespace procpool::ipc {
 
+const char* child_state_name(ChildState s) {
+  switch (s) {
+    case ChildState::Empty: return "empty";
+    case ChildState::Starting: return "starting";
+    case ChildState::Ready: return "ready";
+    case ChildState::Exiting: return "exiting";
+    case ChildState::Retired: return "retired";
+  }
+  return "unknown";
+}
+
 struct Segment::Mapping {
   bip::shared_memory_object shm;
   bip::mapped_region region;

@@ -21,7 +21,7 @@
 namespace procpool::ipc {
 
 inline constexpr uint64_t kSegmentMagic = 0x6c6f6f70636f7270ull;  // "procpool"
-inline constexpr uint32_t kLayoutVersion = 4;  // 4: PoolStats::done has kStatusCount counters
+inline constexpr uint32_t kLayoutVersion = 4;  // 4: PoolStats::done has kStatusCount counters; ChildState without Busy
 
 // Written by the supervisor before any child attaches; read-only afterwards.
 struct SegmentHeader {

@@ -21,8 +21,12 @@
 
 namespace procpool::ipc {
 
-// Retired: written by the supervisor when a shrunk pool's child has left the slot.
-enum class ChildState : uint32_t { Empty = 0, Starting = 1, Ready = 2, Busy = 3, Exiting = 4, Retired = 5 };
+// The one state a slot shows across processes: the child's word on where it is, and
+// Retired, the supervisor's when a shrunk pool's child has left the slot. (Whether it is
+// busy is running(); the supervisor's own bookkeeping of a slot is engine/ business.)
+enum class ChildState : uint32_t { Empty = 0, Starting = 1, Ready = 2, Exiting = 3, Retired = 4 };
+// "empty", "starting", "ready", "exiting", "retired" (`procpool status`).
+const char* child_state_name(ChildState s);
 
 // The task a child is running (of a child running many at once: the oldest).
 struct RunningTask {

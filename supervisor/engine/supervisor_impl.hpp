@@ -29,6 +29,8 @@ struct TaskEntry {
   bool isolate = false;
 };
 
+// The supervisor's own view of a slot, never shared: the child's word is
+// ipc::ChildState, read by `procpool status`; this is what the loop decided.
 enum class SlotState { Dead, Starting, Ready, Stopping };
 
 // Why the supervisor killed a child, which decides what its running task's result is.

@@ -48,18 +48,6 @@ std::vector<Found> find_pools(pid_t only) {
   return out;
 }
 
-const char* state_name(ipc::ChildState s) {
-  switch (s) {
-    case ipc::ChildState::Empty: return "empty";
-    case ipc::ChildState::Starting: return "starting";
-    case ipc::ChildState::Ready: return "ready";
-    case ipc::ChildState::Busy: return "busy";
-    case ipc::ChildState::Exiting: return "exiting";
-    case ipc::ChildState::Retired: return "retired";
-  }
-  return "unknown";
-}
-
 // Everything shown, read once (relaxed loads of values each written by one side).
 json snapshot(const Found& f) {
   const auto seg = ipc::Segment::attach(f.name, /*read_only=*/true);
@@ -95,7 +83,7 @@ json snapshot(const Found& f) {
     w["pid"] = pid;
     w["generation"] = c.generation();
     const std::optional<ipc::RunningTask> task = c.running();
-    w["state"] = task ? "busy" : state_name(c.state());
+    w["state"] = task ? "busy" : ipc::child_state_name(c.state());
     if (task) {
       ++running;
       w["task"] = task->task_id;
