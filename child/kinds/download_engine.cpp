@@ -59,7 +59,7 @@ void remove_stale_temporaries(const std::string& dir) {
     struct stat st{};
     if (pid <= 0 || lstat(entry.path().c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != getuid()) continue;
     if (kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // its writer lives
-    unlink(entry.path().c_str());
+    unlink(entry.path().c_str());  // best effort: one left is only a stray hidden file, swept next time
   }
 }
 

@@ -38,7 +38,7 @@ int listen_unix(const std::string& path) {
       ::close(fd);
       throw std::runtime_error("another procpool serve is listening on " + path);
     }
-    ::unlink(path.c_str());
+    ::unlink(path.c_str());  // unchecked: the rename below replaces it anyway
   }
   // Bound and listening under a temporary name, then renamed into place: a client that
   // sees the path can connect (between bind and listen it would be refused). Owner and
@@ -50,7 +50,7 @@ int listen_unix(const std::string& path) {
     throw std::runtime_error("socket path too long: " + path);
   }
   std::memcpy(tmp.sun_path, tmp_path.c_str(), tmp_path.size() + 1);
-  ::unlink(tmp_path.c_str());
+  ::unlink(tmp_path.c_str());  // a stale one of a dead pid; if it stays, bind says so
   const mode_t old = umask(0117);
   const int rc = bind(fd, reinterpret_cast<sockaddr*>(&tmp), sizeof tmp);
   const int bind_errno = errno;
