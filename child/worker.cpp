@@ -1,5 +1,6 @@
 #include "child/worker.hpp"
 
+#include "child/leftovers.hpp"
 #include "child/plugin_loader.hpp"
 
 #include <poll.h>
@@ -70,6 +71,7 @@ class Worker {
 
   int run() {
     if (!load_kinds()) return 3;
+    leftovers_.keep_current();
     set_state(ipc::ChildState::Ready);
     for (;;) {
       std::string_view record;
@@ -270,6 +272,7 @@ class Worker {
     show_oldest_async();  // 0 unless async tasks wait behind this one
     tasks_.pop();
     tasks_.release();
+    if (running_.empty()) leftovers_.after_task(result.end_ns);
     return true;
   }
 
@@ -386,6 +389,7 @@ class Worker {
     running_.erase(it);
     slot_.control->count_finished(result.end_ns - result.start_ns);
     if (was_oldest) show_oldest_async();
+    if (running_.empty()) leftovers_.after_task(result.end_ns);
   }
 
   // The control block names the oldest running async task (or none), so the
@@ -432,6 +436,7 @@ class Worker {
       if (tasks_.has_data()) return true;
       sched_yield();  // on a machine with fewer cores than processes, let the supervisor run
     }
+    if (running_.empty()) leftovers_.after_task(spin_until, true);  // nothing a task left lives on while we wait
     if (tasks_.prepare_sleep()) {
       if (wake_by_eventfd_) {
         pollfd pfd{args_.task_wake_fd, POLLIN, 0};
@@ -486,6 +491,7 @@ class Worker {
   std::vector<uint64_t> run_ewma_ns_;  // per kind; starts "long", so first tasks are measured
   uint64_t rss_kb_ = 0;
   uint64_t rss_read_ns_ = 0;
+  Leftovers leftovers_;
 };
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <new>
@@ -125,6 +126,13 @@ std::unique_ptr<Segment> Segment::attach(const std::string& name, bool read_only
 
 Segment::~Segment() {
   if (owner_) bip::shared_memory_object::remove(name_.c_str());
+}
+
+void Segment::set_containment(std::string_view description) {
+  auto* header = static_cast<SegmentHeader*>(base_);
+  const std::size_t n = std::min(description.size(), sizeof header->containment - 1);
+  std::memcpy(header->containment, description.data(), n);
+  header->containment[n] = '\0';
 }
 
 PoolStats& Segment::stats() const {

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "ipc/doorbell.hpp"
 #include "ipc/ring.hpp"
@@ -21,7 +22,7 @@
 namespace procpool::ipc {
 
 inline constexpr uint64_t kSegmentMagic = 0x6c6f6f70636f7270ull;  // "procpool"
-inline constexpr uint32_t kLayoutVersion = 4;  // 4: PoolStats::done has kStatusCount counters; ChildState without Busy
+inline constexpr uint32_t kLayoutVersion = 5;  // 5: the header names the containment
 
 // Written by the supervisor before any child attaches; read-only afterwards.
 struct SegmentHeader {
@@ -34,6 +35,7 @@ struct SegmentHeader {
   uint64_t total_size;
   uint64_t supervisor_pid;
   uint64_t created_ns;
+  char containment[176];  // NUL-terminated: how workers are contained, for `procpool status`
 };
 static_assert(std::is_trivially_copyable_v<SegmentHeader>);
 
@@ -80,6 +82,8 @@ class Segment {
   const std::string& name() const { return name_; }
   const SegmentHeader& header() const { return *static_cast<const SegmentHeader*>(base_); }
   PoolStats& stats() const;
+  // Supervisor, before any child attaches: cut to fit.
+  void set_containment(std::string_view description);
   SlotView slot(uint32_t index) const;
 
  private:

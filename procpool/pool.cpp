@@ -102,6 +102,7 @@ struct PoolCore final : supervisor::Remote, supervisor::PoolEvents {
   int efd = -1;
   ipc::Doorbell bell;  // the loop's sleeping flag (in-process use of the same protocol)
   unsigned workers = 0;
+  std::string containment;
 
   std::mutex m;  // guards the inbox below
   std::vector<Posted> posts;
@@ -287,6 +288,9 @@ Pool::Pool(Options options) : core_(std::make_shared<PoolCore>()) {
   popts.hard_memory_per_child = options.hard_memory_per_child;
   popts.plugins = options.plugins;
   popts.child_exe = options.executable;
+  const auto containment = supervisor::containment_from_name(options.containment);
+  if (!containment) throw PoolError("containment must be auto, cgroup2, cgroup1 or process-group, not '" + options.containment + "'");
+  popts.containment = *containment;
   if (!options.initializer.empty()) {
     auto it = core_->kind_ids.find(options.initializer);
     if (it == core_->kind_ids.end()) throw PoolError("initializer: unknown task kind '" + options.initializer + "'");
@@ -305,6 +309,7 @@ Pool::Pool(Options options) : core_(std::make_shared<PoolCore>()) {
       supervisor::Supervisor supervisor(popts, specs);
       const std::string error = supervisor.start_up();
       core->workers = supervisor.workers();
+      core->containment = supervisor.containment();
       started.set_value(error);
       reported = true;
       if (!error.empty()) {
@@ -329,6 +334,7 @@ Pool::Pool(Options options) : core_(std::make_shared<PoolCore>()) {
 Pool::~Pool() { shutdown(true, false); }
 
 unsigned Pool::workers() const { return core_->workers; }
+const std::string& Pool::containment() const { return core_->containment; }
 
 void Pool::shutdown(bool wait, bool cancel_pending) {
   {

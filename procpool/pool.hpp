@@ -134,6 +134,9 @@ struct Options {
   std::vector<std::string> plugins;     // shared libraries with more kinds
   std::map<std::string, KindOptions> kind_options;  // e.g. {"thumbnail", size=64x64}
   std::string executable;               // default: this program, in child mode
+  // What holds each worker and all its tasks start (README): "auto", "cgroup2",
+  // "cgroup1" or "process-group"; a forced one the machine lacks fails the Pool.
+  std::string containment = "auto";
 };
 
 class Pool {
@@ -146,6 +149,8 @@ class Pool {
   Pool& operator=(const Pool&) = delete;
 
   unsigned workers() const;
+  // How the workers are contained here: "cgroup v2 (/sys/fs/cgroup/...)", "process groups".
+  const std::string& containment() const;
 
   TaskFuture submit(const std::string& kind, std::string input);
   template <typename In>

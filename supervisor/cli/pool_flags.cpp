@@ -53,6 +53,11 @@ void add_pool_flags(CLI::App* app, PoolFlags& f) {
       ->check(CLI::Range(1u, 1000000u));
   app->add_option("--restart-period", f.restart_period, "SECONDS for --max-restarts (default 10)")
       ->check(CLI::Range(1u, 86400u));
+  app->add_option("--containment", f.containment,
+                  "What holds each worker and everything its tasks start, killed with it: auto (the first that "
+                  "works here), cgroup2, cgroup1 or process-group")
+      ->check(CLI::IsMember({"auto", "cgroup2", "cgroup1", "process-group"}))
+      ->capture_default_str();
   app->add_option("--plugin", f.pool.plugins, "Load task kinds from the shared library PATH (repeatable)")
       ->allow_extra_args(false);  // one PATH per --plugin; what follows is an input
 }
@@ -74,6 +79,7 @@ supervisor::PoolOptions pool_options(PoolFlags f) {
     if (!bytes) throw supervisor::UsageError(std::string(name) + " must be a size like 512M or 2G, not '" + *text + "'");
     *target = *bytes;
   }
+  f.pool.containment = supervisor::containment_from_name(f.containment).value_or(supervisor::ContainmentMode::Auto);
   for (std::string& plugin : f.pool.plugins) {
     std::error_code ec;
     const auto absolute = std::filesystem::absolute(plugin, ec);

@@ -12,6 +12,7 @@ namespace procpool::cli {
 struct PoolFlags {
   supervisor::PoolOptions pool;
   std::string timeout, max_memory, hard_memory;  // kept as text, checked by pool_options()
+  std::string containment = "auto";
   unsigned restart_period = 10;
 };
 

@@ -42,6 +42,7 @@ const Key kKeys[] = {
     {"pool", "hard-memory-per-child", Type::Size, 0, 0, "", "kill a worker over SIZE at once (default: 2 x max-memory-per-child, else half the RAM)"},
     {"pool", "max-restarts", Type::Int, 1, 1000000, "", "stop when workers died more than N times within restart-period (default: max(20, 2 x workers))"},
     {"pool", "restart-period", Type::Int, 1, 86400, "10", "seconds, for max-restarts"},
+    {"pool", "containment", Type::String, 0, 0, "\"auto\"", "what holds each worker and all it starts: \"auto\" (the first of these that works here), \"cgroup2\", \"cgroup1\" or \"process-group\""},
     {"pool", "plugin", Type::StringList, 0, 0, "[]", "shared libraries with more task kinds"},
     {"serve", "socket", Type::String, 0, 0, "\"/run/procpool/procpool.sock\"", "procpool serve: the Unix socket clients connect to (mode 0660)"},
     {"serve", "results", Type::String, 0, 0, "", "procpool serve: append every result as a JSON line to this file (default: none)"},

@@ -43,6 +43,8 @@ Supervisor::Impl::Impl(PoolOptions options, std::vector<KindSpec> kinds)
 
   ipc::remove_stale_segments();
   segment_ = ipc::Segment::create(capacity_, options_.ring_capacity);
+  containment_ = std::make_unique<Containment>(options_.containment, capacity_, options_.handle_signals);
+  segment_->set_containment(containment_->description());
 
   if (options_.handle_signals) {
     // SIGINT/SIGTERM arrive through a signalfd: the loop acts on them between batches.
@@ -146,6 +148,7 @@ Supervisor::Impl::~Impl() {
   std::vector<int> fds{epoll_fd_, wake_fd_, signal_fd_, timer_fd_};
   for (const ChildSlot& slot : slots_) fds.push_back(slot.task_wake_fd);
   slots_.clear();  // reaps
+  containment_.reset();  // what the workers left dies, and the cgroups go
   for (int fd : fds)
     if (fd >= 0) close(fd);
 }
@@ -163,6 +166,12 @@ void Supervisor::Impl::spawn(ChildSlot& slot) {
     if (!slot.tasks.try_write(def.data(), def.size()))
       throw std::runtime_error("kind options of " + std::to_string(def.size()) + " bytes do not fit the ring");
   slot.tasks.publish();
+  reset_slot(slot);
+  start_process(slot);
+}
+
+// What the slot knew of its previous child, forgotten.
+void Supervisor::Impl::reset_slot(ChildSlot& slot) {
   slot.inflight.clear();
   slot.isolating = false;
   slot.concurrency.clear();
@@ -178,10 +187,14 @@ void Supervisor::Impl::spawn(ChildSlot& slot) {
   slot.respawn_at_ns = 0;
   slot.config_epoch = config_epoch_;
   ipc::eventfd_drain(slot.task_wake_fd);  // wake-ups meant for the previous child
+}
 
+// The child itself: started in its container, and watched through its pidfd.
+void Supervisor::Impl::start_process(ChildSlot& slot) {
   // The slot's eventfd is inherited by its own child only: close-on-exec is lifted just
   // for this start (the loop thread alone starts children).
   ipc::check_sys(fcntl(slot.task_wake_fd, F_SETFD, 0), "fcntl");
+  const Placement placement = containment_->prepare(static_cast<unsigned>(slot.index));
   try {
     slot.process = ChildProcess::start(
         exe_,
@@ -189,11 +202,13 @@ void Supervisor::Impl::spawn(ChildSlot& slot) {
                                 getpid(), slot.task_wake_fd}),
         // PROCPOOL_CHILD: a program that forgot procpool::init() refuses to start a pool
         // in its children instead of forking without end.
-        {{"MAGICK_THREAD_LIMIT", "1"}, {"OMP_NUM_THREADS", "1"}, {"PROCPOOL_CHILD", "1"}});
+        {{"MAGICK_THREAD_LIMIT", "1"}, {"OMP_NUM_THREADS", "1"}, {"PROCPOOL_CHILD", "1"}}, placement);
   } catch (...) {
     fcntl(slot.task_wake_fd, F_SETFD, FD_CLOEXEC);  // already failing: the start's error is the one to tell
+    containment_->abandon_start();
     throw;
   }
+  containment_->started(static_cast<unsigned>(slot.index), slot.process->pid());
   // A child we cannot watch would die unseen, its tasks never requeued: kill it (the
   // destructor reaps) and fail the start instead.
   epoll_event ev{};
@@ -213,6 +228,7 @@ void Supervisor::Impl::spawn(ChildSlot& slot) {
 void Supervisor::Impl::handle_exit(ChildSlot& slot) {
   ipc::check_sys(epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, slot.process->pidfd(), nullptr), "epoll_ctl");
   const int status = slot.process->wait_exit();
+  containment_->kill(static_cast<unsigned>(slot.index));  // what its tasks started dies with it
   const SlotState was = slot.state;
   // Results it published before dying are whole (see ring.hpp) and kept.
   if (!slot.violated) drain(slot);
@@ -363,7 +379,7 @@ void Supervisor::Impl::stop_children_gracefully() {
       slot.state = SlotState::Stopping;
     } else {
       slot.kill_reason = KillReason::Shutdown;
-      slot.process->kill(SIGKILL);
+      kill_tree(slot);
     }
   }
   const uint64_t deadline = ipc::monotonic_ns() + 5'000'000'000ull;
@@ -384,8 +400,21 @@ void Supervisor::Impl::kill_all_children() {
   for (ChildSlot& slot : slots_) {
     if (slot.state == SlotState::Dead || !slot.process) continue;
     slot.kill_reason = KillReason::Shutdown;
-    slot.process->kill(SIGKILL);
+    kill_tree(slot);
   }
+}
+
+void Supervisor::Impl::kill_tree(ChildSlot& slot) {
+  slot.process->kill(SIGKILL);  // through its pidfd, first: the worker is what the loop waits on
+  containment_->kill(static_cast<unsigned>(slot.index));
+}
+
+void Supervisor::Impl::reap_orphans() {
+  if (containment_->mode() != ContainmentMode::ProcessGroup) return;
+  std::vector<pid_t> workers;
+  for (const ChildSlot& slot : slots_)
+    if (slot.process) workers.push_back(slot.process->pid());
+  containment_->reap_orphans(workers);
 }
 
 }  // namespace procpool::supervisor

@@ -133,7 +133,7 @@ void Supervisor::Impl::protocol_violation(ChildSlot& slot, const std::string& wh
   slot.violated = true;
   slot.kill_reason = KillReason::Violation;
   slot.kill_detail = "killed for a protocol violation (" + what + ")";
-  if (slot.process) slot.process->kill(SIGKILL);
+  if (slot.process) kill_tree(slot);
 }
 
 // How many tasks a child may hold: what it runs at once plus a queue sized to about

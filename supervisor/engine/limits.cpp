@@ -72,7 +72,7 @@ void Supervisor::Impl::service_timers() {
     retire_or_refresh(slot);
     if (slot.state == SlotState::Starting && now - slot.spawned_ns > options_.start_timeout_ns) {
       slot.fatal_message = "not ready within " + seconds(options_.start_timeout_ns);
-      slot.process->kill(SIGKILL);
+      kill_tree(slot);
       // The pool's first workers: it cannot start. A replacement (stopped, starved): a
       // crash like any other, under the crash-loop limit.
       slot.kill_reason = KillReason::StartTimeout;
@@ -100,7 +100,7 @@ void Supervisor::Impl::check_task_timeout(ChildSlot& slot, uint64_t now) {
     if (limit != 0 && now > slot.progress_ns && now - slot.progress_ns > limit) {
       slot.kill_reason = KillReason::Timeout;
       slot.kill_detail = "stalled: no task started or finished for " + seconds(now - slot.progress_ns);
-      slot.process->kill(SIGKILL);
+      kill_tree(slot);
     }
     return;
   }
@@ -110,7 +110,7 @@ void Supervisor::Impl::check_task_timeout(ChildSlot& slot, uint64_t now) {
   if (limit == 0 || started == 0 || now < started || now - started <= limit) return;
   slot.kill_reason = KillReason::Timeout;
   slot.kill_detail = "timed out after " + seconds(now - started) + " (limit " + seconds(limit) + ")";
-  slot.process->kill(SIGKILL);
+  kill_tree(slot);
 }
 
 void Supervisor::Impl::check_memory(ChildSlot& slot) {
@@ -119,7 +119,7 @@ void Supervisor::Impl::check_memory(ChildSlot& slot) {
   if (rss > hard) {
     slot.kill_reason = KillReason::MemoryHard;
     slot.kill_detail = "killed at " + mib(rss) + " RSS, over the hard limit of " + mib(hard);
-    slot.process->kill(SIGKILL);
+    kill_tree(slot);
   } else if (rss > options_.max_memory_per_child) {
     recycle(slot);
   }

@@ -117,6 +117,7 @@ void Supervisor::Impl::handle_signal() {
 
 void Supervisor::Impl::on_tick() {
   service_timers();
+  reap_orphans();
   const uint64_t now = ipc::monotonic_ns();
   if (events_ && now - last_user_tick_ns_ >= 100'000'000) {
     last_user_tick_ns_ = now;
@@ -181,6 +182,7 @@ std::string Supervisor::start_up() {
 uint64_t Supervisor::unfinished() const { return impl_->next_id_ - impl_->done_count_; }
 bool Supervisor::stopping() const { return impl_->stopping_; }
 const std::string& Supervisor::segment_name() const { return impl_->segment_->name(); }
+const std::string& Supervisor::containment() const { return impl_->containment_->description(); }
 
 void Supervisor::shutdown() {
   // Every task has its result by now unless a run was interrupted; whatever is left is

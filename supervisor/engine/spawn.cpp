@@ -9,6 +9,7 @@
 #include <boost/process/exe.hpp>
 #include <boost/process/env.hpp>
 #include <boost/process/environment.hpp>
+#include <boost/process/extend.hpp>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -17,6 +18,21 @@
 namespace bp = boost::process;
 
 namespace procpool::supervisor {
+namespace {
+
+// Runs in the forked child, before exec: async-signal-safe calls only.
+struct TakePlace : bp::extend::handler {
+  const Placement* placement;
+  template <class Executor>
+  void on_exec_setup(Executor& exec) const {
+    if (placement->own_process_group && setpgid(0, 0) != 0)
+      exec.set_error(std::error_code(errno, std::system_category()), "setpgid");
+    for (int fd : placement->procs_fds)
+      if (::write(fd, "0", 1) != 1) exec.set_error(std::error_code(errno, std::system_category()), "joining its cgroup");
+  }
+};
+
+}  // namespace
 
 struct ChildProcess::Impl {
   bp::child child;
@@ -35,14 +51,17 @@ ChildProcess::ChildProcess(std::unique_ptr<Impl> impl)
 }
 
 std::unique_ptr<ChildProcess> ChildProcess::start(const std::string& exe, const std::vector<std::string>& args,
-                                                  const std::vector<std::pair<std::string, std::string>>& env) {
+                                                  const std::vector<std::pair<std::string, std::string>>& env,
+                                                  const Placement& placement) {
   bp::environment environment = boost::this_process::environment();
   // set(), not operator[]: Boost 1.74's find() behind operator[] reads past the end of
   // shorter entries (AddressSanitizer caught it).
   for (const auto& [key, value] : env) environment.set(key, value);
   auto impl = std::make_unique<Impl>();
   try {
-    impl->child = bp::child(bp::exe = exe, bp::args = args, environment);
+    TakePlace place;
+    place.placement = &placement;
+    impl->child = bp::child(bp::exe = exe, bp::args = args, environment, place);
   } catch (const bp::process_error& e) {
     throw std::runtime_error("cannot start " + exe + ": " + e.what());
   }

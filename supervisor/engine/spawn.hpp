@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "supervisor/engine/containment.hpp"
+
 namespace procpool::supervisor {
 
 class ChildProcess {
@@ -15,8 +17,11 @@ class ChildProcess {
   // Starts exe with args (exec, never a bare fork of this process), with the given
   // variables added to this process's environment. Throws std::runtime_error naming the
   // executable if it cannot be started.
+  // Before its exec the child takes its place (its cgroups, or a process group of its
+  // own); it fails to start rather than run outside them.
   static std::unique_ptr<ChildProcess> start(const std::string& exe, const std::vector<std::string>& args,
-                                             const std::vector<std::pair<std::string, std::string>>& env);
+                                             const std::vector<std::pair<std::string, std::string>>& env,
+                                             const Placement& placement);
   ~ChildProcess();  // kills (SIGKILL) and reaps a child that is still running
 
   pid_t pid() const { return pid_; }

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "supervisor/engine/containment_mode.hpp"
 #include "ipc/records.hpp"
 
 namespace procpool::supervisor {
@@ -46,6 +47,7 @@ struct PoolOptions {
   uint64_t max_memory_per_child = 0;    // bytes of RSS: over it, a child finishes and is replaced
   uint64_t hard_memory_per_child = 0;   // bytes of RSS: over it, a child is killed at once and
                                         // its task charged; 0: 2 x max_memory, else half of RAM
+  ContainmentMode containment = ContainmentMode::Auto;  // what holds each worker's tree
 };
 
 // One task's one and only result, handed to PoolEvents::on_result.
@@ -159,6 +161,8 @@ class Supervisor {
   std::string reconfigure(PoolOptions options, const std::vector<KindSpec>& kinds);
   // The shared segment's name (procpool status and metrics read it).
   const std::string& segment_name() const;
+  // How workers are contained here: "cgroup v2 (/sys/fs/cgroup/...)", "process groups (...)".
+  const std::string& containment() const;
   // Lets every child finish what it holds and exit (SIGKILL after 5 s). The destructor
   // does not wait: it kills the children at once.
   void shutdown();

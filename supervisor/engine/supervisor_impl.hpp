@@ -11,6 +11,7 @@
 
 #include "ipc/ring.hpp"
 #include "ipc/segment.hpp"
+#include "supervisor/engine/containment.hpp"
 #include "supervisor/engine/supervisor.hpp"
 #include "supervisor/engine/spawn.hpp"
 
@@ -92,11 +93,16 @@ struct Supervisor::Impl {
 
   // children.cpp
   void spawn(ChildSlot& slot);
+  void reset_slot(ChildSlot& slot);
+  void start_process(ChildSlot& slot);
   void handle_exit(ChildSlot& slot);
   void requeue_inflight(ChildSlot& slot, int wait_status);
   bool crash_loop();
   void stop_children_gracefully();
   void kill_all_children();
+  // SIGKILL to the worker and everything in its container.
+  void kill_tree(ChildSlot& slot);
+  void reap_orphans();
   void fail_pool(std::string message);
   void recycle(ChildSlot& slot);
   void schedule_respawn(ChildSlot& slot, uint64_t delay_ns);
@@ -143,6 +149,7 @@ struct Supervisor::Impl {
   std::size_t base_kinds_ = 0;                 // how many kinds the pool was made with
   std::vector<std::string> kind_definitions_;  // LoadPlugin and DefineKind records, sent first
   std::unique_ptr<ipc::Segment> segment_;
+  std::unique_ptr<Containment> containment_;  // declared after segment_: gone before it
   // Reserved to capacity_ at start and never reallocated (the loop holds references);
   // slots past target_workers_ are retired.
   std::vector<ChildSlot> slots_;

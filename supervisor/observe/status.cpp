@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -58,6 +59,7 @@ json snapshot(const Found& f) {
   json pool;
   pool["pid"] = f.pid;
   pool["uptime_s"] = up_s;
+  pool["containment"] = std::string(h.containment, strnlen(h.containment, sizeof h.containment));
   pool["submitted"] = st.submitted.load(std::memory_order_relaxed);
   pool["queued"] = st.queued.load(std::memory_order_relaxed);
   pool["restarts"] = st.restarts.load(std::memory_order_relaxed);
@@ -121,6 +123,7 @@ std::string text(const json& p) {
   std::snprintf(line, sizeof line, ", %.1f tasks/s over the last seconds", p["rate_per_s"].get<double>());
   out += line;
   out += ", " + std::to_string(p["restarts"].get<uint64_t>()) + " restarts\n";
+  out += "containment: " + p["containment"].get<std::string>() + "\n";
   out += "slot  pid       gen  state     task        running     done     busy%  rss      restarts\n";
   for (const json& w : p["workers"]) {
     const std::string task = w.contains("task") ? "#" + std::to_string(w["task"].get<uint64_t>()) : "-";

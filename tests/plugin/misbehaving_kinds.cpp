@@ -3,12 +3,14 @@
 //
 //   misbehave  input "segv" | "abort" | "exit3" | "hang" | "leak" (without bound) |
 //              "hold:MB" (allocates MB and keeps it) | "sleep:MS" | "spin:US" (busy) |
+//              "fork:ARG" (starts `sleep ARG` in a grandchild of its own and returns) |
 //              anything else (ok: echoes the input)
 //   bad-start  its start() throws: a child that cannot start
 //   amisbehave runs up to 8 tasks at once in one child (an AsyncTaskKind): "sleep:MS"
 //              finishes after MS, "segv:MS" crashes the child after MS, "hang" never
 //              finishes, anything else finishes at once (ok: echoes the input)
 #include <poll.h>
+#include <sys/wait.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -45,6 +47,18 @@ class Misbehave final : public procpool::TaskKind {
         std::memset(block, 1, 64 << 20);
         hoard.push_back(block);
       }
+    }
+    if (input.substr(0, 5) == "fork:") {  // a process that outlives its task, and its parent
+      const std::string seconds(input.substr(5));
+      const pid_t middle = fork();
+      if (middle == 0) {
+        if (fork() == 0) {
+          execlp("sleep", "sleep", seconds.c_str(), static_cast<char*>(nullptr));
+          _exit(127);
+        }
+        _exit(0);
+      }
+      waitpid(middle, nullptr, 0);
     }
     if (input.substr(0, 6) == "sleep:") usleep(static_cast<useconds_t>(std::stoul(std::string(input.substr(6))) * 1000));
     if (input.substr(0, 5) == "spin:") {

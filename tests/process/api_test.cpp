@@ -256,3 +256,20 @@ int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();
 }
+
+TEST(Api, TheContainmentIsChosenAndNamed) {
+  procpool::Options o = two_workers();
+  o.containment = "process-group";
+  {
+    Pool pool(o);
+    EXPECT_EQ(pool.containment(), "process groups");
+    EXPECT_EQ(pool.apply("square", uint64_t{3}).value<uint64_t>(), 9u);
+  }
+  o.containment = "cgroups";
+  try {
+    Pool bad(o);
+    FAIL() << "a containment that does not exist was accepted";
+  } catch (const procpool::PoolError& e) {
+    EXPECT_NE(std::string(e.what()).find("not 'cgroups'"), std::string::npos) << e.what();
+  }
+}

@@ -1,0 +1,14 @@
+#pragma once
+// The processes whose parent is this one, whichever of its threads forked them or
+// adopted them (a subreaper's orphans): what a worker sweeps after its tasks and what a
+// supervisor in process-group containment kills when it adopts them. Linux's
+// /proc/self/task/TID/children.
+#include <sys/types.h>
+
+#include <vector>
+
+namespace procpool::ipc {
+
+std::vector<pid_t> own_children();
+
+}  // namespace procpool::ipc

@@ -1,0 +1,34 @@
+#pragma once
+// The cgroup file systems as this process finds them: where the v2 hierarchy and the v1
+// memory and pids hierarchies are mounted, which cgroup this process is in, and the
+// small reads and writes of their control files. Knows nothing of workers.
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace procpool::supervisor::cgroup {
+
+// A hierarchy this process can see: the folder of its own cgroup in it.
+struct Hierarchy {
+  std::string mount;     // e.g. /sys/fs/cgroup or /sys/fs/cgroup/memory
+  std::string own_path;  // the process's cgroup, relative to the mount: "" or "/a/b"
+  std::string own_dir() const { return mount + own_path; }
+};
+
+// The v2 hierarchy, if one is mounted and this process is in it.
+std::optional<Hierarchy> find_v2();
+// The v1 hierarchy with this controller ("memory", "pids"), if one is mounted.
+std::optional<Hierarchy> find_v1(const std::string& controller);
+
+// Whole-file read; nullopt if it cannot be read.
+std::optional<std::string> read_file(const std::string& path);
+// Writes text to an existing control file; false with errno set if the kernel refuses.
+bool write_file(const std::string& path, const std::string& text);
+// The pids in a cgroup.procs file (empty when it cannot be read).
+std::vector<pid_t> procs(const std::string& dir);
+// Space-separated words of a file such as cgroup.controllers.
+std::vector<std::string> words(const std::string& path);
+
+}  // namespace procpool::supervisor::cgroup

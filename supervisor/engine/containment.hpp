@@ -1,0 +1,77 @@
+#pragma once
+// Containment: each worker lives in a container of its own that holds everything its
+// tasks start, so that whatever kills the worker kills its whole tree.
+//   cgroup2        a cgroup per worker under one of the pool's in the v2 hierarchy
+//                  (where this process may write: run as root, serve with Delegate=yes);
+//                  killed with cgroup.kill
+//   cgroup1        the same in the v1 memory (else pids) hierarchy; killed process by
+//                  process until empty
+//   process-group  no cgroup can be made: each worker leads a process group, killed
+//                  with killpg; procpool's own process is a child subreaper, so orphans
+//                  that left the group come back to it and are killed
+// A keeper process (keeper.hpp) does the same if the supervisor dies without cleaning up.
+#include <sys/types.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "supervisor/engine/containment_mode.hpp"
+#include "supervisor/engine/keeper.hpp"
+
+namespace procpool::supervisor {
+
+// What a forked worker does before it execs: write "0" to each cgroup.procs (which moves
+// the writer), or make itself a process group leader. Async-signal-safe by construction.
+struct Placement {
+  std::vector<int> procs_fds;
+  bool own_process_group = false;
+};
+
+class Containment {
+ public:
+  // Chooses the mode (Auto: the first of cgroup2, cgroup1, process-group that works here;
+  // a forced one the machine lacks throws std::runtime_error saying why) and makes the
+  // pool's cgroup. own_process: procpool's own executable, which may adopt orphans.
+  Containment(ContainmentMode wanted, unsigned slots, bool own_process);
+  ~Containment();  // kills what is left in every container and removes the cgroups
+  Containment(const Containment&) = delete;
+  Containment& operator=(const Containment&) = delete;
+
+  ContainmentMode mode() const { return mode_; }
+  // "cgroup v2 (/sys/fs/cgroup/procpool-12/...)": for the start-up log and `status`.
+  const std::string& description() const { return description_; }
+
+  // Before a slot's worker starts: its container, emptied of what an earlier worker left.
+  // The fds live until started() or abandon_start().
+  Placement prepare(unsigned slot);
+  void started(unsigned slot, pid_t worker);
+  void abandon_start();
+  // Kills every process of the slot's container, its worker included (without waiting:
+  // the worker's pidfd says when it is gone).
+  void kill(unsigned slot);
+  // Process groups in procpool's own process: kill and reap adopted orphans, any child
+  // that is not one of `workers`. Cheap to call on every tick.
+  void reap_orphans(const std::vector<pid_t>& workers);
+
+ private:
+  std::string slot_dir(unsigned slot) const { return pool_dir_ + "/w" + std::to_string(slot); }
+  bool try_cgroup(const std::string& own_dir, unsigned slots, std::string* why);
+  void kill_cgroup(const std::string& dir) const;
+  void start_keeper(unsigned slots);
+  void close_placement();
+
+  ContainmentMode mode_ = ContainmentMode::ProcessGroup;
+  bool own_process_;
+  std::string description_;
+  std::string pool_dir_;          // the pool's cgroup ("" for process groups)
+  bool has_cgroup_kill_ = false;  // v2's cgroup.kill (Linux 5.14)
+  unsigned slots_ = 0;
+  std::vector<pid_t> groups_;     // process groups: each slot's current leader
+  Placement placement_;
+  std::unique_ptr<Keeper> keeper_;
+};
+
+}  // namespace procpool::supervisor
