@@ -125,7 +125,8 @@ void Server::on_idle() {
 void Server::ready() {
   watchdog_ns_ = systemd_watchdog_ns();
   notify_systemd("READY=1\nSTATUS=" + status_line());
-  spdlog::info("serving {} workers on {}", pool_.workers(), request_.socket_path);
+  spdlog::info("serving {} workers on {}; each contained by {}", pool_.workers(), request_.socket_path,
+               pool_.containment());
   if (metrics_fd_ >= 0)
     spdlog::info("metrics on http://127.0.0.1:{}/metrics", request_.metrics_port);
 }
