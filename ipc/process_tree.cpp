@@ -1,6 +1,9 @@
 #include "ipc/process_tree.hpp"
 
 #include <dirent.h>
+#include <signal.h>
+
+#include <cerrno>
 
 #include <fstream>
 #include <string>
@@ -18,6 +21,15 @@ std::vector<pid_t> own_children() {
   }
   closedir(tasks);
   return out;
+}
+
+bool process_lives(pid_t pid) {
+  if (kill(pid, 0) != 0 && errno == ESRCH) return false;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return true;
+  const auto close = line.rfind(')');
+  return close == std::string::npos || close + 2 >= line.size() || line[close + 2] != 'Z';
 }
 
 }  // namespace procpool::ipc

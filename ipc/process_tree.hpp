@@ -10,5 +10,8 @@
 namespace procpool::ipc {
 
 std::vector<pid_t> own_children();
+// The process exists and is not a zombie (dead, its parent yet to reap it). A pid of
+// another user's counts as alive: it cannot be told apart.
+bool process_lives(pid_t pid);
 
 }  // namespace procpool::ipc

@@ -1,5 +1,7 @@
 #include "ipc/segment.hpp"
 
+#include "ipc/process_tree.hpp"
+
 #include <dirent.h>
 #include <signal.h>
 #include <sys/random.h>
@@ -166,7 +168,7 @@ int remove_stale_segments() {
     struct stat st{};
     if (fstatat(dirfd(dir), entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
     if (st.st_uid != getuid() || !S_ISREG(st.st_mode)) continue;  // never another user's
-    if (kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // creator alive
+    if (process_lives(static_cast<pid_t>(pid))) continue;
     if (bip::shared_memory_object::remove(name.c_str())) ++removed;
   }
   closedir(dir);

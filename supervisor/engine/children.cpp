@@ -45,7 +45,21 @@ Supervisor::Impl::Impl(PoolOptions options, std::vector<KindSpec> kinds)
   segment_ = ipc::Segment::create(capacity_, options_.ring_capacity);
   containment_ = std::make_unique<Containment>(options_.containment, capacity_, options_.handle_signals);
   segment_->set_containment(containment_->description());
+  // A constructor that throws runs no destructor: what was opened is released here.
+  try {
+    open_loop_fds();
+    slots_.reserve(capacity_);
+    update_tick_period();
+    for (unsigned i = 0; i < options_.workers; ++i) add_slot();
+    for (ChildSlot& slot : slots_) spawn(slot);
+  } catch (...) {
+    release();
+    throw;
+  }
+}
 
+// The loop's wake-ups: signals (for the command line), children's results, timers.
+void Supervisor::Impl::open_loop_fds() {
   if (options_.handle_signals) {
     // SIGINT/SIGTERM arrive through a signalfd: the loop acts on them between batches.
     // Children unblock them again at start (a blocked mask survives exec).
@@ -67,11 +81,6 @@ Supervisor::Impl::Impl(PoolOptions options, std::vector<KindSpec> kinds)
     ev.data.u64 = static_cast<uint64_t>(fd);
     ipc::check_sys(epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev), "epoll_ctl");
   }
-
-  slots_.reserve(capacity_);
-  update_tick_period();
-  for (unsigned i = 0; i < options_.workers; ++i) add_slot();
-  for (ChildSlot& slot : slots_) spawn(slot);
 }
 
 // Every limit has a default; called again when a reconfigure brings new options.
@@ -143,7 +152,9 @@ uint32_t Supervisor::Impl::assumed_concurrency(const ChildSlot& slot, std::size_
   return 1;
 }
 
-Supervisor::Impl::~Impl() {
+Supervisor::Impl::~Impl() { release(); }
+
+void Supervisor::Impl::release() {
   kill_all_children();
   std::vector<int> fds{epoll_fd_, wake_fd_, signal_fd_, timer_fd_};
   for (const ChildSlot& slot : slots_) fds.push_back(slot.task_wake_fd);
@@ -151,6 +162,7 @@ Supervisor::Impl::~Impl() {
   containment_.reset();  // what the workers left dies, and the cgroups go
   for (int fd : fds)
     if (fd >= 0) close(fd);
+  epoll_fd_ = wake_fd_ = signal_fd_ = timer_fd_ = -1;
 }
 
 void Supervisor::Impl::spawn(ChildSlot& slot) {
@@ -242,12 +254,7 @@ void Supervisor::Impl::handle_exit(ChildSlot& slot) {
   slot.state = SlotState::Dead;
 
   const bool clean_exit = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-  if (was == SlotState::Starting && slot.kill_reason == KillReason::None && !WIFSIGNALED(status)) {
-    // It could not even start (bad kind or options, exec failure): retrying cannot help.
-    fail_pool("a worker could not start: " +
-              (slot.fatal_message.empty() ? describe_wait_status(status) : slot.fatal_message));
-    return;
-  }
+  if (was == SlotState::Starting && slot.kill_reason == KillReason::None && startup_failed(slot, status)) return;
   if (stopping_ || !fatal_.empty()) return;
   if (slot.retired) {  // shrunk away: its tasks are back in the queue (requeue_inflight)
     segment_->slot(static_cast<uint32_t>(slot.index)).control->retire();
@@ -350,6 +357,23 @@ void Supervisor::Impl::requeue_inflight(ChildSlot& slot, int wait_status) {
   }
   slot.inflight.clear();
   slot.isolating = false;
+}
+
+// A worker that dies before it is ready: an exit is its own verdict (bad kind or options,
+// exec failure) and stops the pool at once; a signal may be chance (a kill from outside),
+// so a few in a row, with no worker becoming ready between them, do. True if the pool failed.
+bool Supervisor::Impl::startup_failed(const ChildSlot& slot, int status) {
+  if (WIFSIGNALED(status) && ++startup_deaths_ < kStartupDeathsToFail) return false;
+  std::string what = slot.fatal_message.empty() ? describe_wait_status(status) : slot.fatal_message;
+  if (WIFSIGNALED(status)) {
+    what = "workers die while starting (" + std::to_string(startup_deaths_) + " in a row, last " + what + ")";
+    if (options_.initializer_kind >= 0)
+      what += ", in the initializer '" + kinds_[static_cast<std::size_t>(options_.initializer_kind)].name + "'";
+    fail_pool(what);
+  } else {
+    fail_pool("a worker could not start: " + what);
+  }
+  return true;
 }
 
 bool Supervisor::Impl::crash_loop() {

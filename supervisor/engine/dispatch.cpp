@@ -66,6 +66,7 @@ void Supervisor::Impl::handle_record(ChildSlot& slot, std::string_view record) {
     slot.concurrency = std::move(*concurrency);
     for (std::size_t k = base_kinds_; k < kinds_.size(); ++k) slot.concurrency.push_back(assumed_concurrency(slot, k));
     slot.state = SlotState::Ready;
+    startup_deaths_ = 0;  // workers can start: deaths from now on are not a start-up failure
     slot.progress_ns = ipc::monotonic_ns();
     if (slot.died_ns != 0) respawn_latencies_.push_back(ipc::monotonic_ns() - slot.died_ns);
     slot.died_ns = 0;
@@ -100,6 +101,7 @@ void Supervisor::Impl::handle_result(ChildSlot& slot, const ipc::ResultView& res
   slot.busy_ns += run_ns / slot.concurrency[task.kind];
   ++slot.tasks_done;
   slot.consecutive_crashes = 0;
+  restart_times_ns_.clear();  // a task ran to its end: deaths around it are not a crash loop
   slot.progress_ns = result.header.end_ns;
   if (options_.timeout_percent != 0) record_run_time(task.kind, run_ns);
 

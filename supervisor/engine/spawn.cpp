@@ -30,6 +30,14 @@ struct TakePlace : bp::extend::handler {
     for (int fd : placement->procs_fds)
       if (::write(fd, "0", 1) != 1) exec.set_error(std::error_code(errno, std::system_category()), "joining its cgroup");
   }
+  // In the parent, when the child could not take its place or exec: Boost returns no
+  // child then, so this is the one chance to reap it (else a zombie per failed start).
+  template <class Executor>
+  void on_error(Executor& exec, const std::error_code&) const {
+    if (exec.pid > 0)
+      while (waitpid(exec.pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+  }
 };
 
 }  // namespace
@@ -58,13 +66,11 @@ std::unique_ptr<ChildProcess> ChildProcess::start(const std::string& exe, const 
   // shorter entries (AddressSanitizer caught it).
   for (const auto& [key, value] : env) environment.set(key, value);
   auto impl = std::make_unique<Impl>();
-  try {
-    TakePlace place;
-    place.placement = &placement;
-    impl->child = bp::child(bp::exe = exe, bp::args = args, environment, place);
-  } catch (const bp::process_error& e) {
-    throw std::runtime_error("cannot start " + exe + ": " + e.what());
-  }
+  TakePlace place;
+  place.placement = &placement;
+  std::error_code ec;
+  impl->child = bp::child(bp::exe = exe, bp::args = args, environment, place, ec);
+  if (ec) throw std::runtime_error("cannot start " + exe + ": " + ec.message());
   return std::unique_ptr<ChildProcess>(new ChildProcess(std::move(impl)));
 }
 

@@ -100,6 +100,9 @@ struct Supervisor::Impl {
   bool crash_loop();
   void stop_children_gracefully();
   void kill_all_children();
+  void open_loop_fds();
+  void release();  // everything the pool holds: children, descriptors, containers
+  bool startup_failed(const ChildSlot& slot, int status);
   // SIGKILL to the worker and everything in its container.
   void kill_tree(ChildSlot& slot);
   void reap_orphans();
@@ -149,6 +152,10 @@ struct Supervisor::Impl {
   std::size_t base_kinds_ = 0;                 // how many kinds the pool was made with
   std::vector<std::string> kind_definitions_;  // LoadPlugin and DefineKind records, sent first
   std::unique_ptr<ipc::Segment> segment_;
+  // Workers killed by a signal before they were ready, in a row (any slot): this many
+  // stop the pool as a start-up failure.
+  static constexpr unsigned kStartupDeathsToFail = 3;
+  unsigned startup_deaths_ = 0;
   std::unique_ptr<Containment> containment_;  // declared after segment_: gone before it
   // Reserved to capacity_ at start and never reallocated (the loop holds references);
   // slots past target_workers_ are retired.

@@ -4,6 +4,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <chrono>
 #include <gtest/gtest.h>
 #include <set>
@@ -272,4 +275,69 @@ TEST(Api, TheContainmentIsChosenAndNamed) {
   } catch (const procpool::PoolError& e) {
     EXPECT_NE(std::string(e.what()).find("not 'cgroups'"), std::string::npos) << e.what();
   }
+}
+
+namespace {
+
+int open_fds() {
+  int n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+}
+
+int zombie_children() {
+  int n = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    const auto close = line.rfind(')');
+    if (close == std::string::npos || close + 4 > line.size()) continue;
+    std::istringstream rest(line.substr(close + 2));
+    char state = 0;
+    pid_t ppid = 0;
+    rest >> state >> ppid;
+    n += state == 'Z' && ppid == getpid();
+  }
+  return n;
+}
+
+}  // namespace
+
+TEST(Api, AnInitializerThatCrashesFailsThePoolAtOnceNamingIt) {
+  for (unsigned workers : {1u, 2u}) {
+    procpool::Options o;
+    o.workers = workers;
+    o.initializer = "crash_on";
+    o.initializer_input = "crash";
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      Pool pool(o);
+      FAIL() << "a pool whose initializer segfaults started";
+    } catch (const procpool::PoolError& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find("killed by SIGSEGV"), std::string::npos) << what;
+      EXPECT_NE(what.find("initializer 'crash_on'"), std::string::npos) << what;
+    }
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2)) << workers << " workers";
+  }
+}
+
+TEST(Api, FailedPoolsLeaveNoDescriptorNorZombieBehind) {
+  procpool::Options o;
+  o.workers = 2;
+  o.initializer = "failing_init";  // every worker fails while starting: the pool fails
+  procpool::Options missing = two_workers();
+  missing.executable = "/nonexistent/procpool-worker";  // the spawn itself fails
+  EXPECT_THROW(Pool{o}, procpool::PoolError);  // the first may open what stays (logs, caches)
+  EXPECT_THROW(Pool{missing}, procpool::PoolError);
+  const int fds = open_fds(), zombies = zombie_children();
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_THROW(Pool{o}, procpool::PoolError);
+    EXPECT_THROW(Pool{missing}, procpool::PoolError);
+  }
+  EXPECT_EQ(open_fds(), fds);
+  EXPECT_EQ(zombie_children(), zombies);
 }

@@ -227,8 +227,9 @@ TEST(Segment, StaleSegmentsOfDeadSupervisorsAreRemoved) {
     fclose(f);
     raise(SIGKILL);
   }
-  int status = 0;
-  waitpid(pid, &status, 0);
+  // Not reaped yet: a zombie creator is as dead as a reaped one.
+  siginfo_t info{};
+  waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT);
   const std::string note = "/tmp/procpool-stale-" + std::to_string(pid);
   FILE* f = fopen(note.c_str(), "r");
   ASSERT_NE(f, nullptr);
@@ -243,6 +244,8 @@ TEST(Segment, StaleSegmentsOfDeadSupervisorsAreRemoved) {
   EXPECT_GE(remove_stale_segments(), 1);
   EXPECT_NE(stat(path.c_str(), &st), 0);
   EXPECT_EQ(stat(("/dev/shm/" + live->name()).c_str(), &st), 0);
+  int status = 0;
+  waitpid(pid, &status, 0);
 }
 
 // The uid and gid a test switches to, to act as another user (Debian's "nobody").
