@@ -98,8 +98,14 @@ inline pid_t start_background(const std::string& args, const std::string& out_fi
   return pid;
 }
 
-inline std::vector<pid_t> children_of(pid_t parent) {
-  std::vector<pid_t> out;
+// Every process's pid, state ('R', 'S', 'Z'...) and parent, from /proc/PID/stat.
+struct ProcEntry {
+  pid_t pid = 0;
+  char state = 0;
+  pid_t ppid = 0;
+};
+inline std::vector<ProcEntry> processes() {
+  std::vector<ProcEntry> out;
   for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
     const std::string name = entry.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
@@ -107,13 +113,20 @@ inline std::vector<pid_t> children_of(pid_t parent) {
     std::string line;
     std::getline(stat, line);
     const auto close = line.rfind(')');
-    if (close == std::string::npos) continue;
+    if (close == std::string::npos || close + 2 >= line.size()) continue;
     std::istringstream rest(line.substr(close + 2));
-    char state = 0;
-    pid_t ppid = 0;
-    rest >> state >> ppid;
-    if (ppid == parent && state != 'Z') out.push_back(std::stoi(name));
+    ProcEntry e;
+    e.pid = std::stoi(name);
+    rest >> e.state >> e.ppid;
+    out.push_back(e);
   }
+  return out;
+}
+
+inline std::vector<pid_t> children_of(pid_t parent) {
+  std::vector<pid_t> out;
+  for (const ProcEntry& e : processes())
+    if (e.ppid == parent && e.state != 'Z') out.push_back(e.pid);
   return out;
 }
 

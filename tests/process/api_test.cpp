@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +14,7 @@
 #include <thread>
 
 #include "procpool/pool.hpp"
+#include "tests/test_support.hpp"
 
 using namespace std::chrono_literals;
 using procpool::Pool;
@@ -286,22 +288,10 @@ int open_fds() {
 }
 
 int zombie_children() {
-  int n = 0;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-    const std::string name = entry.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream stat(entry.path() / "stat");
-    std::string line;
-    std::getline(stat, line);
-    const auto close = line.rfind(')');
-    if (close == std::string::npos || close + 4 > line.size()) continue;
-    std::istringstream rest(line.substr(close + 2));
-    char state = 0;
-    pid_t ppid = 0;
-    rest >> state >> ppid;
-    n += state == 'Z' && ppid == getpid();
-  }
-  return n;
+  const auto all = procpool::testing::processes();
+  return static_cast<int>(std::count_if(all.begin(), all.end(), [](const procpool::testing::ProcEntry& e) {
+    return e.state == 'Z' && e.ppid == getpid();
+  }));
 }
 
 }  // namespace
