@@ -24,8 +24,13 @@ void Leftovers::keep_current() {
   kept_ = ipc::own_children();
 }
 
-void Leftovers::after_task(uint64_t now_ns, bool force) {
-  if (!force && now_ns - last_ns_ < kPeriodNs) return;
+void Leftovers::after_task(uint64_t now_ns, uint64_t ran_ns) {
+  if (ran_ns < kLongNs && now_ns - last_ns_ < kPeriodNs) return;
+  last_ns_ = now_ns;
+  sweep();
+}
+
+void Leftovers::before_sleep(uint64_t now_ns) {
   last_ns_ = now_ns;
   sweep();
 }

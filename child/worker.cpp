@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -49,10 +50,13 @@ uint64_t thread_cpu_ns() {
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
+// The peak RSS of the worker or of the largest process its tasks ran and waited for (a
+// command's): the tree's peak as far as one process shows it.
 uint64_t max_rss_kb() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<uint64_t>(ru.ru_maxrss);
+  rusage self{}, children{};
+  getrusage(RUSAGE_SELF, &self);
+  getrusage(RUSAGE_CHILDREN, &children);
+  return static_cast<uint64_t>(std::max(self.ru_maxrss, children.ru_maxrss));
 }
 
 class Worker {
@@ -272,7 +276,7 @@ class Worker {
     show_oldest_async();  // 0 unless async tasks wait behind this one
     tasks_.pop();
     tasks_.release();
-    if (running_.empty()) leftovers_.after_task(result.end_ns);
+    if (running_.empty()) leftovers_.after_task(result.end_ns, run_ns);
     return true;
   }
 
@@ -389,7 +393,7 @@ class Worker {
     running_.erase(it);
     slot_.control->count_finished(result.end_ns - result.start_ns);
     if (was_oldest) show_oldest_async();
-    if (running_.empty()) leftovers_.after_task(result.end_ns);
+    if (running_.empty()) leftovers_.after_task(result.end_ns, result.end_ns - result.start_ns);
   }
 
   // The control block names the oldest running async task (or none), so the
@@ -436,7 +440,7 @@ class Worker {
       if (tasks_.has_data()) return true;
       sched_yield();  // on a machine with fewer cores than processes, let the supervisor run
     }
-    if (running_.empty()) leftovers_.after_task(spin_until, true);  // nothing a task left lives on while we wait
+    if (running_.empty()) leftovers_.before_sleep(ipc::monotonic_ns());  // nothing a task left lives on while we wait
     if (tasks_.prepare_sleep()) {
       if (wake_by_eventfd_) {
         pollfd pfd{args_.task_wake_fd, POLLIN, 0};

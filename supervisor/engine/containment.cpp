@@ -11,11 +11,14 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <dirent.h>
+#include <fstream>
 #include <stdexcept>
 #include <thread>
 
 #include "ipc/process_tree.hpp"
 #include "supervisor/engine/cgroup_fs.hpp"
+#include "supervisor/engine/proc_info.hpp"
 
 namespace procpool::supervisor {
 namespace {
@@ -49,6 +52,7 @@ Containment::Containment(ContainmentMode wanted, unsigned slots, bool own_proces
     if (const auto v2 = cgroup::find_v2(); v2 && try_cgroup(v2->own_dir(), slots, &why_not_v2)) {
       mode_ = ContainmentMode::CgroupV2;
       has_cgroup_kill_ = access((pool_dir_ + "/cgroup.kill").c_str(), W_OK) == 0;
+      if (access((slot_dir(0) + "/memory.stat").c_str(), R_OK) == 0) anon_key_ = "anon";
       description_ = "cgroup v2 (" + pool_dir_ + ")";
     } else if (wanted == ContainmentMode::CgroupV2) {
       throw std::runtime_error("containment cgroup2 is not available here: " + why_not_v2);
@@ -61,6 +65,7 @@ Containment::Containment(ContainmentMode wanted, unsigned slots, bool own_proces
     }
     if (!pool_dir_.empty()) {
       mode_ = ContainmentMode::CgroupV1;
+      if (access((slot_dir(0) + "/memory.stat").c_str(), R_OK) == 0) anon_key_ = "total_rss";
       description_ = "cgroup v1 (" + pool_dir_ + ")";
     } else if (wanted == ContainmentMode::CgroupV1) {
       throw std::runtime_error("containment cgroup1 is not available here: " + why_not_v1);
@@ -175,6 +180,44 @@ void Containment::kill_cgroup(const std::string& dir) const {
     if (pids.empty()) return;
     for (pid_t pid : pids) ::kill(pid, SIGKILL);
   }
+}
+
+namespace {
+
+// The worker and every descendant of it, walking /proc/PID/task/TID/children.
+std::vector<pid_t> tree_of(pid_t root) {
+  std::vector<pid_t> tree{root};
+  for (std::size_t i = 0; i < tree.size() && tree.size() < 100000; ++i) {
+    const std::string tasks = "/proc/" + std::to_string(tree[i]) + "/task";
+    DIR* dir = opendir(tasks.c_str());
+    if (dir == nullptr) continue;
+    while (const dirent* e = readdir(dir)) {
+      if (e->d_name[0] == '.') continue;
+      std::ifstream in(tasks + "/" + e->d_name + "/children");
+      for (long pid = 0; in >> pid;) tree.push_back(static_cast<pid_t>(pid));
+    }
+    closedir(dir);
+  }
+  return tree;
+}
+
+uint64_t stat_value(const std::string& file, const std::string& key) {
+  std::ifstream in(file);
+  std::string k;
+  uint64_t v = 0;
+  while (in >> k >> v)
+    if (k == key) return v;
+  return 0;
+}
+
+}  // namespace
+
+uint64_t Containment::memory_bytes(unsigned slot, pid_t worker) const {
+  if (!anon_key_.empty()) return stat_value(slot_dir(slot) + "/memory.stat", anon_key_);
+  const std::vector<pid_t> pids = mode_ == ContainmentMode::ProcessGroup ? tree_of(worker) : cgroup::procs(slot_dir(slot));
+  uint64_t total = 0;
+  for (pid_t pid : pids) total += resident_bytes(pid);
+  return total;
 }
 
 void Containment::reap_orphans(const std::vector<pid_t>& workers) {

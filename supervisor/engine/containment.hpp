@@ -52,6 +52,10 @@ class Containment {
   // Kills every process of the slot's container, its worker included (without waiting:
   // the worker's pidfd says when it is gone).
   void kill(unsigned slot);
+  // The memory the slot's whole tree uses, in bytes: its cgroup's anonymous memory where
+  // a memory controller counts it (page cache left out: reading files is no leak), else
+  // the RSS of every process in it (the worker and its descendants, for process groups).
+  uint64_t memory_bytes(unsigned slot, pid_t worker) const;
   // Process groups in procpool's own process: kill and reap adopted orphans, any child
   // that is not one of `workers`. Cheap to call on every tick.
   void reap_orphans(const std::vector<pid_t>& workers);
@@ -68,6 +72,9 @@ class Containment {
   std::string description_;
   std::string pool_dir_;          // the pool's cgroup ("" for process groups)
   bool has_cgroup_kill_ = false;  // v2's cgroup.kill (Linux 5.14)
+  // memory.stat's line that counts a cgroup's anonymous memory: "anon" (v2), "total_rss"
+  // (v1), or "" when the hierarchy has no memory controller.
+  std::string anon_key_;
   unsigned slots_ = 0;
   std::vector<pid_t> groups_;     // process groups: each slot's current leader
   Placement placement_;

@@ -114,7 +114,8 @@ void Supervisor::Impl::check_task_timeout(ChildSlot& slot, uint64_t now) {
 }
 
 void Supervisor::Impl::check_memory(ChildSlot& slot) {
-  const uint64_t rss = resident_bytes(slot.process->pid());
+  // The whole tree: a command the worker runs counts as the worker.
+  const uint64_t rss = containment_->memory_bytes(static_cast<unsigned>(slot.index), slot.process->pid());
   const uint64_t hard = options_.hard_memory_per_child;
   if (rss > hard) {
     slot.kill_reason = KillReason::MemoryHard;

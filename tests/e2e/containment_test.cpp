@@ -123,6 +123,30 @@ TEST_P(Containment, StatusNamesTheContainment) {
   EXPECT_EQ(wait_status(pool), 0) << read_file(err);
 }
 
+// A command that allocates (and touches) MB megabytes, then holds them for a while.
+std::string allocating(int mb, double hold_s) {
+  return std::string(TEST_PYTHON) + " -c 'import time; b = bytearray(b\"\\x01\") * (" + std::to_string(mb) +
+         " << 20); time.sleep(" + std::to_string(hold_s) + ")'";
+}
+
+TEST_P(Containment, TheHardMemoryLimitCoversWhatTheWorkerRuns) {
+  const CliRun r = run_cli("run exec -j 1 --max-attempts 1 --hard-memory-per-child 100M --results - --no-summary" +
+                           flag() + " a -- " + allocating(300, 5));
+  const auto lines = json_lines(r.out);
+  ASSERT_EQ(lines.size(), 1u) << r.out << r.err;
+  EXPECT_EQ(lines[0]["status"], "crashed") << lines[0];
+  EXPECT_NE(lines[0]["error"].get<std::string>().find("over the hard limit of 100 MiB"), std::string::npos) << lines[0];
+  EXPECT_LT(lines[0]["run_ms"].get<double>(), 4000) << "killed by the limit, not at the command's end";
+}
+
+TEST_P(Containment, MaxRssCountsTheCommandATaskRan) {
+  const CliRun r = run_cli("run exec -j 1 --results - --no-summary" + flag() + " a -- " + allocating(80, 0.2));
+  const auto lines = json_lines(r.out);
+  ASSERT_EQ(lines.size(), 1u) << r.out << r.err;
+  EXPECT_EQ(lines[0]["status"], "ok") << lines[0];
+  EXPECT_GE(lines[0]["max_rss_kb"].get<uint64_t>(), 80u * 1024) << lines[0];
+}
+
 INSTANTIATE_TEST_SUITE_P(EveryPath, Containment, ::testing::Values("cgroup2", "cgroup1", "process-group"),
                          [](const auto& info) {
                            std::string name = info.param;
