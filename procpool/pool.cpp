@@ -291,6 +291,7 @@ Pool::Pool(Options options) : core_(std::make_shared<PoolCore>()) {
   const auto containment = supervisor::containment_from_name(options.containment);
   if (!containment) throw PoolError("containment must be auto, cgroup2, cgroup1 or process-group, not '" + options.containment + "'");
   popts.containment = *containment;
+  popts.max_procs_per_child = options.max_procs_per_child;
   if (!options.initializer.empty()) {
     auto it = core_->kind_ids.find(options.initializer);
     if (it == core_->kind_ids.end()) throw PoolError("initializer: unknown task kind '" + options.initializer + "'");

@@ -137,6 +137,7 @@ struct Options {
   // What holds each worker and all its tasks start (README): "auto", "cgroup2",
   // "cgroup1" or "process-group"; a forced one the machine lacks fails the Pool.
   std::string containment = "auto";
+  unsigned max_procs_per_child = 1024;  // processes and threads of a worker's tree (pids.max); 0: none
 };
 
 class Pool {

@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -91,7 +92,11 @@ class ExecKind final : public TaskKind {
     }
     std::string stdout_text, stderr_text;
     bool out_cut = false, err_cut = false;
-    drain(out_pipe[0], err_pipe[0], stdout_text, stderr_text, out_cut, err_cut);
+    // The command's end is the task's end, even if what it started in the background
+    // still holds its output open (the worker kills those when the task is over).
+    const int exited = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+    drain(out_pipe[0], err_pipe[0], exited, stdout_text, stderr_text, out_cut, err_cut);
+    if (exited >= 0) close(exited);
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
@@ -116,17 +121,29 @@ class ExecKind final : public TaskKind {
  private:
   // Reads both pipes to their end (a full pipe would block the command), keeping at most
   // max_output_ bytes of each.
-  void drain(int out_fd, int err_fd, std::string& out, std::string& err, bool& out_cut, bool& err_cut) const {
-    pollfd fds[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
+  // Reads both pipes until they close or, once the command exited (exited_fd, its pidfd,
+  // readable), until nothing more is waiting in them.
+  void drain(int out_fd, int err_fd, int exited_fd, std::string& out, std::string& err, bool& out_cut,
+             bool& err_cut) const {
+    pollfd fds[3] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}, {exited_fd, POLLIN, 0}};
     std::string* bufs[2] = {&out, &err};
     bool* cut[2] = {&out_cut, &err_cut};
     int open_fds = 2;
+    bool command_ended = false;
+    int reads_after_end = 0;
     char chunk[16384];
     while (open_fds > 0) {
-      if (poll(fds, 2, -1) < 0) {
+      if (poll(fds, 3, command_ended ? 0 : -1) < 0) {
         if (errno == EINTR) continue;
         break;
       }
+      if (fds[2].fd >= 0 && fds[2].revents != 0) {
+        command_ended = true;
+        fds[2].fd = -1;
+        continue;  // one more look at the pipes, without waiting
+      }
+      // After the end, what is waiting is read; a background writer does not hold us.
+      if (command_ended && ((fds[0].revents | fds[1].revents) == 0 || ++reads_after_end > 64)) break;
       for (int i = 0; i < 2; ++i) {
         if (fds[i].fd < 0 || fds[i].revents == 0) continue;
         const ssize_t n = read(fds[i].fd, chunk, sizeof chunk);
@@ -141,6 +158,8 @@ class ExecKind final : public TaskKind {
         if (static_cast<std::size_t>(n) > room) *cut[i] = true;
       }
     }
+    for (int i = 0; i < 2; ++i)
+      if (fds[i].fd >= 0) close(fds[i].fd);
   }
 
   std::vector<std::string> command_;

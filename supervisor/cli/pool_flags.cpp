@@ -58,6 +58,11 @@ void add_pool_flags(CLI::App* app, PoolFlags& f) {
                   "works here), cgroup2, cgroup1 or process-group")
       ->check(CLI::IsMember({"auto", "cgroup2", "cgroup1", "process-group"}))
       ->capture_default_str();
+  app->add_option("--max-procs-per-child", f.pool.max_procs_per_child,
+                  "Processes and threads a worker and everything it starts may have at once, through the cgroup's "
+                  "pids.max: a fork bomb in a task fails that task (default 1024; not with process-group containment)")
+      ->check(CLI::Range(16u, 4194304u))
+      ->capture_default_str();
   app->add_option("--plugin", f.pool.plugins, "Load task kinds from the shared library PATH (repeatable)")
       ->allow_extra_args(false);  // one PATH per --plugin; what follows is an input
 }

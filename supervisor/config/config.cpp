@@ -43,6 +43,7 @@ const Key kKeys[] = {
     {"pool", "max-restarts", Type::Int, 1, 1000000, "", "stop when workers died more than N times within restart-period (default: max(20, 2 x workers))"},
     {"pool", "restart-period", Type::Int, 1, 86400, "10", "seconds, for max-restarts"},
     {"pool", "containment", Type::String, 0, 0, "\"auto\"", "what holds each worker and all it starts: \"auto\" (the first of these that works here), \"cgroup2\", \"cgroup1\" or \"process-group\""},
+    {"pool", "max-procs-per-child", Type::Int, 16, 4194304, "1024", "processes and threads a worker and all it starts may have at once (the cgroup's pids.max)"},
     {"pool", "plugin", Type::StringList, 0, 0, "[]", "shared libraries with more task kinds"},
     {"serve", "socket", Type::String, 0, 0, "\"/run/procpool/procpool.sock\"", "procpool serve: the Unix socket clients connect to (mode 0660)"},
     {"serve", "results", Type::String, 0, 0, "", "procpool serve: append every result as a JSON line to this file (default: none)"},

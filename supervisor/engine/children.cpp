@@ -43,7 +43,8 @@ Supervisor::Impl::Impl(PoolOptions options, std::vector<KindSpec> kinds)
 
   ipc::remove_stale_segments();
   segment_ = ipc::Segment::create(capacity_, options_.ring_capacity);
-  containment_ = std::make_unique<Containment>(options_.containment, capacity_, options_.handle_signals);
+  containment_ = std::make_unique<Containment>(options_.containment, capacity_, options_.handle_signals,
+                                               options_.max_procs_per_child);
   segment_->set_containment(containment_->description());
   // A constructor that throws runs no destructor: what was opened is released here.
   try {

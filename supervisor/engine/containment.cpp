@@ -44,12 +44,12 @@ std::optional<ContainmentMode> containment_from_name(std::string_view name) {
   return std::nullopt;
 }
 
-Containment::Containment(ContainmentMode wanted, unsigned slots, bool own_process)
+Containment::Containment(ContainmentMode wanted, unsigned slots, bool own_process, unsigned max_procs)
     : own_process_(own_process), slots_(slots) {
   std::string why_not_v2 = "no cgroup v2 hierarchy is mounted";
   std::string why_not_v1 = "no cgroup v1 memory or pids hierarchy is mounted";
   if (wanted == ContainmentMode::Auto || wanted == ContainmentMode::CgroupV2) {
-    if (const auto v2 = cgroup::find_v2(); v2 && try_cgroup(v2->own_dir(), slots, &why_not_v2)) {
+    if (const auto v2 = cgroup::find_v2(); v2 && !(pool_dir_ = make_pool(v2->own_dir(), slots, &why_not_v2)).empty()) {
       mode_ = ContainmentMode::CgroupV2;
       has_cgroup_kill_ = access((pool_dir_ + "/cgroup.kill").c_str(), W_OK) == 0;
       if (access((slot_dir(0) + "/memory.stat").c_str(), R_OK) == 0) anon_key_ = "anon";
@@ -61,7 +61,7 @@ Containment::Containment(ContainmentMode wanted, unsigned slots, bool own_proces
   if (pool_dir_.empty() && (wanted == ContainmentMode::Auto || wanted == ContainmentMode::CgroupV1)) {
     for (const char* controller : {"memory", "pids"}) {
       const auto v1 = cgroup::find_v1(controller);
-      if (v1 && try_cgroup(v1->own_dir(), slots, &why_not_v1)) break;
+      if (v1 && !(pool_dir_ = make_pool(v1->own_dir(), slots, &why_not_v1)).empty()) break;
     }
     if (!pool_dir_.empty()) {
       mode_ = ContainmentMode::CgroupV1;
@@ -77,6 +77,7 @@ Containment::Containment(ContainmentMode wanted, unsigned slots, bool own_proces
     description_ = "process groups";
     if (wanted == ContainmentMode::Auto) description_ += " (no cgroup: " + why_not_v2 + "; " + why_not_v1 + ")";
   }
+  limit_processes(slots, max_procs);
   start_keeper(slots);  // first: the keeper must be init's orphan, not ours
   // Orphans that left their group come back here instead of to init (procpool's own
   // process only: a library must not change what happens to its program's orphans).
@@ -84,26 +85,46 @@ Containment::Containment(ContainmentMode wanted, unsigned slots, bool own_proces
 }
 
 // The pool's cgroup beside this process's own: PARENT/procpool-PID/wN, owner only.
-bool Containment::try_cgroup(const std::string& own_dir, unsigned slots, std::string* why) {
+// Returns its folder, or "" with *why.
+std::string Containment::make_pool(const std::string& own_dir, unsigned slots, std::string* why) {
   if (access((own_dir + "/cgroup.procs").c_str(), W_OK) != 0) {
     *why = "cannot move processes in " + own_dir + ": " + std::strerror(errno);
-    return false;
+    return "";
   }
   const std::string pool = own_dir + "/procpool-" + std::to_string(getpid());
   if (mkdir(pool.c_str(), 0700) != 0 && errno != EEXIST) {
     *why = "cannot make " + pool + ": " + std::strerror(errno);
-    return false;
+    return "";
   }
-  pool_dir_ = pool;
   for (unsigned i = 0; i < slots; ++i) {
-    if (mkdir(slot_dir(i).c_str(), 0700) == 0 || errno == EEXIST) continue;
-    *why = "cannot make " + slot_dir(i) + ": " + std::strerror(errno);
-    for (unsigned j = 0; j < i; ++j) rmdir(slot_dir(j).c_str());
+    if (mkdir(slot_in(pool, i).c_str(), 0700) == 0 || errno == EEXIST) continue;
+    *why = "cannot make " + slot_in(pool, i) + ": " + std::strerror(errno);
+    for (unsigned j = 0; j < i; ++j) rmdir(slot_in(pool, j).c_str());
     rmdir(pool.c_str());
-    pool_dir_.clear();
-    return false;
+    return "";
   }
-  return true;
+  return pool;
+}
+
+// pids.max where a pids controller counts the slot: in the containment's own hierarchy,
+// else in a v1 pids hierarchy the workers join as well.
+void Containment::limit_processes(unsigned slots, unsigned max_procs) {
+  if (max_procs == 0 || mode_ == ContainmentMode::ProcessGroup) return;
+  std::string why;
+  if (access((slot_dir(0) + "/pids.max").c_str(), W_OK) == 0) {
+    pids_dir_ = pool_dir_;
+  } else if (const auto v1 = cgroup::find_v1("pids")) {
+    pids_dir_ = make_pool(v1->own_dir(), slots, &why);
+  }
+  if (pids_dir_.empty()) {
+    description_ += "; processes not capped (no pids controller)";
+    return;
+  }
+  for (unsigned i = 0; i < slots; ++i)
+    if (!cgroup::write_file(slot_in(pids_dir_, i) + "/pids.max", std::to_string(max_procs)))
+      throw std::runtime_error("cannot set " + slot_in(pids_dir_, i) + "/pids.max: " + std::strerror(errno));
+  description_ += "; at most " + std::to_string(max_procs) + " processes each" +
+                  (pids_dir_ == pool_dir_ ? std::string() : " (" + pids_dir_ + ")");
 }
 
 void Containment::start_keeper(unsigned slots) {
@@ -114,6 +135,10 @@ void Containment::start_keeper(unsigned slots) {
     rmdirs.push_back(slot_dir(i));
   }
   if (!pool_dir_.empty()) rmdirs.push_back(pool_dir_);
+  if (!pids_dir_.empty() && pids_dir_ != pool_dir_) {
+    for (unsigned i = 0; i < slots; ++i) rmdirs.push_back(slot_in(pids_dir_, i));
+    rmdirs.push_back(pids_dir_);
+  }
   keeper_ = std::make_unique<Keeper>(std::move(kill_files), std::move(procs_dirs), std::move(rmdirs));
 }
 
@@ -129,6 +154,10 @@ Containment::~Containment() {
       }
     rmdir(pool_dir_.c_str());  // left behind only if something outlived the wait: the keeper retries
   }
+  if (!pids_dir_.empty() && pids_dir_ != pool_dir_) {  // emptied with the containers above
+    for (unsigned i = 0; i < slots_; ++i) rmdir(slot_in(pids_dir_, i).c_str());
+    rmdir(pids_dir_.c_str());
+  }
   close_placement();
   keeper_.reset();
 }
@@ -141,9 +170,17 @@ Placement Containment::prepare(unsigned slot) {
     return placement_;
   }
   kill_cgroup(slot_dir(slot));
-  const int fd = ::open((slot_dir(slot) + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) throw std::runtime_error("cannot open " + slot_dir(slot) + "/cgroup.procs: " + std::strerror(errno));
-  placement_.procs_fds.push_back(fd);
+  std::vector<std::string> dirs{slot_dir(slot)};
+  if (!pids_dir_.empty() && pids_dir_ != pool_dir_) dirs.push_back(slot_in(pids_dir_, slot));
+  for (const std::string& dir : dirs) {
+    const int fd = ::open((dir + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+      const int err = errno;
+      close_placement();
+      throw std::runtime_error("cannot open " + dir + "/cgroup.procs: " + std::strerror(err));
+    }
+    placement_.procs_fds.push_back(fd);
+  }
   return placement_;
 }
 

@@ -35,7 +35,8 @@ class Containment {
   // Chooses the mode (Auto: the first of cgroup2, cgroup1, process-group that works here;
   // a forced one the machine lacks throws std::runtime_error saying why) and makes the
   // pool's cgroup. own_process: procpool's own executable, which may adopt orphans.
-  Containment(ContainmentMode wanted, unsigned slots, bool own_process);
+  // max_procs: processes and threads a worker's tree may have (pids.max), 0 for no cap.
+  Containment(ContainmentMode wanted, unsigned slots, bool own_process, unsigned max_procs);
   ~Containment();  // kills what is left in every container and removes the cgroups
   Containment(const Containment&) = delete;
   Containment& operator=(const Containment&) = delete;
@@ -61,10 +62,12 @@ class Containment {
   void reap_orphans(const std::vector<pid_t>& workers);
 
  private:
-  std::string slot_dir(unsigned slot) const { return pool_dir_ + "/w" + std::to_string(slot); }
-  bool try_cgroup(const std::string& own_dir, unsigned slots, std::string* why);
+  static std::string slot_in(const std::string& pool, unsigned slot) { return pool + "/w" + std::to_string(slot); }
+  std::string slot_dir(unsigned slot) const { return slot_in(pool_dir_, slot); }
+  static std::string make_pool(const std::string& own_dir, unsigned slots, std::string* why);
   void kill_cgroup(const std::string& dir) const;
   void start_keeper(unsigned slots);
+  void limit_processes(unsigned slots, unsigned max_procs);
   void close_placement();
 
   ContainmentMode mode_ = ContainmentMode::ProcessGroup;
@@ -75,6 +78,7 @@ class Containment {
   // memory.stat's line that counts a cgroup's anonymous memory: "anon" (v2), "total_rss"
   // (v1), or "" when the hierarchy has no memory controller.
   std::string anon_key_;
+  std::string pids_dir_;  // where pids.max caps a slot: pool_dir_, a v1 pids pool, or ""
   unsigned slots_ = 0;
   std::vector<pid_t> groups_;     // process groups: each slot's current leader
   Placement placement_;

@@ -48,6 +48,7 @@ struct PoolOptions {
   uint64_t hard_memory_per_child = 0;   // bytes of RSS: over it, a child is killed at once and
                                         // its task charged; 0: 2 x max_memory, else half of RAM
   ContainmentMode containment = ContainmentMode::Auto;  // what holds each worker's tree
+  unsigned max_procs_per_child = 1024;  // processes and threads of a worker's tree (pids.max); 0: no cap
 };
 
 // One task's one and only result, handed to PoolEvents::on_result.

@@ -147,6 +147,27 @@ TEST_P(Containment, MaxRssCountsTheCommandATaskRan) {
   EXPECT_GE(lines[0]["max_rss_kb"].get<uint64_t>(), 80u * 1024) << lines[0];
 }
 
+TEST_P(Containment, AForkBombFailsItsTaskAndNothingElse) {
+  if (GetParam() == "process-group") GTEST_SKIP() << "process groups cannot cap a tree's processes (no pids.max)";
+  const std::string marker = unique_marker();
+  const std::string bomb = std::string(TEST_PYTHON) +
+                           " -c 'import os, sys, time\nif sys.argv[1] == \"ok\": sys.exit(0)\nfor i in range(300):\n"
+                           "    if os.fork() == 0:\n        os.execlp(\"sleep\", \"sleep\", \"" + marker + "\")' {}";
+  const CliRun r = run_cli("run exec -j 1 --max-procs-per-child 64 --results - --no-summary" + flag() +
+                           " bomb ok -- " + bomb);
+  const auto lines = json_lines(r.out);
+  ASSERT_EQ(lines.size(), 2u) << r.out << r.err;
+  for (const auto& line : lines) {
+    if (line["input"] == "ok") {
+      EXPECT_EQ(line["status"], "ok") << line;
+    } else {
+      EXPECT_EQ(line["status"], "error") << line;
+      EXPECT_NE(line["error"].get<std::string>().find("BlockingIOError"), std::string::npos) << line;
+    }
+  }
+  EXPECT_EQ(wait_for_count(marker, 0, std::chrono::seconds(1)), 0) << "the bomb's processes outlived its task";
+}
+
 INSTANTIATE_TEST_SUITE_P(EveryPath, Containment, ::testing::Values("cgroup2", "cgroup1", "process-group"),
                          [](const auto& info) {
                            std::string name = info.param;
