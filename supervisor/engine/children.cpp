@@ -338,13 +338,15 @@ void Supervisor::Impl::requeue_inflight(ChildSlot& slot, int wait_status) {
                                 (task.charged == 1 ? " attempt" : " attempts");
         const bool was_current = current != 0 && id == current - 1 && current_started != 0;
         finish_task(id, timeout ? ipc::Status::timeout : ipc::Status::crashed, why, &slot,
-                    {was_current ? current_started : 0, was_current ? ipc::monotonic_ns() : 0});  // reaped just now
+                    {was_current ? current_started : 0, was_current ? ipc::monotonic_ns() : 0},  // reaped just now
+                    wait_status);
         continue;
       }
     } else if (started && shared_crash) {
       if (winding_down) {
         finish_task(id, ipc::Status::crashed,
-                    cause + " while it ran with " + std::to_string(started_count - 1) + " other tasks", &slot);
+                    cause + " while it ran with " + std::to_string(started_count - 1) + " other tasks", &slot, {0, 0},
+                    wait_status);
         continue;
       }
       task.isolate = true;

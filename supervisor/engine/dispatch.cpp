@@ -1,6 +1,8 @@
 // The scheduler (pending queue -> per-child task rings) and the collector (per-child
 // result rings -> PoolEvents). Both run on the loop thread, in batches: one publish per
 // ring per dispatch round, one release per ring per drain.
+#include <sys/wait.h>
+
 #include <algorithm>
 #include <csignal>
 
@@ -206,7 +208,7 @@ void Supervisor::Impl::dispatch() {
 }
 
 void Supervisor::Impl::finish_task(uint64_t id, ipc::Status status, std::string_view text, const ChildSlot* slot,
-                                   std::pair<uint64_t, uint64_t> ran_ns) {
+                                   std::pair<uint64_t, uint64_t> ran_ns, int wait_status) {
   TaskEntry& task = task_entry(id);
   if (task.done) return;
   Completion c;
@@ -221,6 +223,8 @@ void Supervisor::Impl::finish_task(uint64_t id, ipc::Status status, std::string_
   c.queued_ns = task.queued_ns;
   c.start_ns = ran_ns.first;
   c.end_ns = std::max(ran_ns.first, ran_ns.second);
+  if (wait_status >= 0 && WIFSIGNALED(wait_status)) c.signal = WTERMSIG(wait_status);
+  if (wait_status >= 0 && WIFEXITED(wait_status)) c.exit_code = WEXITSTATUS(wait_status);
   events_->on_result(c);
   task.done = true;
   std::string().swap(task.input);

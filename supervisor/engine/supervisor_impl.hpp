@@ -142,8 +142,9 @@ struct Supervisor::Impl {
   uint32_t prefetch_limit(const ChildSlot& slot, uint8_t kind) const;
   // ran_ns: {start, end} of the attempt that ended it, when known (a crash or timeout of
   // the task the worker was running), so timelines can draw it.
+  // wait_status: the raw status of the worker whose death ended the task, -1 for none.
   void finish_task(uint64_t id, ipc::Status status, std::string_view text, const ChildSlot* slot,
-                   std::pair<uint64_t, uint64_t> ran_ns = {0, 0});
+                   std::pair<uint64_t, uint64_t> ran_ns = {0, 0}, int wait_status = -1);
   void cancel_pending(const std::string& reason);
   void count_done(ipc::Status status);
 

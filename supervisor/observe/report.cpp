@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 namespace procpool::supervisor {
@@ -31,6 +32,11 @@ std::string result_json_line(const Completion& c, const std::string& kind_name, 
   } else {
     line["error"] = std::string(c.output);
   }
+  if (c.signal != 0) {
+    const char* abbrev = sigabbrev_np(c.signal);
+    line["signal"] = abbrev != nullptr ? std::string("SIG") + abbrev : std::to_string(c.signal);
+  }
+  if (c.exit_code >= 0) line["exit_code"] = c.exit_code;
   line["attempts"] = c.attempts;
   line["worker"] = c.worker;
   line["pid"] = c.pid;

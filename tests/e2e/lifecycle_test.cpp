@@ -280,3 +280,23 @@ TEST(Lifecycle, AHangingAsyncTaskTimesOutAloneAndItsNeighboursAreRetriedUncharge
   }
   EXPECT_GE(rerun, 1);  // some finished only in the replacement child
 }
+
+TEST(Lifecycle, ACrashSaysInFieldsHowTheWorkerEnded) {
+  const CliRun r =
+      run_cli("run misbehave " + kPlugin + "-j 1 --max-attempts 1 --results - --no-summary segv exit3 ok");
+  std::map<std::string, json> by_input;
+  for (const json& j : json_lines(r.out)) by_input[j["input"].get<std::string>()] = j;
+  ASSERT_EQ(by_input.size(), 3u) << r.out << r.err;
+  EXPECT_EQ(by_input["segv"]["status"], "crashed");
+  EXPECT_EQ(by_input["segv"]["signal"], "SIGSEGV") << by_input["segv"];
+  EXPECT_FALSE(by_input["segv"].contains("exit_code")) << by_input["segv"];
+  EXPECT_EQ(by_input["exit3"]["exit_code"], 3) << by_input["exit3"];
+  EXPECT_FALSE(by_input["exit3"].contains("signal")) << by_input["exit3"];
+  EXPECT_FALSE(by_input["ok"].contains("signal"));
+  EXPECT_FALSE(by_input["ok"].contains("exit_code"));
+  const CliRun t = run_cli("run sleep -j 1 --timeout 0.2 --results - --no-summary 3000");
+  const auto lines = json_lines(t.out);
+  ASSERT_EQ(lines.size(), 1u) << t.out << t.err;
+  EXPECT_EQ(lines[0]["status"], "timeout");
+  EXPECT_EQ(lines[0]["signal"], "SIGKILL") << lines[0];
+}
