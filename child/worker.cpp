@@ -283,9 +283,16 @@ class Worker {
   // Writes a task's result record (published by the caller). An output too big for the
   // ring becomes an error naming the limit.
   void write_result(ipc::ResultHeader& result, TaskOutput& out, uint8_t flags) {
-    if (out.data.size() + sizeof result > results_.max_payload()) {
-      out.fail("output of " + std::to_string(out.data.size()) + " bytes exceeds the limit of " +
-               std::to_string(results_.max_payload() - sizeof result) + " bytes");
+    const std::size_t room = results_.max_payload() - sizeof result;
+    if (out.data.size() > room) {
+      if (out.ok) {  // an output is all or nothing: a cut one would be wrong
+        out.fail("output of " + std::to_string(out.data.size()) + " bytes exceeds the limit of " +
+                 std::to_string(room) + " bytes");
+      } else {  // an error message is read by people: its start says what went wrong
+        const std::string marker = "... [" + std::to_string(out.data.size()) + " bytes, cut]";
+        out.data.resize(room - marker.size());
+        out.data += marker;
+      }
     }
     result.status = static_cast<uint8_t>(out.ok ? ipc::Status::ok : ipc::Status::error);
     result.flags = static_cast<uint8_t>((out.output_is_json ? ipc::kResultOutputIsJson : 0) | flags);

@@ -300,3 +300,16 @@ TEST(Lifecycle, ACrashSaysInFieldsHowTheWorkerEnded) {
   EXPECT_EQ(lines[0]["status"], "timeout");
   EXPECT_EQ(lines[0]["signal"], "SIGKILL") << lines[0];
 }
+
+TEST(Lifecycle, AnErrorLongerThanARecordIsCutWithAMarker) {
+  const CliRun r = run_cli("run misbehave " + kPlugin + "-j 1 --results - --no-summary fail:2000000");
+  const auto lines = json_lines(r.out);
+  ASSERT_EQ(lines.size(), 1u) << r.err;
+  EXPECT_EQ(lines[0]["status"], "error");
+  const std::string error = lines[0]["error"].get<std::string>();
+  EXPECT_EQ(error.rfind("why: xxx", 0), 0u) << error.substr(0, 80);
+  const std::string marker = "... [2000005 bytes, cut]";
+  ASSERT_GT(error.size(), marker.size());
+  EXPECT_EQ(error.substr(error.size() - marker.size()), marker);
+  EXPECT_GT(error.size(), 100000u);  // most of it kept, not a one-line size note
+}

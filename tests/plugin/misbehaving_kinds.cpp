@@ -4,6 +4,7 @@
 //   misbehave  input "segv" | "abort" | "exit3" | "hang" | "leak" (without bound) |
 //              "hold:MB" (allocates MB and keeps it) | "sleep:MS" | "spin:US" (busy) |
 //              "fork:ARG" (starts `sleep ARG` in a grandchild of its own and returns) |
+//              "fail:N" (fails with an error message of N bytes, "why: xxx...") |
 //              anything else (ok: echoes the input)
 //   bad-start  its start() throws: a child that cannot start
 //   amisbehave runs up to 8 tasks at once in one child (an AsyncTaskKind): "sleep:MS"
@@ -60,6 +61,8 @@ class Misbehave final : public procpool::TaskKind {
       }
       waitpid(middle, nullptr, 0);
     }
+    if (input.substr(0, 5) == "fail:")
+      throw std::runtime_error("why: " + std::string(std::stoul(std::string(input.substr(5))), 'x'));
     if (input.substr(0, 6) == "sleep:") usleep(static_cast<useconds_t>(std::stoul(std::string(input.substr(6))) * 1000));
     if (input.substr(0, 5) == "spin:") {
       const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(std::stoul(std::string(input.substr(5))));
