@@ -50,6 +50,16 @@ uint64_t thread_cpu_ns() {
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
+// CPU time (user + system) of the children the worker waited for: a command's.
+uint64_t children_cpu_ns() {
+  rusage ru{};
+  getrusage(RUSAGE_CHILDREN, &ru);
+  auto ns = [](const timeval& t) {
+    return static_cast<uint64_t>(t.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(t.tv_usec) * 1000ull;
+  };
+  return ns(ru.ru_utime) + ns(ru.ru_stime);
+}
+
 // The peak RSS of the worker or of the largest process its tasks ran and waited for (a
 // command's): the tree's peak as far as one process shows it.
 uint64_t max_rss_kb() {
@@ -251,6 +261,7 @@ class Worker {
     uint64_t& ewma = run_ewma_ns_[task.header.kind];  // chunks share it: their run is long anyway
     const bool measure = ewma >= kMeasureCpuNs;
     const uint64_t cpu_start = measure ? thread_cpu_ns() : 0;
+    const uint64_t children_start = measure ? children_cpu_ns() : 0;
     result.start_ns = ipc::monotonic_ns();
     control.show_running(task.header.task_id, result.start_ns);
     control.count_taken(++tasks_taken_);
@@ -264,7 +275,7 @@ class Worker {
     result.end_ns = ipc::monotonic_ns();
     const uint64_t run_ns = result.end_ns - result.start_ns;
     ewma = (ewma * 7 + run_ns) / 8;
-    if (measure) result.cpu_ns = thread_cpu_ns() - cpu_start;
+    if (measure) result.cpu_ns = thread_cpu_ns() - cpu_start + (children_cpu_ns() - children_start);
     if (measure || result.end_ns - rss_read_ns_ > kRssPeriodNs) {
       rss_kb_ = max_rss_kb();
       rss_read_ns_ = result.end_ns;

@@ -313,3 +313,14 @@ TEST(Lifecycle, AnErrorLongerThanARecordIsCutWithAMarker) {
   EXPECT_EQ(error.substr(error.size() - marker.size()), marker);
   EXPECT_GT(error.size(), 100000u);  // most of it kept, not a one-line size note
 }
+
+TEST(Lifecycle, ATasksCpuTimeIncludesTheCommandItRan) {
+  const CliRun r = run_cli("run exec -j 1 --results - --no-summary a -- " + std::string("/usr/bin/python3") +
+                           " -c 'x = sum(i * i for i in range(3000000))'");
+  const auto lines = json_lines(r.out);
+  ASSERT_EQ(lines.size(), 1u) << r.err;
+  ASSERT_EQ(lines[0]["status"], "ok") << lines[0];
+  ASSERT_TRUE(lines[0].contains("cpu_ms")) << lines[0];
+  // A CPU-bound command: its CPU time is most of the run, not the worker's few µs.
+  EXPECT_GT(lines[0]["cpu_ms"].get<double>(), 0.5 * lines[0]["run_ms"].get<double>()) << lines[0];
+}
