@@ -363,10 +363,16 @@ void Supervisor::Impl::requeue_inflight(ChildSlot& slot, int wait_status) {
 }
 
 // A worker that dies before it is ready: an exit is its own verdict (bad kind or options,
-// exec failure) and stops the pool at once; a signal may be chance (a kill from outside),
-// so a few in a row, with no worker becoming ready between them, do. True if the pool failed.
+// exec failure) and stops the pool at once; a crash signal (SIGSEGV, SIGABRT...) may be
+// chance, so a few in a row, with no worker becoming ready between them, do. A kill from
+// outside (SIGKILL, SIGTERM: a storm, the OOM killer) says nothing of the worker and is a
+// crash like any other, under the crash-loop limit. True if the pool failed.
 bool Supervisor::Impl::startup_failed(const ChildSlot& slot, int status) {
-  if (WIFSIGNALED(status) && ++startup_deaths_ < kStartupDeathsToFail) return false;
+  if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    if (sig == SIGKILL || sig == SIGTERM || sig == SIGINT || sig == SIGHUP) return false;
+    if (++startup_deaths_ < kStartupDeathsToFail) return false;
+  }
   std::string what = slot.fatal_message.empty() ? describe_wait_status(status) : slot.fatal_message;
   if (WIFSIGNALED(status)) {
     what = "workers die while starting (" + std::to_string(startup_deaths_) + " in a row, last " + what + ")";

@@ -2,7 +2,9 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <linux/kcmp.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -247,13 +249,26 @@ uint64_t stat_value(const std::string& file, const std::string& key) {
   return 0;
 }
 
+// Processes that share one address space (CLONE_VM: vfork, a sanitizer's tracer) are
+// counted once.
+bool shares_memory_with_any(pid_t pid, const std::vector<pid_t>& counted) {
+  for (pid_t other : counted)
+    if (syscall(SYS_kcmp, pid, other, KCMP_VM, 0, 0) == 0) return true;
+  return false;
+}
+
 }  // namespace
 
 uint64_t Containment::memory_bytes(unsigned slot, pid_t worker) const {
   if (!anon_key_.empty()) return stat_value(slot_dir(slot) + "/memory.stat", anon_key_);
   const std::vector<pid_t> pids = mode_ == ContainmentMode::ProcessGroup ? tree_of(worker) : cgroup::procs(slot_dir(slot));
   uint64_t total = 0;
-  for (pid_t pid : pids) total += resident_bytes(pid);
+  std::vector<pid_t> counted;
+  for (pid_t pid : pids) {
+    if (shares_memory_with_any(pid, counted)) continue;
+    counted.push_back(pid);
+    total += resident_bytes(pid);
+  }
   return total;
 }
 

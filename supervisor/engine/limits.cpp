@@ -114,6 +114,11 @@ void Supervisor::Impl::check_task_timeout(ChildSlot& slot, uint64_t now) {
 }
 
 void Supervisor::Impl::check_memory(ChildSlot& slot) {
+  // A worker leaving as asked, its tasks done, is tearing down (a sanitizer's exit scan
+  // touches all it has): no task of its can be charged, so its memory is no one's limit.
+  if (slot.state == SlotState::Stopping &&
+      !segment_->slot(static_cast<uint32_t>(slot.index)).control->running())
+    return;
   // The whole tree: a command the worker runs counts as the worker.
   const uint64_t rss = containment_->memory_bytes(static_cast<unsigned>(slot.index), slot.process->pid());
   const uint64_t hard = options_.hard_memory_per_child;
