@@ -93,7 +93,7 @@ std::string Containment::make_pool(const std::string& own_dir, unsigned slots, s
     *why = "cannot move processes in " + own_dir + ": " + std::strerror(errno);
     return "";
   }
-  const std::string pool = own_dir + "/procpool-" + std::to_string(getpid());
+  std::string pool = own_dir + "/procpool-" + std::to_string(getpid());
   if (mkdir(pool.c_str(), 0700) != 0 && errno != EEXIST) {
     *why = "cannot make " + pool + ": " + std::strerror(errno);
     return "";
@@ -141,7 +141,7 @@ void Containment::start_keeper(unsigned slots) {
     for (unsigned i = 0; i < slots; ++i) rmdirs.push_back(slot_in(pids_dir_, i));
     rmdirs.push_back(pids_dir_);
   }
-  keeper_ = std::make_unique<Keeper>(std::move(kill_files), std::move(procs_dirs), std::move(rmdirs));
+  keeper_ = std::make_unique<Keeper>(kill_files, procs_dirs, rmdirs);
 }
 
 Containment::~Containment() {

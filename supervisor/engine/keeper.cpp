@@ -107,8 +107,8 @@ struct Plan {
 
 }  // namespace
 
-Keeper::Keeper(std::vector<std::string> kill_files, std::vector<std::string> procs_dirs,
-               std::vector<std::string> rmdirs) {
+Keeper::Keeper(const std::vector<std::string>& kill_files, const std::vector<std::string>& procs_dirs,
+               const std::vector<std::string>& rmdirs) {
   std::vector<std::string> procs_files;
   procs_files.reserve(procs_dirs.size());
   for (const std::string& d : procs_dirs) procs_files.push_back(d + "/cgroup.procs");

@@ -16,7 +16,8 @@ class Keeper {
  public:
   // kill_files: files to write "1" to (v2's cgroup.kill); procs_dirs: cgroups whose
   // cgroup.procs are killed process by process (v1); rmdirs: removed after, in order.
-  Keeper(std::vector<std::string> kill_files, std::vector<std::string> procs_dirs, std::vector<std::string> rmdirs);
+  Keeper(const std::vector<std::string>& kill_files, const std::vector<std::string>& procs_dirs,
+         const std::vector<std::string>& rmdirs);
   ~Keeper();  // "done": the keeper exits without touching anything
   Keeper(const Keeper&) = delete;
   Keeper& operator=(const Keeper&) = delete;
