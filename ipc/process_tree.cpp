@@ -10,13 +10,14 @@
 
 namespace procpool::ipc {
 
-std::vector<pid_t> own_children() {
+std::vector<pid_t> children_of(pid_t pid) {
   std::vector<pid_t> out;
-  DIR* tasks = opendir("/proc/self/task");
+  const std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  DIR* tasks = opendir(dir.c_str());
   if (tasks == nullptr) return out;
   while (const dirent* e = readdir(tasks)) {
     if (e->d_name[0] == '.') continue;
-    std::ifstream in(std::string("/proc/self/task/") + e->d_name + "/children");
+    std::ifstream in(dir + "/" + e->d_name + "/children");
     for (long pid = 0; in >> pid;) out.push_back(static_cast<pid_t>(pid));
   }
   closedir(tasks);

@@ -11,6 +11,7 @@
 #include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <new>
@@ -63,7 +64,7 @@ Segment::Segment(std::string name, std::unique_ptr<Mapping> mapping, bool owner)
     : name_(std::move(name)), mapping_(std::move(mapping)),
       base_(mapping_->region.get_address()), owner_(owner) {}
 
-std::unique_ptr<Segment> Segment::create(uint32_t slot_count, uint64_t ring_capacity) {
+std::unique_ptr<Segment> Segment::create(uint32_t slot_count, uint64_t ring_capacity, std::string_view containment) {
   if (slot_count == 0 || (ring_capacity & (ring_capacity - 1)) != 0 || ring_capacity < 4096)
     throw std::invalid_argument("segment: bad slot count or ring capacity");
   const uint64_t slots_offset = round_up(kStatsOffset + sizeof(PoolStats), kPage);
@@ -88,7 +89,6 @@ std::unique_ptr<Segment> Segment::create(uint32_t slot_count, uint64_t ring_capa
   // Value-initialised by the placement new: cppcheck 2.10 misreads it as uninitialised.
   // cppcheck-suppress legacyUninitvar
   auto* header = new (seg->base_) SegmentHeader{};
-  header->magic = kSegmentMagic;
   header->layout_version = kLayoutVersion;
   header->slot_count = slot_count;
   header->ring_capacity = ring_capacity;
@@ -97,6 +97,8 @@ std::unique_ptr<Segment> Segment::create(uint32_t slot_count, uint64_t ring_capa
   header->total_size = total;
   header->supervisor_pid = static_cast<uint64_t>(getpid());
   header->created_ns = monotonic_ns();
+  const std::size_t n = std::min(containment.size(), sizeof header->containment - 1);
+  std::memcpy(header->containment, containment.data(), n);
   new (static_cast<std::byte*>(seg->base_) + kStatsOffset) PoolStats{};
   for (uint32_t i = 0; i < slot_count; ++i) {
     // cppcheck-suppress legacyUninitvar
@@ -104,6 +106,9 @@ std::unique_ptr<Segment> Segment::create(uint32_t slot_count, uint64_t ring_capa
     ring_reset(&block->to_child);
     ring_reset(&block->to_sup);
   }
+  // Last, with release: pairs with attach()'s acquire load, so an observer that finds the
+  // magic finds every header field, the stats and the slots initialised.
+  std::atomic_ref<uint64_t>(header->magic).store(kSegmentMagic, std::memory_order_release);
   return seg;
 }
 
@@ -117,8 +122,11 @@ std::unique_ptr<Segment> Segment::attach(const std::string& name, bool read_only
   mapping->region = bip::mapped_region(mapping->shm, mode);
   auto seg = std::unique_ptr<Segment>(new Segment(name, std::move(mapping), false));
   const SegmentHeader& h = seg->header();
+  // Acquire: pairs with create()'s release store of the magic (a segment still being
+  // made reads as not yet ours, never as half a header).
+  const uint64_t magic = std::atomic_ref<uint64_t>(const_cast<uint64_t&>(h.magic)).load(std::memory_order_acquire);
   const uint64_t min_stride = sizeof(SlotBlock) + 2 * h.ring_capacity;
-  if (h.magic != kSegmentMagic || h.layout_version != kLayoutVersion || h.slot_count == 0 ||
+  if (magic != kSegmentMagic || h.layout_version != kLayoutVersion || h.slot_count == 0 ||
       h.total_size != static_cast<uint64_t>(size) || h.slot_stride < min_stride ||
       h.slots_offset < kStatsOffset + sizeof(PoolStats) ||
       h.slots_offset + h.slot_stride * h.slot_count > h.total_size)
@@ -128,13 +136,6 @@ std::unique_ptr<Segment> Segment::attach(const std::string& name, bool read_only
 
 Segment::~Segment() {
   if (owner_) bip::shared_memory_object::remove(name_.c_str());
-}
-
-void Segment::set_containment(std::string_view description) {
-  auto* header = static_cast<SegmentHeader*>(base_);
-  const std::size_t n = std::min(description.size(), sizeof header->containment - 1);
-  std::memcpy(header->containment, description.data(), n);
-  header->containment[n] = '\0';
 }
 
 PoolStats& Segment::stats() const {

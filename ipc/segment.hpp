@@ -37,6 +37,9 @@ struct SegmentHeader {
   uint64_t created_ns;
   char containment[176];  // NUL-terminated: how workers are contained, for `procpool status`
 };
+// The header is written once, before its magic; the magic is stored last with release and
+// loaded with acquire (atomic_ref: the struct stays trivially copyable).
+static_assert(offsetof(SegmentHeader, magic) == 0 && alignof(SegmentHeader) >= alignof(std::atomic<uint64_t>));
 static_assert(std::is_trivially_copyable_v<SegmentHeader>);
 
 // The pool's totals for `procpool status` and metrics, written by the supervisor alone
@@ -70,8 +73,10 @@ struct SlotView {
 class Segment {
  public:
   // Supervisor: creates a new segment with a unique unpredictable name, mode 0600,
-  // O_EXCL. Removes it again in the destructor.
-  static std::unique_ptr<Segment> create(uint32_t slot_count, uint64_t ring_capacity);
+  // O_EXCL. Removes it again in the destructor. containment: shown by `procpool status`
+  // (cut to fit).
+  static std::unique_ptr<Segment> create(uint32_t slot_count, uint64_t ring_capacity,
+                                         std::string_view containment = "");
   // Child: maps an existing segment and validates its header. read_only: for observers
   // (procpool status), who must not be able to disturb the pool.
   static std::unique_ptr<Segment> attach(const std::string& name, bool read_only = false);
@@ -82,8 +87,6 @@ class Segment {
   const std::string& name() const { return name_; }
   const SegmentHeader& header() const { return *static_cast<const SegmentHeader*>(base_); }
   PoolStats& stats() const;
-  // Supervisor, before any child attaches: cut to fit.
-  void set_containment(std::string_view description);
   SlotView slot(uint32_t index) const;
 
  private:

@@ -21,8 +21,6 @@ class CheckConfigCommand final : public Command {
     app_->add_flag("--example", example_, "Print the example config (every key at its default) instead");
   }
 
-  CLI::App* app() const override { return app_; }
-
   int execute(const Invocation& inv) override {
     KindRegistry& registry = *inv.registry;
     if (example_) {
@@ -43,7 +41,6 @@ class CheckConfigCommand final : public Command {
   }
 
  private:
-  CLI::App* app_ = nullptr;
   std::string path_;
   bool example_ = false;
 };

@@ -36,8 +36,11 @@ struct Invocation {
 class Command {
  public:
   virtual ~Command() = default;
-  virtual CLI::App* app() const = 0;
+  CLI::App* app() const { return app_; }
   virtual int execute(const Invocation& inv) = 0;
+
+ protected:
+  CLI::App* app_ = nullptr;  // the subcommand, made by the constructor
 };
 
 std::unique_ptr<Command> add_run(CLI::App& parent, const Invocation& inv);

@@ -49,8 +49,6 @@ class RunCommand final : public Command {
                  "\nExit status: 0 all tasks ok, 1 some task not ok, 2 usage error, 128+N after signal N.");
   }
 
-  CLI::App* app() const override { return app_; }
-
   int execute(const Invocation& inv) override {
     KindRegistry& registry = *inv.registry;
     const std::vector<supervisor::ConfigSetting> settings = effective_config(config_path_, registry);
@@ -106,7 +104,6 @@ class RunCommand final : public Command {
     request_.then_options = checked_options(then, merged(options_from_config(then_schema, settings), then_flags));
   }
 
-  CLI::App* app_ = nullptr;
   supervisor::RunRequest request_;
   PoolFlags pool_;
   ProducerFlags producer_;

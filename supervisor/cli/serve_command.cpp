@@ -140,8 +140,6 @@ class ServeCommand final : public Command {
     add_serve_flags(app_, flags_);
   }
 
-  CLI::App* app() const override { return app_; }
-
   int execute(const Invocation& inv) override {
     const KindRegistry& builtin = *inv.builtin;
     supervisor::ServeRequest request = serve_request_from(app_, flags_, builtin);
@@ -165,7 +163,6 @@ class ServeCommand final : public Command {
   }
 
  private:
-  CLI::App* app_ = nullptr;
   ServeFlags flags_;
 };
 

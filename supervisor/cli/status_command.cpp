@@ -15,8 +15,6 @@ class StatusCommand final : public Command {
     app_->add_flag("--watch", watch_, "Redraw every second, as top does");
   }
 
-  CLI::App* app() const override { return app_; }
-
   int execute(const Invocation&) override {
     const auto format = json_         ? supervisor::StatusFormat::Json
                         : prometheus_ ? supervisor::StatusFormat::Prometheus
@@ -25,7 +23,6 @@ class StatusCommand final : public Command {
   }
 
  private:
-  CLI::App* app_ = nullptr;
   pid_t pid_ = 0;
   bool json_ = false, prometheus_ = false, watch_ = false;
 };

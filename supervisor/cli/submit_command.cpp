@@ -51,8 +51,6 @@ class SubmitCommand final : public Command {
     if (inv.named() == "submit") flags_.add_to(app_, schemas(*inv.registry));
   }
 
-  CLI::App* app() const override { return app_; }
-
   int execute(const Invocation& inv) override {
     if (!input_file_.empty()) {
       std::vector<std::string> more;
@@ -77,7 +75,6 @@ class SubmitCommand final : public Command {
   }
 
  private:
-  CLI::App* app_ = nullptr;
   std::string socket_ = supervisor::kDefaultSocketPath, kind_, input_file_;
   std::vector<std::string> inputs_, plugins_, generic_;
   ProducerFlags producer_;

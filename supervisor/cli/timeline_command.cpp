@@ -15,11 +15,9 @@ class TimelineCommand final : public Command {
     app_->add_option("-o,--output", svg_, "The SVG file to write")->required();
   }
 
-  CLI::App* app() const override { return app_; }
   int execute(const Invocation&) override { return supervisor::draw_timeline(results_, svg_); }
 
  private:
-  CLI::App* app_ = nullptr;
   std::string results_, svg_;
 };
 

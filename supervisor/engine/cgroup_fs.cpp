@@ -79,14 +79,6 @@ std::optional<Hierarchy> find_v1(const std::string& controller) {
   return std::nullopt;
 }
 
-std::optional<std::string> read_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 bool write_file(const std::string& path, const std::string& text) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) return false;
@@ -104,11 +96,13 @@ std::vector<pid_t> procs(const std::string& dir) {
   return out;
 }
 
-std::vector<std::string> words(const std::string& path) {
-  std::vector<std::string> out;
-  std::istringstream s(read_file(path).value_or(""));
-  for (std::string w; s >> w;) out.push_back(w);
-  return out;
+uint64_t stat_value(const std::string& file, const std::string& key) {
+  std::ifstream in(file);
+  std::string k;
+  uint64_t v = 0;
+  while (in >> k >> v)
+    if (k == key) return v;
+  return 0;
 }
 
 }  // namespace procpool::supervisor::cgroup

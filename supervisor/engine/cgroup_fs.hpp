@@ -4,6 +4,7 @@
 // small reads and writes of their control files. Knows nothing of workers.
 #include <sys/types.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,13 +23,11 @@ std::optional<Hierarchy> find_v2();
 // The v1 hierarchy with this controller ("memory", "pids"), if one is mounted.
 std::optional<Hierarchy> find_v1(const std::string& controller);
 
-// Whole-file read; nullopt if it cannot be read.
-std::optional<std::string> read_file(const std::string& path);
 // Writes text to an existing control file; false with errno set if the kernel refuses.
 bool write_file(const std::string& path, const std::string& text);
 // The pids in a cgroup.procs file (empty when it cannot be read).
 std::vector<pid_t> procs(const std::string& dir);
-// Space-separated words of a file such as cgroup.controllers.
-std::vector<std::string> words(const std::string& path);
+// The value of a "KEY VALUE" line of a file such as memory.stat; 0 if it has none.
+uint64_t stat_value(const std::string& file, const std::string& key);
 
 }  // namespace procpool::supervisor::cgroup

@@ -42,10 +42,10 @@ Supervisor::Impl::Impl(PoolOptions options, std::vector<KindSpec> kinds)
   run_sample_next_.assign(kinds_.size(), 0);
 
   ipc::remove_stale_segments();
-  segment_ = ipc::Segment::create(capacity_, options_.ring_capacity);
+  // The containment first: the segment's header names it from the start.
   containment_ = std::make_unique<Containment>(options_.containment, capacity_, options_.handle_signals,
                                                options_.max_procs_per_child);
-  segment_->set_containment(containment_->description());
+  segment_ = ipc::Segment::create(capacity_, options_.ring_capacity, containment_->description());
   // A constructor that throws runs no destructor: what was opened is released here.
   try {
     open_loop_fds();

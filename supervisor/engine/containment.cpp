@@ -13,8 +13,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <dirent.h>
-#include <fstream>
 #include <stdexcept>
 #include <thread>
 
@@ -79,8 +77,8 @@ Containment::Containment(ContainmentMode wanted, unsigned slots, bool own_proces
     description_ = "process groups";
     if (wanted == ContainmentMode::Auto) description_ += " (no cgroup: " + why_not_v2 + "; " + why_not_v1 + ")";
   }
-  limit_processes(slots, max_procs);
-  start_keeper(slots);  // first: the keeper must be init's orphan, not ours
+  limit_processes(max_procs);
+  start_keeper();  // first: the keeper must be init's orphan, not ours
   // Orphans that left their group come back here instead of to init (procpool's own
   // process only: a library must not change what happens to its program's orphans).
   if (mode_ == ContainmentMode::ProcessGroup && own_process_) prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -109,36 +107,47 @@ std::string Containment::make_pool(const std::string& own_dir, unsigned slots, s
 }
 
 // pids.max where a pids controller counts the slot: in the containment's own hierarchy,
-// else in a v1 pids hierarchy the workers join as well.
-void Containment::limit_processes(unsigned slots, unsigned max_procs) {
+// else in a v1 pids hierarchy the workers join as well. Where none can be set, the pool
+// runs uncapped and says so (status, the start-up log).
+void Containment::limit_processes(unsigned max_procs) {
   if (max_procs == 0 || mode_ == ContainmentMode::ProcessGroup) return;
-  std::string why;
+  std::string why = "no pids controller";
   if (access((slot_dir(0) + "/pids.max").c_str(), W_OK) == 0) {
     pids_dir_ = pool_dir_;
   } else if (const auto v1 = cgroup::find_v1("pids")) {
-    pids_dir_ = make_pool(v1->own_dir(), slots, &why);
+    pids_dir_ = make_pool(v1->own_dir(), slots_, &why);
   }
+  for (unsigned i = 0; i < slots_ && !pids_dir_.empty(); ++i)
+    if (!cgroup::write_file(slot_in(pids_dir_, i) + "/pids.max", std::to_string(max_procs))) {
+      why = "cannot set " + slot_in(pids_dir_, i) + "/pids.max: " + std::strerror(errno);
+      remove_pids_pool();
+    }
   if (pids_dir_.empty()) {
-    description_ += "; processes not capped (no pids controller)";
+    description_ += "; processes not capped (" + why + ")";
     return;
   }
-  for (unsigned i = 0; i < slots; ++i)
-    if (!cgroup::write_file(slot_in(pids_dir_, i) + "/pids.max", std::to_string(max_procs)))
-      throw std::runtime_error("cannot set " + slot_in(pids_dir_, i) + "/pids.max: " + std::strerror(errno));
   description_ += "; at most " + std::to_string(max_procs) + " processes each" +
-                  (pids_dir_ == pool_dir_ ? std::string() : " (" + pids_dir_ + ")");
+                  (separate_pids() ? " (" + pids_dir_ + ")" : std::string());
 }
 
-void Containment::start_keeper(unsigned slots) {
+void Containment::remove_pids_pool() {
+  if (separate_pids()) {
+    for (unsigned i = 0; i < slots_; ++i) rmdir(slot_in(pids_dir_, i).c_str());
+    rmdir(pids_dir_.c_str());
+  }
+  pids_dir_.clear();
+}
+
+void Containment::start_keeper() {
   std::vector<std::string> kill_files, procs_dirs, rmdirs;
   if (mode_ == ContainmentMode::CgroupV2 && has_cgroup_kill_) kill_files.push_back(pool_dir_ + "/cgroup.kill");
-  for (unsigned i = 0; i < slots && !pool_dir_.empty(); ++i) {
+  for (unsigned i = 0; i < slots_ && !pool_dir_.empty(); ++i) {
     procs_dirs.push_back(slot_dir(i));
     rmdirs.push_back(slot_dir(i));
   }
   if (!pool_dir_.empty()) rmdirs.push_back(pool_dir_);
-  if (!pids_dir_.empty() && pids_dir_ != pool_dir_) {
-    for (unsigned i = 0; i < slots; ++i) rmdirs.push_back(slot_in(pids_dir_, i));
+  if (separate_pids()) {
+    for (unsigned i = 0; i < slots_; ++i) rmdirs.push_back(slot_in(pids_dir_, i));
     rmdirs.push_back(pids_dir_);
   }
   keeper_ = std::make_unique<Keeper>(kill_files, procs_dirs, rmdirs);
@@ -156,10 +165,7 @@ Containment::~Containment() {
       }
     rmdir(pool_dir_.c_str());  // left behind only if something outlived the wait: the keeper retries
   }
-  if (!pids_dir_.empty() && pids_dir_ != pool_dir_) {  // emptied with the containers above
-    for (unsigned i = 0; i < slots_; ++i) rmdir(slot_in(pids_dir_, i).c_str());
-    rmdir(pids_dir_.c_str());
-  }
+  remove_pids_pool();  // emptied with the containers above
   close_placement();
   keeper_.reset();
 }
@@ -173,7 +179,7 @@ Placement Containment::prepare(unsigned slot) {
   }
   kill_cgroup(slot_dir(slot));
   std::vector<std::string> dirs{slot_dir(slot)};
-  if (!pids_dir_.empty() && pids_dir_ != pool_dir_) dirs.push_back(slot_in(pids_dir_, slot));
+  if (separate_pids()) dirs.push_back(slot_in(pids_dir_, slot));
   for (const std::string& dir : dirs) {
     const int fd = ::open((dir + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -223,30 +229,14 @@ void Containment::kill_cgroup(const std::string& dir) const {
 
 namespace {
 
-// The worker and every descendant of it, walking /proc/PID/task/TID/children.
+// The worker and every descendant of it (bounded: a fork bomb is pids.max's business).
 std::vector<pid_t> tree_of(pid_t root) {
   std::vector<pid_t> tree{root};
   for (std::size_t i = 0; i < tree.size() && tree.size() < 100000; ++i) {
-    const std::string tasks = "/proc/" + std::to_string(tree[i]) + "/task";
-    DIR* dir = opendir(tasks.c_str());
-    if (dir == nullptr) continue;
-    while (const dirent* e = readdir(dir)) {
-      if (e->d_name[0] == '.') continue;
-      std::ifstream in(tasks + "/" + e->d_name + "/children");
-      for (long pid = 0; in >> pid;) tree.push_back(static_cast<pid_t>(pid));
-    }
-    closedir(dir);
+    const std::vector<pid_t> children = ipc::children_of(tree[i]);
+    tree.insert(tree.end(), children.begin(), children.end());
   }
   return tree;
-}
-
-uint64_t stat_value(const std::string& file, const std::string& key) {
-  std::ifstream in(file);
-  std::string k;
-  uint64_t v = 0;
-  while (in >> k >> v)
-    if (k == key) return v;
-  return 0;
 }
 
 // Processes that share one address space (CLONE_VM: vfork, a sanitizer's tracer) are
@@ -260,7 +250,7 @@ bool shares_memory_with_any(pid_t pid, const std::vector<pid_t>& counted) {
 }  // namespace
 
 uint64_t Containment::memory_bytes(unsigned slot, pid_t worker) const {
-  if (!anon_key_.empty()) return stat_value(slot_dir(slot) + "/memory.stat", anon_key_);
+  if (!anon_key_.empty()) return cgroup::stat_value(slot_dir(slot) + "/memory.stat", anon_key_);
   const std::vector<pid_t> pids = mode_ == ContainmentMode::ProcessGroup ? tree_of(worker) : cgroup::procs(slot_dir(slot));
   uint64_t total = 0;
   std::vector<pid_t> counted;

@@ -66,8 +66,11 @@ class Containment {
   std::string slot_dir(unsigned slot) const { return slot_in(pool_dir_, slot); }
   static std::string make_pool(const std::string& own_dir, unsigned slots, std::string* why);
   void kill_cgroup(const std::string& dir) const;
-  void start_keeper(unsigned slots);
-  void limit_processes(unsigned slots, unsigned max_procs);
+  void start_keeper();
+  void limit_processes(unsigned max_procs);
+  // The workers join a v1 pids hierarchy besides the containment's own.
+  bool separate_pids() const { return !pids_dir_.empty() && pids_dir_ != pool_dir_; }
+  void remove_pids_pool();
   void close_placement();
 
   ContainmentMode mode_ = ContainmentMode::ProcessGroup;

@@ -103,7 +103,8 @@ void Supervisor::Impl::handle_result(ChildSlot& slot, const ipc::ResultView& res
   slot.busy_ns += run_ns / slot.concurrency[task.kind];
   ++slot.tasks_done;
   slot.consecutive_crashes = 0;
-  restart_times_ns_.clear();  // a task ran to its end: deaths around it are not a crash loop
+  // A task ran to its end: deaths around it are not a crash loop (empty nearly always).
+  if (!restart_times_ns_.empty()) restart_times_ns_.clear();
   slot.progress_ns = result.header.end_ns;
   if (options_.timeout_percent != 0) record_run_time(task.kind, run_ns);
 
