@@ -26,6 +26,10 @@ struct TaskOutput {
   bool ok = true;
   bool output_is_json = false;  // output holds exactly one JSON value
   std::string data;             // output when ok, error message otherwise
+  // A command the task ran (exec): its exit status (-1 if it did not exit or none ran) and
+  // the signal that killed it (0 if none). They reach the result as exit_code and signal.
+  int exit_code = -1;
+  int signal = 0;
 
   void fail(std::string message) {
     ok = false;

@@ -307,6 +307,8 @@ class Worker {
     }
     result.status = static_cast<uint8_t>(out.ok ? ipc::Status::ok : ipc::Status::error);
     result.flags = static_cast<uint8_t>((out.output_is_json ? ipc::kResultOutputIsJson : 0) | flags);
+    result.exit_code = std::clamp(out.exit_code, -1, 255);
+    result.signal = std::clamp(out.signal, 0, 64);
     while (!results_.try_write(&result, sizeof result, out.data.data(), out.data.size())) {
       results_.publish();
       results_.wait_for_space(10'000'000);
@@ -429,6 +431,8 @@ class Worker {
     out.ok = true;
     out.output_is_json = false;
     out.data.clear();
+    out.exit_code = -1;
+    out.signal = 0;
     try {
       kind.run(input, out);
     } catch (const std::exception& e) {
@@ -447,6 +451,8 @@ class Worker {
     });
     output_.ok = well_formed;
     output_.output_is_json = false;
+    output_.exit_code = -1;  // the chunk's inputs each had theirs
+    output_.signal = 0;
     output_.data = well_formed ? std::move(combined) : "malformed chunk";
   }
 

@@ -111,6 +111,8 @@ std::optional<ResultView> decode_result(std::string_view in) {
   if (status != static_cast<uint8_t>(Status::ok) && status != static_cast<uint8_t>(Status::error))
     return std::nullopt;
   if (view.header.end_ns < view.header.start_ns) return std::nullopt;
+  if (view.header.exit_code < -1 || view.header.exit_code > 255 || view.header.signal < 0 || view.header.signal > 64)
+    return std::nullopt;
   view.output = in;
   return view;
 }

@@ -54,8 +54,12 @@ struct ResultHeader {
   uint64_t end_ns;
   uint64_t cpu_ns;      // CPU time the child spent on the task (see kResultCpuNotMeasured)
   uint64_t max_rss_kb;  // the child's peak RSS after the task
+  // How a command the task ran ended (exec): its exit status (-1: it did not exit, or the
+  // task ran none) and the signal that killed it (0: none).
+  int32_t exit_code;
+  int32_t signal;
 };
-static_assert(sizeof(ResultHeader) == 48 && std::is_trivially_copyable_v<ResultHeader>);
+static_assert(sizeof(ResultHeader) == 56 && std::is_trivially_copyable_v<ResultHeader>);
 
 struct KindDefinition {
   uint8_t id;

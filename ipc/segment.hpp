@@ -22,7 +22,7 @@
 namespace procpool::ipc {
 
 inline constexpr uint64_t kSegmentMagic = 0x6c6f6f70636f7270ull;  // "procpool"
-inline constexpr uint32_t kLayoutVersion = 5;  // 5: the header names the containment
+inline constexpr uint32_t kLayoutVersion = 6;  // 6: results say how a command ended
 
 // Written by the supervisor before any child attaches; read-only afterwards.
 struct SegmentHeader {
@@ -35,12 +35,12 @@ struct SegmentHeader {
   uint64_t total_size;
   uint64_t supervisor_pid;
   uint64_t created_ns;
-  char containment[176];  // NUL-terminated: how workers are contained, for `procpool status`
+  char containment[448];  // NUL-terminated (the header fills 512 bytes): how workers are contained, for `procpool status`
 };
 // The header is written once, before its magic; the magic is stored last with release and
 // loaded with acquire (atomic_ref: the struct stays trivially copyable).
 static_assert(offsetof(SegmentHeader, magic) == 0 && alignof(SegmentHeader) >= alignof(std::atomic<uint64_t>));
-static_assert(std::is_trivially_copyable_v<SegmentHeader>);
+static_assert(std::is_trivially_copyable_v<SegmentHeader> && sizeof(SegmentHeader) == 512);
 
 // The pool's totals for `procpool status` and metrics, written by the supervisor alone
 // (relaxed stores: each counter stands alone, a reader wants recent values, not a

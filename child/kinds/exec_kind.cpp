@@ -24,6 +24,11 @@ namespace procpool::kinds {
 
 namespace {
 
+std::string signal_name(int sig) {
+  const char* abbrev = sigabbrev_np(sig);
+  return abbrev != nullptr ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
+}
+
 std::string substitute(const std::string& arg, const std::string& input) {
   const std::filesystem::path p(input);
   const std::string no_ext = (p.parent_path() / p.stem()).string();
@@ -103,14 +108,25 @@ class ExecKind final : public TaskKind {
     int exec_errno = 0;
     const bool exec_failed = read(exec_error[0], &exec_errno, sizeof exec_errno) == static_cast<ssize_t>(sizeof exec_errno);
     close(exec_error[0]);
-    if (exec_failed) return out.fail("cannot run '" + args[0] + "': " + std::strerror(exec_errno));
+    if (exec_failed) {
+      out.fail("cannot run '" + args[0] + "': " + std::strerror(exec_errno));
+      out.exit_code = 127;  // as a shell says of a command it cannot run
+      return;
+    }
     const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     if (code != 0) {
       const std::string tail = stderr_text.size() > 500 ? stderr_text.substr(stderr_text.size() - 500) : stderr_text;
-      return out.fail(args[0] + (WIFSIGNALED(status) ? " killed by signal " + std::to_string(WTERMSIG(status))
-                                                      : " exited with status " + std::to_string(code)) +
-                      (tail.empty() ? "" : ": " + tail));
+      out.fail(args[0] + (WIFSIGNALED(status) ? " killed by " + signal_name(WTERMSIG(status))
+                                               : " exited with status " + std::to_string(code)) +
+               (tail.empty() ? "" : ": " + tail));
+      if (WIFSIGNALED(status)) {
+        out.signal = WTERMSIG(status);
+      } else {
+        out.exit_code = code;
+      }
+      return;
     }
+    out.exit_code = 0;
     nlohmann::json j{{"exit", code}, {"stdout", stdout_text}, {"stderr", stderr_text}};
     if (out_cut) j["stdout_truncated"] = true;
     if (err_cut) j["stderr_truncated"] = true;
@@ -207,4 +223,3 @@ void register_exec_kind(KindRegistry& registry) {
 }
 
 }  // namespace procpool::kinds
-#include "child/task_api.hpp"

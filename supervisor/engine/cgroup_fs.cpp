@@ -105,4 +105,18 @@ uint64_t stat_value(const std::string& file, const std::string& key) {
   return 0;
 }
 
+bool has_word(const std::string& file, const std::string& word) {
+  std::ifstream in(file);
+  for (std::string w; in >> w;)
+    if (w == word) return true;
+  return false;
+}
+
+std::optional<uint64_t> read_number(const std::string& file) {
+  std::ifstream in(file);
+  uint64_t v = 0;
+  if (in >> v) return v;
+  return std::nullopt;
+}
+
 }  // namespace procpool::supervisor::cgroup

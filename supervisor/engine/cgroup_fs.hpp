@@ -27,6 +27,10 @@ std::optional<Hierarchy> find_v1(const std::string& controller);
 bool write_file(const std::string& path, const std::string& text);
 // The pids in a cgroup.procs file (empty when it cannot be read).
 std::vector<pid_t> procs(const std::string& dir);
+// Whether a file of space-separated words (cgroup.controllers) holds this one.
+bool has_word(const std::string& file, const std::string& word);
+// The number a one-value file holds (memory.peak); nullopt if it cannot be read ("max").
+std::optional<uint64_t> read_number(const std::string& file);
 // The value of a "KEY VALUE" line of a file such as memory.stat; 0 if it has none.
 uint64_t stat_value(const std::string& file, const std::string& key);
 

@@ -44,7 +44,7 @@ Supervisor::Impl::Impl(PoolOptions options, std::vector<KindSpec> kinds)
   ipc::remove_stale_segments();
   // The containment first: the segment's header names it from the start.
   containment_ = std::make_unique<Containment>(options_.containment, capacity_, options_.handle_signals,
-                                               options_.max_procs_per_child);
+                                               options_.max_procs_per_child, options_.hard_memory_per_child);
   segment_ = ipc::Segment::create(capacity_, options_.ring_capacity, containment_->description());
   // A constructor that throws runs no destructor: what was opened is released here.
   try {
@@ -222,6 +222,7 @@ void Supervisor::Impl::start_process(ChildSlot& slot) {
     throw;
   }
   containment_->started(static_cast<unsigned>(slot.index), slot.process->pid());
+  slot.oom_kills = containment_->oom_kills(static_cast<unsigned>(slot.index));
   // A child we cannot watch would die unseen, its tasks never requeued: kill it (the
   // destructor reaps) and fail the start instead.
   epoll_event ev{};
@@ -243,6 +244,7 @@ void Supervisor::Impl::handle_exit(ChildSlot& slot) {
   const int status = slot.process->wait_exit();
   containment_->kill(static_cast<unsigned>(slot.index));  // what its tasks started dies with it
   const SlotState was = slot.state;
+  note_oom_kill(slot, status);
   // Results it published before dying are whole (see ring.hpp) and kept.
   if (!slot.violated) drain(slot);
   requeue_inflight(slot, status);

@@ -2,9 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <linux/kcmp.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,7 +16,6 @@
 
 #include "ipc/process_tree.hpp"
 #include "supervisor/engine/cgroup_fs.hpp"
-#include "supervisor/engine/proc_info.hpp"
 
 namespace procpool::supervisor {
 namespace {
@@ -44,15 +41,17 @@ std::optional<ContainmentMode> containment_from_name(std::string_view name) {
   return std::nullopt;
 }
 
-Containment::Containment(ContainmentMode wanted, unsigned slots, bool own_process, unsigned max_procs)
+Containment::Containment(ContainmentMode wanted, unsigned slots, bool own_process, unsigned max_procs,
+                         uint64_t max_memory)
     : own_process_(own_process), slots_(slots) {
   std::string why_not_v2 = "no cgroup v2 hierarchy is mounted";
   std::string why_not_v1 = "no cgroup v1 memory or pids hierarchy is mounted";
   if (wanted == ContainmentMode::Auto || wanted == ContainmentMode::CgroupV2) {
-    if (const auto v2 = cgroup::find_v2(); v2 && !(pool_dir_ = make_pool(v2->own_dir(), slots, &why_not_v2)).empty()) {
+    const auto v2 = cgroup::find_v2();
+    if (v2) delegate_controllers(v2->own_dir());
+    if (v2 && !(pool_dir_ = make_pool(v2->own_dir(), slots, &why_not_v2)).empty()) {
       mode_ = ContainmentMode::CgroupV2;
       has_cgroup_kill_ = access((pool_dir_ + "/cgroup.kill").c_str(), W_OK) == 0;
-      if (access((slot_dir(0) + "/memory.stat").c_str(), R_OK) == 0) anon_key_ = "anon";
       description_ = "cgroup v2 (" + pool_dir_ + ")";
     } else if (wanted == ContainmentMode::CgroupV2) {
       throw std::runtime_error("containment cgroup2 is not available here: " + why_not_v2);
@@ -65,7 +64,6 @@ Containment::Containment(ContainmentMode wanted, unsigned slots, bool own_proces
     }
     if (!pool_dir_.empty()) {
       mode_ = ContainmentMode::CgroupV1;
-      if (access((slot_dir(0) + "/memory.stat").c_str(), R_OK) == 0) anon_key_ = "total_rss";
       description_ = "cgroup v1 (" + pool_dir_ + ")";
     } else if (wanted == ContainmentMode::CgroupV1) {
       throw std::runtime_error("containment cgroup1 is not available here: " + why_not_v1);
@@ -78,10 +76,46 @@ Containment::Containment(ContainmentMode wanted, unsigned slots, bool own_proces
     if (wanted == ContainmentMode::Auto) description_ += " (no cgroup: " + why_not_v2 + "; " + why_not_v1 + ")";
   }
   limit_processes(max_procs);
+  find_memory();
+  if (limit_memory(max_memory)) description_ += "; memory capped by the kernel";
   start_keeper();  // first: the keeper must be init's orphan, not ours
   // Orphans that left their group come back here instead of to init (procpool's own
   // process only: a library must not change what happens to its program's orphans).
   if (mode_ == ContainmentMode::ProcessGroup && own_process_) prctl(PR_SET_CHILD_SUBREAPER, 1);
+}
+
+namespace {
+
+// The controllers of `wanted` that dir offers its children (cgroup.controllers) and does
+// not enable for them yet (cgroup.subtree_control): "+memory +pids", or "".
+std::string missing_controllers(const std::string& dir) {
+  std::string out;
+  for (const char* c : {"memory", "pids"})
+    if (cgroup::has_word(dir + "/cgroup.controllers", c) && !cgroup::has_word(dir + "/cgroup.subtree_control", c))
+      out += std::string(out.empty() ? "" : " ") + "+" + c;
+  return out;
+}
+
+}  // namespace
+
+bool Containment::enable_controllers(const std::string& dir) {
+  const std::string missing = missing_controllers(dir);
+  return missing.empty() || cgroup::write_file(dir + "/cgroup.subtree_control", missing);
+}
+
+// v2 gives a cgroup's children only the controllers its cgroup.subtree_control enables,
+// and enables none in a cgroup that holds processes (the root aside). procpool's own
+// process, alone in a cgroup delegated to it (a service with Delegate=yes, a container),
+// moves into a leaf of it, procpool-main, so that the workers' cgroups get memory and
+// pids controllers; sharing its cgroup with others (a login shell), it moves nothing and
+// the workers' cgroups only contain and kill. The leaf stays after exit, empty (systemd
+// removes a stopped unit's cgroup; the next run reuses it).
+void Containment::delegate_controllers(const std::string& own_dir) const {
+  if (enable_controllers(own_dir) || errno != EBUSY || !own_process_) return;
+  if (cgroup::procs(own_dir) != std::vector<pid_t>{getpid()}) return;
+  const std::string leaf = own_dir + "/procpool-main";
+  if (mkdir(leaf.c_str(), 0700) != 0 && errno != EEXIST) return;
+  if (cgroup::write_file(leaf + "/cgroup.procs", "0")) enable_controllers(own_dir);
 }
 
 // The pool's cgroup beside this process's own: PARENT/procpool-PID/wN, owner only.
@@ -96,6 +130,7 @@ std::string Containment::make_pool(const std::string& own_dir, unsigned slots, s
     *why = "cannot make " + pool + ": " + std::strerror(errno);
     return "";
   }
+  enable_controllers(pool);  // v2: the slots count memory and pids where the pool may
   for (unsigned i = 0; i < slots; ++i) {
     if (mkdir(slot_in(pool, i).c_str(), 0700) == 0 || errno == EEXIST) continue;
     *why = "cannot make " + slot_in(pool, i) + ": " + std::strerror(errno);
@@ -114,28 +149,53 @@ void Containment::limit_processes(unsigned max_procs) {
   std::string why = "no pids controller";
   if (access((slot_dir(0) + "/pids.max").c_str(), W_OK) == 0) {
     pids_dir_ = pool_dir_;
-  } else if (const auto v1 = cgroup::find_v1("pids")) {
-    pids_dir_ = make_pool(v1->own_dir(), slots_, &why);
+  } else {
+    pids_dir_ = join_v1("pids", &why);
   }
   for (unsigned i = 0; i < slots_ && !pids_dir_.empty(); ++i)
     if (!cgroup::write_file(slot_in(pids_dir_, i) + "/pids.max", std::to_string(max_procs))) {
       why = "cannot set " + slot_in(pids_dir_, i) + "/pids.max: " + std::strerror(errno);
-      remove_pids_pool();
+      if (pids_dir_ != pool_dir_) drop_joined(pids_dir_);
+      pids_dir_.clear();
     }
   if (pids_dir_.empty()) {
     description_ += "; processes not capped (" + why + ")";
     return;
   }
   description_ += "; at most " + std::to_string(max_procs) + " processes each" +
-                  (separate_pids() ? " (" + pids_dir_ + ")" : std::string());
+                  (pids_dir_ != pool_dir_ ? " (" + pids_dir_ + ")" : std::string());
 }
 
-void Containment::remove_pids_pool() {
-  if (separate_pids()) {
-    for (unsigned i = 0; i < slots_; ++i) rmdir(slot_in(pids_dir_, i).c_str());
-    rmdir(pids_dir_.c_str());
+// The memory controller that counts the slots: the containment's own hierarchy's, else a
+// v1 memory hierarchy's that the workers join as well (a v2 containment whose hierarchy
+// has no memory controller, as where v1 still holds it).
+void Containment::find_memory() {
+  if (mode_ == ContainmentMode::ProcessGroup) return;
+  if (access((slot_dir(0) + "/memory.stat").c_str(), R_OK) == 0) {
+    memory_dir_ = pool_dir_;
+    memory_v2_ = mode_ == ContainmentMode::CgroupV2;
+    return;
   }
-  pids_dir_.clear();
+  std::string why;
+  memory_dir_ = join_v1("memory", &why);
+  if (!memory_dir_.empty()) description_ += "; memory counted in " + memory_dir_;
+}
+
+std::string Containment::join_v1(const char* controller, std::string* why) {
+  const auto v1 = cgroup::find_v1(controller);
+  if (!v1) {
+    *why = std::string("no ") + controller + " controller";
+    return "";
+  }
+  std::string dir = make_pool(v1->own_dir(), slots_, why);
+  if (!dir.empty() && dir != pool_dir_) joined_.push_back(dir);
+  return dir;
+}
+
+void Containment::drop_joined(const std::string& dir) {
+  for (unsigned i = 0; i < slots_; ++i) rmdir(slot_in(dir, i).c_str());
+  rmdir(dir.c_str());
+  joined_.erase(std::remove(joined_.begin(), joined_.end(), dir), joined_.end());
 }
 
 void Containment::start_keeper() {
@@ -146,9 +206,9 @@ void Containment::start_keeper() {
     rmdirs.push_back(slot_dir(i));
   }
   if (!pool_dir_.empty()) rmdirs.push_back(pool_dir_);
-  if (separate_pids()) {
-    for (unsigned i = 0; i < slots_; ++i) rmdirs.push_back(slot_in(pids_dir_, i));
-    rmdirs.push_back(pids_dir_);
+  for (const std::string& joined : joined_) {
+    for (unsigned i = 0; i < slots_; ++i) rmdirs.push_back(slot_in(joined, i));
+    rmdirs.push_back(joined);
   }
   keeper_ = std::make_unique<Keeper>(kill_files, procs_dirs, rmdirs);
 }
@@ -165,7 +225,7 @@ Containment::~Containment() {
       }
     rmdir(pool_dir_.c_str());  // left behind only if something outlived the wait: the keeper retries
   }
-  remove_pids_pool();  // emptied with the containers above
+  while (!joined_.empty()) drop_joined(joined_.back());  // emptied with the containers above
   close_placement();
   keeper_.reset();
 }
@@ -178,8 +238,9 @@ Placement Containment::prepare(unsigned slot) {
     return placement_;
   }
   kill_cgroup(slot_dir(slot));
+  reset_peak(slot);
   std::vector<std::string> dirs{slot_dir(slot)};
-  if (separate_pids()) dirs.push_back(slot_in(pids_dir_, slot));
+  for (const std::string& joined : joined_) dirs.push_back(slot_in(joined, slot));
   for (const std::string& dir : dirs) {
     const int fd = ::open((dir + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -225,41 +286,6 @@ void Containment::kill_cgroup(const std::string& dir) const {
     if (pids.empty()) return;
     for (pid_t pid : pids) ::kill(pid, SIGKILL);
   }
-}
-
-namespace {
-
-// The worker and every descendant of it (bounded: a fork bomb is pids.max's business).
-std::vector<pid_t> tree_of(pid_t root) {
-  std::vector<pid_t> tree{root};
-  for (std::size_t i = 0; i < tree.size() && tree.size() < 100000; ++i) {
-    const std::vector<pid_t> children = ipc::children_of(tree[i]);
-    tree.insert(tree.end(), children.begin(), children.end());
-  }
-  return tree;
-}
-
-// Processes that share one address space (CLONE_VM: vfork, a sanitizer's tracer) are
-// counted once.
-bool shares_memory_with_any(pid_t pid, const std::vector<pid_t>& counted) {
-  for (pid_t other : counted)
-    if (syscall(SYS_kcmp, pid, other, KCMP_VM, 0, 0) == 0) return true;
-  return false;
-}
-
-}  // namespace
-
-uint64_t Containment::memory_bytes(unsigned slot, pid_t worker) const {
-  if (!anon_key_.empty()) return cgroup::stat_value(slot_dir(slot) + "/memory.stat", anon_key_);
-  const std::vector<pid_t> pids = mode_ == ContainmentMode::ProcessGroup ? tree_of(worker) : cgroup::procs(slot_dir(slot));
-  uint64_t total = 0;
-  std::vector<pid_t> counted;
-  for (pid_t pid : pids) {
-    if (shares_memory_with_any(pid, counted)) continue;
-    counted.push_back(pid);
-    total += resident_bytes(pid);
-  }
-  return total;
 }
 
 void Containment::reap_orphans(const std::vector<pid_t>& workers) {

@@ -124,6 +124,15 @@ void Supervisor::Impl::handle_result(ChildSlot& slot, const ipc::ResultView& res
   c.end_ns = result.header.end_ns;
   c.cpu_ns = result.header.cpu_ns;
   c.max_rss_kb = result.header.max_rss_kb;
+  c.exit_code = result.header.exit_code;
+  c.signal = result.header.signal;
+  // A command the task ran was the OOM killer's choice (v1 kills the largest process, the
+  // worker survives): the error says so.
+  std::string error;
+  if (c.status == ipc::Status::error && !(error = oom_verdict(slot)).empty()) {
+    error += ": " + std::string(c.output);
+    c.output = error;
+  }
   events_->on_result(c);
   task.done = true;
   std::string().swap(task.input);

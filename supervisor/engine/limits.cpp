@@ -2,6 +2,7 @@
 // start timeouts. Run from the loop's timer tick, which is 10 ms while any of these is in
 // play and 100 ms otherwise (an idle pool wakes ten times a second, no more).
 #include <sys/timerfd.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -129,6 +130,26 @@ void Supervisor::Impl::check_memory(ChildSlot& slot) {
   } else if (rss > options_.max_memory_per_child) {
     recycle(slot);
   }
+}
+
+// The kernel's cap (Containment::limit_memory) acts before the polled limit sees the
+// tree pass it: the OOM killer's kills in the slot's container since they were last told.
+std::string Supervisor::Impl::oom_verdict(ChildSlot& slot) {
+  const uint64_t kills = containment_->oom_kills(static_cast<unsigned>(slot.index));
+  if (kills <= slot.oom_kills) return "";
+  slot.oom_kills = kills;
+  return "killed by the OOM killer at " + mib(containment_->peak_memory(static_cast<unsigned>(slot.index))) +
+         " (hard limit " + mib(options_.hard_memory_per_child) + ")";
+}
+
+// A worker the OOM killer took is charged as one killed at the hard limit, with the cause.
+void Supervisor::Impl::note_oom_kill(ChildSlot& slot, int wait_status) {
+  if (!WIFSIGNALED(wait_status) || WTERMSIG(wait_status) != SIGKILL) return;
+  if (slot.kill_reason != KillReason::None && slot.kill_reason != KillReason::MemoryHard) return;
+  std::string verdict = oom_verdict(slot);
+  if (verdict.empty()) return;
+  slot.kill_reason = KillReason::MemoryHard;
+  slot.kill_detail = std::move(verdict);
 }
 
 uint64_t Supervisor::Impl::timeout_for(uint8_t kind) const {

@@ -30,6 +30,7 @@ std::string Supervisor::reconfigure(PoolOptions options, const std::vector<KindS
   options.max_workers = p.capacity_;
   p.options_ = std::move(options);
   p.apply_limit_defaults();
+  p.containment_->limit_memory(p.options_.hard_memory_per_child);
   bool kinds_changed = false;
   for (std::size_t i = 0; i < kinds.size(); ++i) kinds_changed |= kinds[i].options != p.kinds_[i].options;
   if (kinds_changed) {

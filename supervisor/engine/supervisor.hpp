@@ -64,8 +64,10 @@ struct Completion {
   int worker = -1;        // slot that produced the result, -1 if none did
   pid_t pid = 0;
   uint64_t queued_ns = 0, start_ns = 0, end_ns = 0, cpu_ns = 0, max_rss_kb = 0;
-  int signal = 0;       // crashed or timeout: the signal its worker died of, 0 if none
-  int exit_code = -1;   // ... or the status its worker exited with, -1 if it did not exit
+  // crashed or timeout: the signal its worker died of, 0 if none, or the status it exited
+  // with, -1 if it did not exit; ok or error: the same of the command the task ran (exec)
+  int signal = 0;
+  int exit_code = -1;
 };
 
 // A worker process ended; for a service's log.

@@ -76,6 +76,7 @@ struct ChildSlot {
   uint64_t busy_ns = 0;
   uint64_t tasks_done = 0;
   uint32_t restarts = 0;
+  uint64_t oom_kills = 0;              // its container's OOM kills already told (Containment::oom_kills)
 };
 
 struct Supervisor::Impl {
@@ -128,6 +129,8 @@ struct Supervisor::Impl {
   void service_timers();
   void check_task_timeout(ChildSlot& slot, uint64_t now);
   void check_memory(ChildSlot& slot);
+  std::string oom_verdict(ChildSlot& slot);
+  void note_oom_kill(ChildSlot& slot, int wait_status);
   uint64_t timeout_for(uint8_t kind) const;  // 0: none
   void record_run_time(uint8_t kind, uint64_t run_ns);
   void update_tick_period();

@@ -286,10 +286,24 @@ TEST(Cli, ExecFailuresAreErrorsWithTheirCause) {
   ASSERT_EQ(results.size(), 1u);
   EXPECT_EQ(results[0]["status"], "error");
   EXPECT_EQ(results[0]["error"], "sh exited with status 3: oops\n");
+  EXPECT_EQ(results[0]["exit_code"], 3);
+  EXPECT_FALSE(results[0].contains("signal")) << results[0];
   r = run_cli("run exec --results - a -- no-such-command-anywhere {}");
   results = lines(r.out);
   ASSERT_EQ(results.size(), 1u);
   EXPECT_EQ(results[0]["error"], "cannot run 'no-such-command-anywhere': No such file or directory");
+  EXPECT_EQ(results[0]["exit_code"], 127);
+  r = run_cli("run exec --results - a -- sh -c 'kill -SEGV $$'");
+  results = lines(r.out);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0]["status"], "error") << results[0];  // the command crashed, not its worker
+  EXPECT_EQ(results[0]["error"], "sh killed by SIGSEGV");
+  EXPECT_EQ(results[0]["signal"], "SIGSEGV");
+  EXPECT_FALSE(results[0].contains("exit_code")) << results[0];
+  r = run_cli("run exec --results - a -- true");
+  results = lines(r.out);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0]["exit_code"], 0) << results[0];
   r = run_cli("run exec a b");
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("exec needs a command"), std::string::npos) << r.err;

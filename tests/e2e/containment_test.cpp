@@ -59,6 +59,21 @@ class Containment : public ::testing::TestWithParam<std::string> {
     ASSERT_EQ(probe.status, 0) << probe.err;
   }
   std::string flag() const { return " --containment " + GetParam(); }
+  // `procpool status` of a pool of this path, once it names `expected` (a segment found
+  // while the pool starts names no containment yet) or after 1.5 s.
+  std::string status_of_a_pool(const std::string& expected = "containment: ") {
+    const std::string out = (dir_ / "status-out").string(), err = (dir_ / "status-err").string();
+    const pid_t pool = start_background("run sleep -j 1 --no-summary" + flag() + " 1500", out, err);
+    std::string text;
+    for (int i = 0; i < 50 && text.find(expected) == std::string::npos; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(30));
+      text = run_cli("status --pid " + std::to_string(pool)).out;
+    }
+    EXPECT_EQ(wait_status(pool), 0) << read_file(err);
+    return text;
+  }
+  // The pool says the kernel holds its workers' memory (a memory controller counts them).
+  bool kernel_caps_memory() { return status_of_a_pool().find("memory capped by the kernel") != std::string::npos; }
   std::filesystem::path dir_;
 };
 
@@ -109,19 +124,11 @@ TEST_P(Containment, NothingOutlivesASupervisorKilledWithSigkill) {
 }
 
 TEST_P(Containment, StatusNamesTheContainment) {
-  const std::string out = (dir_ / "out").string(), err = (dir_ / "err").string();
-  const pid_t pool = start_background("run sleep -j 1 --no-summary" + flag() + " 1500", out, err);
-  std::string text;
   const std::string expected = GetParam() == "cgroup2"   ? "containment: cgroup v2 ("
                                : GetParam() == "cgroup1" ? "containment: cgroup v1 ("
                                                          : "containment: process groups";
-  // Until the pool has started (a segment found while it starts names no containment yet).
-  for (int i = 0; i < 50 && text.find(expected) == std::string::npos; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(30));
-    text = run_cli("status --pid " + std::to_string(pool)).out;
-  }
+  const std::string text = status_of_a_pool(expected);
   EXPECT_NE(text.find(expected), std::string::npos) << text;
-  EXPECT_EQ(wait_status(pool), 0) << read_file(err);
 }
 
 // A command that allocates (and touches) MB megabytes, then holds them for a while.
@@ -130,14 +137,50 @@ std::string allocating(int mb, double hold_s) {
          " << 20); time.sleep(" + std::to_string(hold_s) + ")'";
 }
 
+// Where a memory controller counts the workers the kernel stops the allocation at the
+// hard limit (the OOM killer takes the command, the largest process); elsewhere the
+// polled limit kills the worker a tick after the tree passed it.
 TEST_P(Containment, TheHardMemoryLimitCoversWhatTheWorkerRuns) {
+  const bool kernel = kernel_caps_memory();
+  if (GetParam() != "process-group" && std::filesystem::exists("/sys/fs/cgroup/memory/memory.stat")) {
+    EXPECT_TRUE(kernel) << "this machine has a v1 memory controller, which the pool did not use";
+  }
   const CliRun r = run_cli("run exec -j 1 --max-attempts 1 --hard-memory-per-child 100M --results - --no-summary" +
                            flag() + " a -- " + allocating(300, 5));
   const auto lines = json_lines(r.out);
   ASSERT_EQ(lines.size(), 1u) << r.out << r.err;
-  EXPECT_EQ(lines[0]["status"], "crashed") << lines[0];
-  EXPECT_NE(lines[0]["error"].get<std::string>().find("over the hard limit of 100 MiB"), std::string::npos) << lines[0];
+  const std::string error = lines[0].value("error", "");
+  if (kernel) {
+    EXPECT_EQ(lines[0]["status"], "error") << lines[0];
+    EXPECT_EQ(error.find("killed by the OOM killer at "), 0u) << lines[0];
+    EXPECT_NE(error.find("(hard limit 100 MiB): " + std::string(TEST_PYTHON) + " killed by SIGKILL"),
+              std::string::npos) << lines[0];
+  } else {
+    EXPECT_EQ(lines[0]["status"], "crashed") << lines[0];
+    EXPECT_NE(error.find("over the hard limit of 100 MiB"), std::string::npos) << lines[0];
+  }
+  EXPECT_EQ(lines[0].value("signal", ""), "SIGKILL") << lines[0];
   EXPECT_LT(lines[0]["run_ms"].get<double>(), 4000) << "killed by the limit, not at the command's end";
+}
+
+// A worker that allocates itself past the limit: killed, its task charged with the cause,
+// and the next worker runs the rest.
+TEST_P(Containment, AWorkerOverTheHardLimitIsKilledAndChargedWithTheCause) {
+  const bool kernel = kernel_caps_memory();
+  const CliRun r = run_cli("run misbehave -j 1 --max-attempts 1 --hard-memory-per-child 100M --results - --no-summary"
+                           " --plugin " + std::string(TEST_PLUGIN) + flag() + " hold:300 ok");
+  const auto lines = json_lines(r.out);
+  ASSERT_EQ(lines.size(), 2u) << r.out << r.err;
+  for (const auto& line : lines) {
+    if (line["input"] == "ok") {
+      EXPECT_EQ(line["status"], "ok") << line;
+      continue;
+    }
+    EXPECT_EQ(line["status"], "crashed") << line;
+    EXPECT_EQ(line.value("signal", ""), "SIGKILL") << line;
+    const std::string cause = kernel ? "killed by the OOM killer at " : "over the hard limit of 100 MiB";
+    EXPECT_NE(line.value("error", "").find(cause), std::string::npos) << line;
+  }
 }
 
 TEST_P(Containment, MaxRssCountsTheCommandATaskRan) {

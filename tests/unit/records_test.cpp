@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 #include "ipc/kind_options.hpp"
 
 using namespace procpool::ipc;
@@ -47,6 +49,14 @@ TEST(Records, ResultValidatesStatusAndTimes) {
   bad.end_ns = 5;  // ends before it starts
   EXPECT_FALSE(decode_result(std::string(reinterpret_cast<const char*>(&bad), sizeof bad)));
   EXPECT_FALSE(decode_result(rec.substr(0, sizeof h - 1)));
+  for (auto [exit_code, signal, valid] : {std::tuple{-1, 0, true}, {255, 0, true}, {-1, 64, true}, {256, 0, false},
+                                          {-2, 0, false}, {-1, 65, false}, {-1, -1, false}}) {
+    bad = h;
+    bad.exit_code = exit_code;  // a command's status fits a byte, its signal is a signal
+    bad.signal = signal;
+    EXPECT_EQ(decode_result(std::string(reinterpret_cast<const char*>(&bad), sizeof bad)).has_value(), valid)
+        << exit_code << " " << signal;
+  }
 }
 
 TEST(Records, TaskDecodesInPlace) {
