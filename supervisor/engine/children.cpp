@@ -269,9 +269,12 @@ void Supervisor::Impl::handle_exit(ChildSlot& slot) {
   }
   // A timeout kill is the limit working, bounded by the timeout itself: not a crash loop.
   if (slot.kill_reason != KillReason::Timeout && crash_loop()) {
-    fail_pool("workers keep dying (" + std::to_string(restart_times_ns_.size()) + " restarts within " +
-              std::to_string(options_.restart_period_ns / 1'000'000'000ull) + " s; last: " +
-              describe_wait_status(status) + ")");
+    const std::string how =
+        restart_times_ns_.size() > options_.max_restarts
+            ? std::to_string(restart_times_ns_.size()) + " restarts within " +
+                  std::to_string(options_.restart_period_ns / 1'000'000'000ull) + " s"
+            : std::to_string(deaths_without_progress_) + " deaths with tasks waiting and none finishing";
+    fail_pool("workers keep dying (" + how + "; last: " + describe_wait_status(status) + ")");
     return;
   }
   ++slot.restarts;
@@ -392,7 +395,9 @@ bool Supervisor::Impl::crash_loop() {
   restart_times_ns_.push_back(now);
   while (!restart_times_ns_.empty() && now - restart_times_ns_.front() > options_.restart_period_ns)
     restart_times_ns_.pop_front();
-  return restart_times_ns_.size() > options_.max_restarts;
+  // Called after the dead worker's tasks went back: pending_ holds them.
+  if (!pending_.empty()) ++deaths_without_progress_;
+  return restart_times_ns_.size() > options_.max_restarts || deaths_without_progress_ > options_.max_restarts;
 }
 
 void Supervisor::Impl::fail_pool(std::string message) {

@@ -105,6 +105,7 @@ void Supervisor::Impl::handle_result(ChildSlot& slot, const ipc::ResultView& res
   slot.consecutive_crashes = 0;
   // A task ran to its end: deaths around it are not a crash loop (empty nearly always).
   if (!restart_times_ns_.empty()) restart_times_ns_.clear();
+  deaths_without_progress_ = 0;
   slot.progress_ns = result.header.end_ns;
   if (options_.timeout_percent != 0) record_run_time(task.kind, run_ns);
 

@@ -188,6 +188,9 @@ struct Supervisor::Impl {
   bool stopping_ = false;  // no more dispatch: signal, fatal error, or the end
   std::string fatal_;
   std::deque<uint64_t> restart_times_ns_;
+  // Deaths while tasks waited, since a task last finished: the backoff spaces restarts
+  // beyond any period, so a pool that can finish nothing is stopped by count alone.
+  uint32_t deaths_without_progress_ = 0;
   uint64_t restarts_ = 0;
   std::vector<uint64_t> respawn_latencies_;
   uint64_t last_poll_ns_ = 0;

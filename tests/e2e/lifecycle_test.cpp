@@ -125,7 +125,10 @@ TEST(Lifecycle, AChildOverTheHardMemoryLimitIsKilledAndItsTaskCharged) {
 
 TEST(Lifecycle, AChildOverTheSoftMemoryLimitIsReplacedWithoutLosingATask) {
   // Each task keeps 40 MiB: past 100 MiB the child finishes and a fresh one takes over.
-  const CliRun r = run_cli("run misbehave " + kPlugin + "-j 1 --max-memory-per-child 100M --results - --input-file -",
+  // The hard limit stays far: the soft one is polled (a task or two may run before it is
+  // seen), while the kernel holds the hard one to the byte.
+  const CliRun r = run_cli("run misbehave " + kPlugin +
+                               "-j 1 --max-memory-per-child 100M --hard-memory-per-child 400M --results - --input-file -",
                            repeat("hold:40", 10));
   EXPECT_EQ(r.status, 0) << r.err;
   const auto results = json_lines(r.out);
@@ -160,6 +163,26 @@ TEST(Lifecycle, ACrashLoopStopsTheRunWithAClearErrorInsteadOfForkingForever) {
   ASSERT_EQ(results.size(), 50u) << "every task still gets exactly one result";
   for (const json& j : results) EXPECT_TRUE(j["status"] == "cancelled" || j["status"] == "crashed") << j;
   EXPECT_LT(took, std::chrono::seconds(10));
+}
+
+// The backoff (10 ms doubling to 2 s) soon spaces restarts wider than a 1 s period, so
+// the period alone never sees more than 10: deaths with tasks waiting and none finishing
+// stop the run by their count (the 11th comes about 4.6 s in), not after 100 attempts.
+TEST(Lifecycle, ACrashLoopSlowedByTheBackoffStillStops) {
+  const auto start = std::chrono::steady_clock::now();
+  const CliRun r = run_cli("run misbehave " + kPlugin +
+                           "-j 1 --max-attempts 100 --max-restarts 10 --restart-period 1 --results - segv ok");
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("workers keep dying (11 deaths with tasks waiting and none finishing; last: killed by SIGSEGV"),
+            std::string::npos)
+      << r.err;
+  auto results = by_input(json_lines(r.out));
+  ASSERT_EQ(results.size(), 2u) << r.out;
+  EXPECT_EQ(results["segv"]["status"], "cancelled") << results["segv"];  // back in the queue when the run stopped
+  EXPECT_EQ(results["segv"]["attempts"], 11) << results["segv"];
+  EXPECT_EQ(results["ok"]["status"], "cancelled") << results["ok"];
+  EXPECT_LT(took, std::chrono::seconds(15));
 }
 
 TEST(Lifecycle, AKindWhoseInitializerFailsIsAnImmediateClearError) {
