@@ -91,6 +91,11 @@ class Worker {
       std::string_view record;
       const auto read = tasks_.peek(&record);
       if (read == ipc::RingConsumer::Read::Empty) {
+        if (dropping_revoked_) {  // every revoked record is gone: the supervisor may write again
+          dropping_revoked_ = false;
+          slot_.control->end_revocation(tasks_taken_);
+          continue;
+        }
         if (!running_.empty()) {
           if (!drive_async(true)) return 0;
         } else if (!idle()) {
@@ -101,6 +106,11 @@ class Worker {
       if (read == ipc::RingConsumer::Read::Corrupt) return fatal("task ring is corrupt");
       const auto type = ipc::record_type(record);
       if (type == RecordType::Task) {
+        if (dropping_revoked_) {  // the supervisor took it back (SlotControl::revoke)
+          tasks_.pop();
+          tasks_.release();
+          continue;
+        }
         if (slot_.control->stop_requested()) {
           if (running_.empty()) return finish();
           if (!drive_async(false)) return 0;  // what runs finishes; the queued rest goes back
@@ -112,13 +122,13 @@ class Worker {
         if (AsyncTaskKind* async = async_[task->header.kind]) {
           if (async->running() >= kinds_[task->header.kind]->concurrency()) {
             if (!drive_async(false)) return 0;  // full: the next task waits until one finishes
-          } else {
+          } else if (claim()) {
             begin_async(*async, *task);
           }
           continue;
         }
         // One task at a time (async tasks of other kinds, if any, wait meanwhile).
-        if (!run_task(*task)) return 4;
+        if (claim() && !run_task(*task)) return 4;
       } else if (type == RecordType::Stop) {
         if (!running_.empty()) {
           if (!drive_async(false)) return 0;
@@ -138,6 +148,17 @@ class Worker {
  private:
   void set_state(ipc::ChildState s) {
     slot_.control->set_state(s);
+  }
+
+  // The task at the ring's head is ours to start unless the supervisor revoked the
+  // queue: then every task record in the ring is dropped first.
+  bool claim() {
+    if (slot_.control->claim_task(tasks_taken_)) {
+      ++tasks_taken_;
+      return true;
+    }
+    dropping_revoked_ = true;
+    return false;
   }
 
   int fatal(const std::string& message) {
@@ -264,7 +285,6 @@ class Worker {
     const uint64_t children_start = measure ? children_cpu_ns() : 0;
     result.start_ns = ipc::monotonic_ns();
     control.show_running(task.header.task_id, result.start_ns);
-    control.count_taken(++tasks_taken_);
 
     TaskKind& kind = *kinds_[task.header.kind];
     if ((task.header.flags & ipc::kTaskChunk) != 0) {
@@ -320,16 +340,13 @@ class Worker {
   // for the tasks behind it. Its token is its position in tasks_taken_, so the oldest
   // running task is the first entry of running_.
   void begin_async(AsyncTaskKind& kind, const ipc::TaskView& task) {
-    AsyncTask& entry = running_[tasks_taken_ + 1];
+    AsyncTask& entry = running_[tasks_taken_];  // claimed: tasks_taken_ counts it
     entry.task_id = task.header.task_id;
     entry.attempt = task.header.attempt;
     entry.start_ns = ipc::monotonic_ns();
     std::string input(task.input);
     tasks_.pop();
     released_pending_ = true;
-    // After our death the supervisor charges the first tasks_taken tasks it sent us that
-    // it has no result for.
-    slot_.control->count_taken(++tasks_taken_);
     if (running_.size() == 1) show_oldest_async();
     if ((task.header.flags & ipc::kTaskChunk) != 0) {
       output_.fail("chunks of an async kind are not supported: submit its inputs one by one");
@@ -512,7 +529,9 @@ class Worker {
   std::map<uint64_t, AsyncTask> running_;  // async tasks by token (= position taken)
   bool released_pending_ = false;          // async tasks popped, ring space not yet released
   bool wake_by_eventfd_ = false;
-  uint64_t tasks_taken_ = 0;
+  uint64_t tasks_taken_ = 0;  // claimed (SlotControl::claim_task): after our death the
+                              // supervisor charges the first tasks_taken it has no result for
+  bool dropping_revoked_ = false;
   uint64_t parent_checked_ns_ = 0;
   TaskOutput output_;
   TaskOutput item_;  // one input of a chunk

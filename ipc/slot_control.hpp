@@ -5,13 +5,25 @@
 //
 // Invariants:
 //  - The supervisor writes the slot only while no child maps it (prepare(), before the
-//    spawn), plus stop and retire flags; the child writes everything else.
+//    spawn), plus stop and retire flags and revocation (below); the child writes
+//    everything else.
 //  - After the child is reaped, its last stores are visible to the supervisor (the reap
 //    orders them); live readers (task timeout, `procpool status`) may see values a task
 //    old, never a torn one: every field is one lock-free atomic word.
 //  - tasks_taken counts the task records the child took off its FIFO ring this
 //    generation, so after a crash the first tasks_taken tasks sent are the ones it had
 //    started.
+//  - Revocation: the supervisor may take back the tasks queued in the ring that the child
+//    has not started. Both sides change one word, tasks_taken, by compare-and-swap: the
+//    child claims a task by taken -> taken + 1, the supervisor revokes by taken ->
+//    taken | kRevoked. Exactly one wins for each task, so a task is either started by the
+//    child or revoked, never both. Revoked are the records sent with a sequence number of
+//    at least the taken count the supervisor's CAS saw; the supervisor has published them
+//    all before it revokes and writes no record to the ring until the child, having
+//    dropped every task record it finds there (other records are handled as ever),
+//    clears the bit. The next task the supervisor sends has that taken count as its
+//    sequence number. A revoke that took nothing (the child claimed the last task
+//    between the supervisor's look and its CAS) is withdrawn by the supervisor.
 #include <atomic>
 #include <cstdint>
 #include <optional>
@@ -49,6 +61,23 @@ class alignas(kCacheLine) SlotControl {
     restarts_.store(restarts, std::memory_order_relaxed);
     generation_.store(generation, std::memory_order_release);
   }
+  // Revokes every task the child has not claimed; returns how many it has claimed (the
+  // tasks sent with that sequence number or later are revoked). Acq_rel: acquire pairs
+  // with claim_task()'s release (the count is the child's last word), release orders
+  // the ring's publication before it. Call only when revoking() is false.
+  uint64_t revoke() {
+    uint64_t v = tasks_taken_.load(std::memory_order_relaxed);
+    while (!tasks_taken_.compare_exchange_weak(v, v | kRevoked, std::memory_order_acq_rel, std::memory_order_relaxed)) {
+    }
+    return v & ~kRevoked;
+  }
+  // The revoke took nothing (revoke() returned the count of tasks sent: the child had
+  // claimed them all): the supervisor clears the flag itself, as the child, finding no
+  // record to claim, never would. Safe: with no unclaimed record the child never writes
+  // the word. Release: as end_revocation().
+  void withdraw_revocation(uint64_t taken) { tasks_taken_.store(taken, std::memory_order_release); }
+  // True until the child has dropped the revoked records. Acquire: pairs with end_revocation().
+  bool revoking() const { return (tasks_taken_.load(std::memory_order_acquire) & kRevoked) != 0; }
   // Finish the queued work and exit. Release: pairs with stop_requested()'s acquire, so
   // the child that sees it also sees the ring writes made before it.
   void request_stop() { stop_requested_.store(1, std::memory_order_release); }
@@ -64,9 +93,18 @@ class alignas(kCacheLine) SlotControl {
   void set_state(ChildState s) { state_.store(static_cast<uint32_t>(s), std::memory_order_release); }
   // Acquire: pairs with request_stop().
   bool stop_requested() const { return stop_requested_.load(std::memory_order_acquire) != 0; }
-  // Release, before the task starts: pairs with tasks_taken()'s acquire, live (status)
-  // and after a crash (which tasks to charge).
-  void count_taken(uint64_t taken) { tasks_taken_.store(taken, std::memory_order_release); }
+  // Before the task whose sequence number is `taken` starts: true if the child may run
+  // it, false if the supervisor revoked the queue (drop the task records in the ring,
+  // then end_revocation()). Release on success: pairs with tasks_taken()'s and revoke()'s
+  // acquire, live (status) and after a crash (which tasks to charge). The failure needs
+  // no order: the records to drop arrive through the ring's own publication.
+  bool claim_task(uint64_t taken) {
+    uint64_t expected = taken;
+    return tasks_taken_.compare_exchange_strong(expected, taken + 1, std::memory_order_release,
+                                                std::memory_order_relaxed);
+  }
+  // The revoked records are off the ring. Release: pairs with revoking()'s acquire.
+  void end_revocation(uint64_t taken) { tasks_taken_.store(taken, std::memory_order_release); }
   // The start time first (relaxed), then the id (release): pairs with running()'s
   // acquire, so a reader of the id sees this start time or a later task's, never an
   // earlier one: a torn read makes a task look younger, never old enough to kill early.
@@ -88,7 +126,7 @@ class alignas(kCacheLine) SlotControl {
     if (id == 0) return std::nullopt;
     return RunningTask{id - 1, current_started_ns_.load(std::memory_order_relaxed)};
   }
-  uint64_t tasks_taken() const { return tasks_taken_.load(std::memory_order_acquire); }
+  uint64_t tasks_taken() const { return tasks_taken_.load(std::memory_order_acquire) & ~kRevoked; }
   ChildState state() const { return static_cast<ChildState>(state_.load(std::memory_order_acquire)); }
   // Relaxed: labels and counters, no data hangs on them.
   uint64_t generation() const { return generation_.load(std::memory_order_relaxed); }
@@ -98,6 +136,7 @@ class alignas(kCacheLine) SlotControl {
   uint32_t restarts() const { return restarts_.load(std::memory_order_relaxed); }
 
  private:
+  static constexpr uint64_t kRevoked = uint64_t{1} << 63;  // in tasks_taken_: see revoke()
   std::atomic<uint64_t> generation_;          // supervisor: children that occupied the slot
   std::atomic<uint32_t> pid_;                 // child, at start
   std::atomic<uint32_t> state_;               // child (Retired: supervisor): ChildState
@@ -107,7 +146,7 @@ class alignas(kCacheLine) SlotControl {
   std::atomic<uint64_t> busy_ns_;             // child, after each result
   std::atomic<uint32_t> stop_requested_;      // supervisor
   std::atomic<uint32_t> restarts_;            // supervisor: replacements of this slot's worker
-  std::atomic<uint64_t> tasks_taken_;         // child, before it starts each task
+  std::atomic<uint64_t> tasks_taken_;         // child, before each task; supervisor: kRevoked
 };
 static_assert(sizeof(SlotControl) == kCacheLine);
 static_assert(std::is_standard_layout_v<SlotControl>, "mapped by processes built separately");

@@ -187,6 +187,7 @@ void Supervisor::Impl::spawn(ChildSlot& slot) {
 void Supervisor::Impl::reset_slot(ChildSlot& slot) {
   slot.inflight.clear();
   slot.isolating = false;
+  slot.revoking = false;
   slot.concurrency.clear();
   slot.unsent_definitions.clear();
   for (std::size_t i = base_kinds_; i < kinds_.size(); ++i)  // after its Ready record

@@ -13,6 +13,13 @@ namespace procpool::supervisor {
 
 using ipc::RecordType;
 
+namespace {
+// A running task older than this with tasks queued behind it, while a worker is idle:
+// its queue is taken back (see rebalance). Far above a short task's run, so the end of a
+// run of short tasks never revokes, and below any wait a user would see.
+constexpr uint64_t kRebalanceAfterNs = 20'000'000;
+}  // namespace
+
 bool Supervisor::Impl::collect() {
   bool any = false;
   for (ChildSlot& slot : slots_)
@@ -179,6 +186,10 @@ void Supervisor::Impl::dispatch() {
     for (ChildSlot& slot : slots_) {
       if (pending_.empty()) break;
       if (slot.state != SlotState::Ready || slot.violated || slot.retired) continue;
+      if (slot.revoking) {  // nothing is written until the child dropped what was taken back
+        if (segment_->slot(static_cast<uint32_t>(slot.index)).control->revoking()) continue;
+        slot.revoking = false;
+      }
       if (!send_definitions(slot)) continue;  // its ring is full: kinds first, tasks later
       const uint64_t id = pending_.front();
       TaskEntry& task = task_entry(id);
@@ -198,6 +209,7 @@ void Supervisor::Impl::dispatch() {
       }
       if (slot.inflight.size() >= prefetch_limit(slot, task.kind) || slot.isolating) continue;
       if (task.isolate && !slot.inflight.empty()) continue;  // waits for an empty child
+      if (task.revoked && slot.inflight.size() >= slot.concurrency[task.kind]) continue;  // no queue for it
       ipc::TaskHeader header{};
       header.type = static_cast<uint8_t>(RecordType::Task);
       header.kind = task.kind;
@@ -216,6 +228,55 @@ void Supervisor::Impl::dispatch() {
   }
   for (ChildSlot& slot : slots_)
     if (slot.tasks.has_unpublished()) slot.tasks.publish();
+}
+
+// The queue depth comes from the kind's recent run times, which a long task among short
+// ones belies: tasks queued behind it wait while another worker is idle (after a crash,
+// the worker that stayed took all that was requeued). At each tick, when a worker is idle
+// with nothing pending, the queue of every worker whose running task has run for more
+// than kRebalanceAfterNs is taken back (SlotControl::revoke) and dispatched again, each
+// task only to a worker that starts it at once.
+void Supervisor::Impl::rebalance() {
+  if (!pending_.empty() || stopping_) return;
+  const bool idle = std::any_of(slots_.begin(), slots_.end(), [](const ChildSlot& s) {
+    return s.state == SlotState::Ready && !s.retired && !s.violated && !s.revoking && s.inflight.empty();
+  });
+  if (!idle) return;
+  const uint64_t now = ipc::monotonic_ns();
+  bool revoked = false;
+  for (ChildSlot& slot : slots_) {
+    if (slot.state != SlotState::Ready || slot.violated || slot.revoking || slot.inflight.empty()) continue;
+    const ipc::SlotControl& control = *segment_->slot(static_cast<uint32_t>(slot.index)).control;
+    if (slot.inflight.back().seq < control.tasks_taken()) continue;  // all it holds has started
+    const std::optional<ipc::RunningTask> running = control.running();
+    if (!running || now < running->started_ns || now - running->started_ns < kRebalanceAfterNs) continue;
+    revoke_queue(slot);
+    revoked = true;
+  }
+  if (revoked) dispatch();
+}
+
+void Supervisor::Impl::revoke_queue(ChildSlot& slot) {
+  if (slot.tasks.has_unpublished()) slot.tasks.publish();  // what is revoked must be in the ring
+  ipc::SlotControl& control = *segment_->slot(static_cast<uint32_t>(slot.index)).control;
+  const uint64_t taken = control.revoke();
+  if (taken >= slot.dispatched) {  // it started them all meanwhile
+    control.withdraw_revocation(taken);
+    return;
+  }
+  slot.revoking = true;
+  // Sent in sequence order: the back holds the revoked ones, which go back to the front
+  // of the queue in their order.
+  while (!slot.inflight.empty() && slot.inflight.back().seq >= taken) {
+    TaskEntry& task = task_entry(slot.inflight.back().id);
+    task.sent = false;
+    task.revoked = true;
+    pending_.push_front(slot.inflight.back().id);
+    slot.inflight.pop_back();
+  }
+  slot.dispatched = taken;  // the child counts on from its claims: so do the sequence numbers
+  slot.isolating = std::any_of(slot.inflight.begin(), slot.inflight.end(),
+                               [this](const Inflight& t) { return task_entry(t.id).isolate; });
 }
 
 void Supervisor::Impl::finish_task(uint64_t id, ipc::Status status, std::string_view text, const ChildSlot* slot,

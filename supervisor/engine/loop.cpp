@@ -117,6 +117,7 @@ void Supervisor::Impl::handle_signal() {
 
 void Supervisor::Impl::on_tick() {
   service_timers();
+  rebalance();
   reap_orphans();
   const uint64_t now = ipc::monotonic_ns();
   if (events_ && now - last_user_tick_ns_ >= 100'000'000) {

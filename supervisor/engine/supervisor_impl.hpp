@@ -28,6 +28,9 @@ struct TaskEntry {
   // It was running beside other tasks when its child crashed: any of them may be the
   // cause, so it runs alone from now on, where a crash is surely its own.
   bool isolate = false;
+  // Taken back from the queue of a worker busy with a long task (Impl::rebalance): sent
+  // only to a worker that starts it at once, never into a queue again.
+  bool revoked = false;
 };
 
 // The supervisor's own view of a slot, never shared: the child's word is
@@ -64,6 +67,7 @@ struct ChildSlot {
   uint64_t config_epoch = 0;           // the kind options its child started with
   uint64_t dispatched = 0;             // tasks sent to this generation
   bool isolating = false;              // holds a task that must run alone (TaskEntry::isolate)
+  bool revoking = false;               // its queue was taken back; no writes until the child drops it
   // DefineKind records of kinds added while the pool runs (add_kind) that this child has
   // not been sent yet: written before any further task, so before any task of theirs.
   std::deque<std::string> unsent_definitions;
@@ -142,6 +146,8 @@ struct Supervisor::Impl {
   void handle_result(ChildSlot& slot, const ipc::ResultView& result);
   void protocol_violation(ChildSlot& slot, const std::string& what);
   void dispatch();
+  void rebalance();
+  void revoke_queue(ChildSlot& slot);
   uint32_t prefetch_limit(const ChildSlot& slot, uint8_t kind) const;
   // ran_ns: {start, end} of the attempt that ended it, when known (a crash or timeout of
   // the task the worker was running), so timelines can draw it.

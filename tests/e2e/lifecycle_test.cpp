@@ -168,6 +168,27 @@ TEST(Lifecycle, ACrashLoopStopsTheRunWithAClearErrorInsteadOfForkingForever) {
 // The backoff (10 ms doubling to 2 s) soon spaces restarts wider than a 1 s period, so
 // the period alone never sees more than 10: deaths with tasks waiting and none finishing
 // stop the run by their count (the 11th comes about 4.6 s in), not after 100 attempts.
+// Short tasks make the queues deep; a crash then leaves one worker ready while the other
+// restarts, and it took all four long tasks into its queue (4 s where 2 s would do). The
+// queue behind a long task is taken back when a worker is idle: within one task of ideal.
+TEST(Lifecycle, AfterACrashLongTasksAreNotStuckInOneWorkersQueue) {
+  const CliRun r = run_cli("run misbehave " + kPlugin + "-j 2 --max-attempts 1 --results - --input-file -",
+                           repeat("ok", 200) + "segv\n" + repeat("sleep:1000", 4));
+  auto results = json_lines(r.out);
+  ASSERT_EQ(results.size(), 205u) << r.err;
+  double first_start = 1e18, last_end = 0;
+  std::map<int, int> per_worker;
+  for (const json& j : results) {
+    if (j["input"] != "sleep:1000") continue;
+    EXPECT_EQ(j["status"], "ok") << j;
+    first_start = std::min(first_start, j["start_ms"].get<double>());
+    last_end = std::max(last_end, j["end_ms"].get<double>());
+    ++per_worker[j["worker"].get<int>()];
+  }
+  EXPECT_LT(last_end - first_start, 3000) << "the long tasks waited in one queue";
+  EXPECT_EQ(per_worker, (std::map<int, int>{{0, 2}, {1, 2}})) << r.out.substr(r.out.size() - 1500);
+}
+
 TEST(Lifecycle, ACrashLoopSlowedByTheBackoffStillStops) {
   const auto start = std::chrono::steady_clock::now();
   const CliRun r = run_cli("run misbehave " + kPlugin +

@@ -1,6 +1,8 @@
 // The SPSC ring between two real processes: millions of records of random sizes with
 // wrap-around, full and empty edges, sleeps and wake-ups on both sides, every byte
 // checked; and a producer killed with SIGKILL mid-stream leaves only whole records.
+// Revocation (SlotControl::revoke, claim_task) between two real processes: every task is
+// run exactly once, however the revocations fall.
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
@@ -9,11 +11,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <deque>
 #include <cstring>
 #include <gtest/gtest.h>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "ipc/clock.hpp"
 #include "ipc/segment.hpp"
@@ -108,6 +113,52 @@ uint64_t consume(RingConsumer& ring, uint64_t count, uint64_t seed, std::size_t 
   return got;
 }
 
+
+// The worker's side of revocation, as child/worker.cpp does it: claim the task at the
+// ring's head before running it; when the claim fails, drop every task record until the
+// ring is empty, then end the revocation. Each task run is reported on the result ring.
+int claimer_main(const std::string& name) {
+  auto seg = Segment::attach(name);
+  SlotView slot = seg->slot(0);
+  RingConsumer tasks(slot.to_child, slot.to_child_data, slot.ring_capacity);
+  RingProducer results(slot.to_sup, slot.to_sup_data, slot.ring_capacity);
+  uint64_t taken = 0, state = 99;
+  bool dropping = false;
+  for (;;) {
+    std::string_view rec;
+    const auto r = tasks.peek(&rec);
+    if (r == RingConsumer::Read::Corrupt) return 2;
+    if (r == RingConsumer::Read::Empty) {
+      tasks.release();
+      if (dropping) {
+        dropping = false;
+        slot.control->end_revocation(taken);
+        continue;
+      }
+      results.publish();
+      if (tasks.prepare_sleep()) tasks.wait_for_data(20'000'000);
+      continue;
+    }
+    uint64_t id = 0;
+    std::memcpy(&id, rec.data(), sizeof id);
+    if (id == UINT64_MAX) return 0;  // the end (never revoked: sent once nothing is in flight)
+    if (!dropping && slot.control->claim_task(taken)) {
+      ++taken;
+      const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(splitmix(state) % 40);
+      while (std::chrono::steady_clock::now() < until) {
+      }
+      while (!results.try_write(&id, sizeof id)) {
+        results.publish();
+        results.wait_for_space(50'000'000);
+      }
+      if (splitmix(state) % 4 == 0) results.publish();
+    } else {
+      dropping = true;
+    }
+    tasks.pop();
+    tasks.release();
+  }
+}
 }  // namespace
 
 TEST(RingAcrossProcesses, MillionsOfRandomRecordsArriveIntact) {
@@ -154,6 +205,91 @@ TEST(RingAcrossProcesses, ProducerKilledMidStreamLeavesOnlyWholeRecords) {
     EXPECT_EQ(r, RingConsumer::Read::Empty);
     EXPECT_GT(before, 0u);
   }
+}
+
+// The supervisor's side (engine/dispatch.cpp): tasks carry sequence numbers; a revoke
+// returns how many the worker claimed, the rest go back and are sent again (the next
+// sequence number is that count), and nothing is written while the revocation stands.
+TEST(RingAcrossProcesses, RevokedTasksAreRunNeverAndTheOthersExactlyOnce) {
+  auto seg = Segment::create(1, kRingBytes);
+  SlotView slot = seg->slot(0);
+  slot.control->prepare(1, 0);
+  RingProducer tasks(slot.to_child, slot.to_child_data, slot.ring_capacity);
+  RingConsumer results(slot.to_sup, slot.to_sup_data, slot.ring_capacity);
+  char* argv[] = {const_cast<char*>("ring_process_test"), const_cast<char*>("--claimer"),
+                  const_cast<char*>(seg->name().c_str()), nullptr};
+  pid_t pid = 0;
+  ASSERT_EQ(posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv, environ), 0);
+
+  constexpr uint64_t kTasks = 200'000;
+  std::deque<uint64_t> pending;
+  for (uint64_t i = 0; i < kTasks; ++i) pending.push_back(i);
+  std::deque<std::pair<uint64_t, uint64_t>> inflight;  // (id, seq), in send order
+  std::vector<int> runs(kTasks, 0);
+  uint64_t seq = 0, done = 0, revocations = 0, revoked_tasks = 0, state = 7;
+  bool revoking = false;
+  auto next_revoke = std::chrono::steady_clock::now();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (done < kTasks && std::chrono::steady_clock::now() < deadline) {
+    std::string_view rec;
+    while (results.peek(&rec) == RingConsumer::Read::Record) {
+      uint64_t id = 0;
+      std::memcpy(&id, rec.data(), sizeof id);
+      ASSERT_LT(id, kTasks);
+      ++runs[id];
+      ++done;
+      const auto it = std::find_if(inflight.begin(), inflight.end(), [id](const auto& t) { return t.first == id; });
+      ASSERT_NE(it, inflight.end()) << "task " << id << " ran, but it was not in flight (revoked?)";
+      inflight.erase(it);
+      results.pop();
+    }
+    results.release();
+    if (revoking && !slot.control->revoking()) revoking = false;
+    for (int n = 0; !revoking && n < 64 && !pending.empty() && inflight.size() < 256; ++n) {
+      const uint64_t id = pending.front();
+      if (!tasks.try_write(&id, sizeof id)) break;
+      pending.pop_front();
+      inflight.emplace_back(id, seq++);
+    }
+    tasks.publish();
+    // A revocation every 0-400 us: often enough to hit every phase of the worker's loop,
+    // seldom enough that tasks get run between them.
+    const auto now = std::chrono::steady_clock::now();
+    if (!revoking && !inflight.empty() && now >= next_revoke) {
+      next_revoke = now + std::chrono::microseconds(splitmix(state) % 400);
+      const uint64_t taken = slot.control->revoke();
+      if (taken == seq) {  // all claimed already: nothing to take back
+        slot.control->withdraw_revocation(taken);
+        continue;
+      }
+      revoking = true;
+      ++revocations;
+      while (!inflight.empty() && inflight.back().second >= taken) {
+        pending.push_front(inflight.back().first);
+        inflight.pop_back();
+        ++revoked_tasks;
+      }
+      seq = taken;
+    }
+  }
+  for (int i = 0; i < 20000 && slot.control->revoking(); ++i) std::this_thread::sleep_for(std::chrono::microseconds(50));
+  if (slot.control->revoking()) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    FAIL() << "the worker never ended a revocation";
+  }
+  const uint64_t end = UINT64_MAX;
+  while (!tasks.try_write(&end, sizeof end)) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  tasks.publish();
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_EQ(done, kTasks);
+  for (uint64_t i = 0; i < kTasks; ++i) ASSERT_EQ(runs[i], 1) << "task " << i;
+  EXPECT_GT(revocations, 100u);
+  EXPECT_GT(revoked_tasks, 0u) << "no revocation took a queued task: the test proved nothing";
+  RecordProperty("revocations", static_cast<int>(revocations));
+  RecordProperty("revoked_tasks", static_cast<int>(revoked_tasks));
 }
 
 TEST(RingSingleProcess, FullEmptyAndOversizedEdges) {
@@ -301,6 +437,7 @@ TEST(Segment, AnotherUsersSegmentsAreNeverTouchedBySweeping) {
 int main(int argc, char** argv) {
   if (argc == 6 && std::strcmp(argv[1], "--producer") == 0)
     return producer_main(argv[2], std::stoull(argv[3]), std::stoull(argv[4]), std::strcmp(argv[5], "slow") == 0);
+  if (argc == 3 && std::strcmp(argv[1], "--claimer") == 0) return claimer_main(argv[2]);
   ::testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();
 }

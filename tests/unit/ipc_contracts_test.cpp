@@ -85,7 +85,7 @@ TEST(SlotControl, PrepareResetsWhatTheLastChildLeftAndPublishesTheGeneration) {
   c.announce(77);
   c.set_state(ChildState::Ready);
   c.show_running(41, 1000);
-  c.count_taken(3);
+  for (uint64_t i = 0; i < 3; ++i) ASSERT_TRUE(c.claim_task(i));
   c.count_finished(500);
   c.request_stop();
   ASSERT_TRUE(c.stop_requested());
@@ -103,6 +103,29 @@ TEST(SlotControl, PrepareResetsWhatTheLastChildLeftAndPublishesTheGeneration) {
   // The totals are of the slot, over its generations (status shows them so).
   EXPECT_EQ(c.tasks_done(), 1u);
   EXPECT_EQ(c.busy_ns(), 500u);
+}
+
+// One word decides each task: claimed by the child or revoked by the supervisor, never
+// both (the cross-process run is in tests/process/ring_process_test.cpp).
+TEST(SlotControl, ARevokeAndAClaimNeverBothWin) {
+  SlotControl c{};
+  c.prepare(1, 0);
+  ASSERT_TRUE(c.claim_task(0));
+  ASSERT_TRUE(c.claim_task(1));
+  EXPECT_FALSE(c.claim_task(1)) << "a task is claimed once";
+  EXPECT_FALSE(c.revoking());
+  EXPECT_EQ(c.revoke(), 2u);  // tasks 0 and 1 started; 2 and later are revoked
+  EXPECT_TRUE(c.revoking());
+  EXPECT_EQ(c.tasks_taken(), 2u) << "the flag is not part of the count";
+  EXPECT_FALSE(c.claim_task(2)) << "a revoked task must not start";
+  c.end_revocation(2);
+  EXPECT_FALSE(c.revoking());
+  EXPECT_TRUE(c.claim_task(2)) << "the next task sent after the revocation";
+  EXPECT_EQ(c.tasks_taken(), 3u);
+  c.revoke();
+  c.prepare(2, 0);  // a new child starts with no revocation
+  EXPECT_FALSE(c.revoking());
+  EXPECT_EQ(c.tasks_taken(), 0u);
 }
 
 TEST(SlotControl, RunningNamesTheTaskAndWhenItStartedUntilIdle) {
