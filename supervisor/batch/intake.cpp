@@ -1,5 +1,10 @@
 #include "supervisor/batch/intake.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <stdexcept>
@@ -18,13 +23,15 @@ void read_input_lines(std::istream& in, std::vector<std::string>& out) {
 std::vector<std::string> read_input_file(const std::string& path) {
   std::vector<std::string> out;
   if (path == "-") {
+    if (fcntl(STDIN_FILENO, F_GETFD) == -1) throw std::runtime_error("cannot read inputs from stdin: it is closed");
     read_input_lines(std::cin, out);
+    if (std::cin.bad()) throw std::runtime_error("error reading inputs from stdin");
     return out;
   }
   std::ifstream file(path);
-  if (!file) throw std::runtime_error("cannot read input file " + path);
+  if (!file) throw std::runtime_error("cannot read input file " + path + ": " + std::strerror(errno));
   read_input_lines(file, out);
-  if (file.bad()) throw std::runtime_error("error reading input file " + path);
+  if (file.bad()) throw std::runtime_error("error reading input file " + path + ": " + std::strerror(errno));
   return out;
 }
 

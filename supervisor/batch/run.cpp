@@ -181,9 +181,12 @@ std::vector<std::string> inputs_to_run(const RunRequest& request) {
     std::fprintf(stderr, "procpool: resuming: %zu of %zu inputs already ok\n", given - inputs.size(), given);
     return inputs;  // empty: nothing left to do
   }
-  if (inputs.empty())
+  // Nothing given is a mistake; something given that holds nothing (an empty file, an
+  // empty folder) is a run with nothing to do, as xargs has it: a cron job succeeds.
+  if (inputs.empty() && request.inputs.empty() && request.input_file.empty())
     throw UsageError("no inputs: give them as arguments or with --input-file FILE (- for stdin)" +
                      request.schema.hooks.inputs_hint);
+  if (inputs.empty()) std::fprintf(stderr, "procpool: no inputs in what was given: nothing to do\n");
   return inputs;
 }
 
@@ -209,7 +212,10 @@ int run_batch(const RunRequest& request) {
   if (!request.then_kind.empty() && request.resume)
     throw UsageError("--resume does not combine with --then (yet): run the steps separately");
   std::vector<std::string> inputs = inputs_to_run(request);
-  if (inputs.empty()) return 0;  // resumed, and everything was done
+  if (inputs.empty()) {  // resumed and all done, or given nothing to do
+    if (!request.resume) ResultsFile empty_results(request);  // this run's results: none
+    return 0;
+  }
   ResultsFile results_file(request);
   std::FILE* results_stream = results_file.stream();
 

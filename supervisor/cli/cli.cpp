@@ -1,6 +1,7 @@
 #include "supervisor/cli/cli.hpp"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <memory>
@@ -12,6 +13,7 @@
 #include "supervisor/cli/command.hpp"
 #include "supervisor/cli/config_flags.hpp"
 #include "supervisor/cli/kinds.hpp"
+#include "supervisor/cli/suggest.hpp"
 #include "supervisor/config/config.hpp"
 
 namespace procpool::cli {
@@ -60,6 +62,30 @@ void split_after_dashes(Invocation& inv) {
   }
 }
 
+// What CLI11 would call "A subcommand is required" for all three: no command, an unknown
+// one, an option before any command. Said plainly, with the nearest command. True if so.
+bool refuse_before_parse(const Invocation& inv, const std::vector<std::string>& commands) {
+  std::string list;
+  for (const std::string& c : commands) list += (list.empty() ? "" : ", ") + c;
+  const std::string hint = "Commands: " + list + ".\nRun 'procpool --help' for usage.\n";
+  if (inv.argc < 2) {
+    std::fprintf(stderr, "procpool: a command is required\n%s", hint.c_str());
+    return true;
+  }
+  const std::string first = inv.argv[1];
+  if (first == "-h" || first == "--help" || first == "-V" || first == "--version" || first == "--help-all") return false;
+  if (!first.empty() && first[0] == '-') {
+    std::fprintf(stderr, "procpool: unknown option '%s' (options follow the command, e.g. procpool run --help)\n%s",
+                 first.c_str(), hint.c_str());
+    return true;
+  }
+  if (std::find(commands.begin(), commands.end(), first) != commands.end()) return false;
+  const std::string near = nearest(first, commands);
+  std::fprintf(stderr, "procpool: unknown command '%s'%s\n%s", first.c_str(),
+               near.empty() ? "" : ("; did you mean '" + near + "'?").c_str(), hint.c_str());
+  return true;
+}
+
 }  // namespace
 
 int run(int argc, char** argv, const KindRegistry& builtin) {
@@ -74,7 +100,7 @@ int run(int argc, char** argv, const KindRegistry& builtin) {
                "through shared-memory rings; a worker that dies takes down only itself."};
   app.name("procpool");
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("procpool 0.1.0"));
+  app.set_version_flag("-V,--version", std::string("procpool 0.1.0"));
   std::vector<std::unique_ptr<Command>> commands;
   commands.push_back(add_check_config(app));
   commands.push_back(add_timeline(app));
@@ -82,6 +108,10 @@ int run(int argc, char** argv, const KindRegistry& builtin) {
   commands.push_back(add_submit(app, inv));
   commands.push_back(add_status(app));
   commands.push_back(add_run(app, inv));
+  std::vector<std::string> names;
+  names.reserve(commands.size());
+  for (const auto& command : commands) names.push_back(command->app()->get_name());
+  if (refuse_before_parse(inv, names)) return 2;
 
   try {
     app.parse(inv.argc, inv.argv);

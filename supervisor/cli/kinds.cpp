@@ -7,6 +7,7 @@
 
 #include "child/plugin_loader.hpp"
 #include "supervisor/batch/run.hpp"
+#include "supervisor/cli/suggest.hpp"
 
 namespace procpool::cli {
 
@@ -28,8 +29,14 @@ const KindInfo& find_kind(const KindRegistry& registry, const std::string& kind)
   const KindInfo* info = registry.find(kind);
   if (info != nullptr) return *info;
   std::string names;
-  for (const KindInfo* k : registry.all()) names += (names.empty() ? "" : ", ") + k->name;
-  throw supervisor::UsageError("unknown task kind '" + kind + "' (kinds: " + names + ")");
+  std::vector<std::string> known;
+  for (const KindInfo* k : registry.all()) {
+    names += (names.empty() ? "" : ", ") + k->name;
+    known.push_back(k->name);
+  }
+  const std::string near = nearest(kind, known);
+  throw supervisor::UsageError("unknown task kind '" + kind + "'" + (near.empty() ? "" : "; did you mean '" + near + "'?") +
+                               " (kinds: " + names + ")");
 }
 
 KindOptions checked_options(const KindInfo& kind, const KindOptions& given) {

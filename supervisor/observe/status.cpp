@@ -192,6 +192,12 @@ int show_status(pid_t pid, StatusFormat format, bool watch) {
         // gone between listing and mapping, or not a layout we know: skip it
       }
     }
+    // JSON has one shape: a list, of one pool, of several or of none (for scripts: `[]` is
+    // an answer, exit 0, unless the one pool asked for with --pid is not there).
+    if (pools.empty() && format == StatusFormat::Json && !watch) {
+      std::fputs("[]\n", stdout);
+      return pid != 0 ? 1 : 0;
+    }
     if (pools.empty()) {
       if (pid != 0) {
         std::fprintf(stderr, "procpool status: no running procpool with pid %d of this user\n", static_cast<int>(pid));
@@ -202,7 +208,7 @@ int show_status(pid_t pid, StatusFormat format, bool watch) {
     }
     std::string out;
     if (format == StatusFormat::Json) {
-      out = (pools.size() == 1 ? pools.front() : json(pools)).dump() + "\n";
+      out = json(pools).dump() + "\n";
     } else if (format == StatusFormat::Prometheus) {
       out = prometheus(pools);
     } else {

@@ -175,6 +175,58 @@ TEST(Cli, UsageErrorsExitWithStatus2AndSayWhatIsWrong) {
   EXPECT_NE(r.err.find("cannot read input file"), std::string::npos) << r.err;
   r = run_cli("frobnicate");
   EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("procpool: unknown command 'frobnicate'\nCommands: "), std::string::npos) << r.err;
+}
+
+// As git and cargo: a typo gets the nearest command or kind; an option before any command
+// and no command at all are said as such, not "A subcommand is required".
+TEST(Cli, MistypedCommandsAndKindsGetTheNearestName) {
+  CliRun r = run_cli("runn noop x");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("unknown command 'runn'; did you mean 'run'?"), std::string::npos) << r.err;
+  r = run_cli("stauts");
+  EXPECT_NE(r.err.find("did you mean 'status'?"), std::string::npos) << r.err;
+  r = run_cli("s");  // serve, status, submit: no guess
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.err.find("did you mean"), std::string::npos) << r.err;
+  r = run_cli("--bogus");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("unknown option '--bogus'"), std::string::npos) << r.err;
+  r = run_cli("");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("procpool: a command is required"), std::string::npos) << r.err;
+  r = run_cli("-V");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("procpool 0."), std::string::npos) << r.out;
+  r = run_cli("run thumbnial x.jpg");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("unknown task kind 'thumbnial'; did you mean 'thumbnail'?"), std::string::npos) << r.err;
+}
+
+// As xargs: inputs given that hold nothing are a run of nothing, exit 0 (a cron job with
+// nothing to do succeeds); giving no inputs at all stays a usage error (above).
+TEST(Cli, AnEmptyInputIsASuccessfulRunOfNothing) {
+  const auto dir = procpool::testing::fresh_test_dir("cli-empty");
+  const std::string results = (dir / "r.jsonl").string();
+  std::ofstream(results) << "an older run's line\n";
+  for (const char* input : {"", "\n", "\n\r\n"}) {
+    const CliRun r = run_cli("run noop --results " + results + " --input-file -", input);
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("nothing to do"), std::string::npos) << r.err;
+    EXPECT_EQ(procpool::testing::read_file(results), "") << "this run's results: none";
+  }
+  std::ofstream(dir / "empty.txt").close();
+  EXPECT_EQ(run_cli("run noop --input-file " + (dir / "empty.txt").string()).status, 0);
+  // A closed stdin is a reason, said.
+  const std::string cmd = std::string(PROCPOOL_EXE) + " run noop --input-file - <&- 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  std::array<char, 512> buf{};
+  for (std::size_t n; (n = fread(buf.data(), 1, buf.size(), p)) > 0;) out.append(buf.data(), n);
+  const int raw = pclose(p);
+  EXPECT_EQ(WEXITSTATUS(raw), 2) << out;
+  EXPECT_NE(out.find("cannot read inputs from stdin: it is closed"), std::string::npos) << out;
 }
 
 TEST(Cli, HelpDocumentsTheOptions) {

@@ -288,7 +288,7 @@ TEST_F(Serve, SighupResizesThePoolUnderLoadLosingNothing) {
   EXPECT_EQ(workers, (std::set<int>{0, 1, 2}));
   const CliRun status = run_cli("status --json --pid " + std::to_string(server_));
   ASSERT_EQ(status.status, 0) << status.err;
-  const json pool = json::parse(status.out);
+  const json pool = json::parse(status.out).at(0);
   EXPECT_EQ(pool["workers"].size(), 1u) << status.out;  // the two that left are not listed
   EXPECT_EQ(pool["restarts"], 0);
   EXPECT_EQ(stop(), 0);
@@ -324,7 +324,7 @@ TEST_F(Serve, ABrokenConfigIsRefusedOnReloadAndTheOldOneStays) {
   EXPECT_EQ(json_lines(read_file((dir_ / "log.jsonl").string())).size(), 2u);
   EXPECT_EQ(json_lines(read_file((dir_ / "log.jsonl.1").string())).size(), 0u);
   const CliRun status = run_cli("status --json --pid " + std::to_string(server_));
-  EXPECT_EQ(json::parse(status.out)["workers"].size(), 2u) << status.out;
+  EXPECT_EQ(json::parse(status.out).at(0)["workers"].size(), 2u) << status.out;
   EXPECT_EQ(stop(), 0);
 }
 
@@ -340,7 +340,7 @@ TEST_F(Serve, LogsJsonLinesAndAWorkerCrashAsAWarning) {
   while (worker == 0 && std::chrono::steady_clock::now() < deadline) {
     const CliRun status = run_cli("status --json --pid " + std::to_string(server_));
     ASSERT_EQ(status.status, 0) << status.err;
-    const json w = json::parse(status.out)["workers"][0];
+    const json w = json::parse(status.out).at(0)["workers"][0];
     if (w["state"] == "busy") worker = w["pid"].get<pid_t>();
   }
   ASSERT_GT(worker, 0);

@@ -27,8 +27,9 @@ json status_when(pid_t pid, Pred ready) {
   while (std::chrono::steady_clock::now() < deadline) {
     const CliRun r = run_cli("status --json --pid " + std::to_string(pid));
     if (r.status == 0) {
-      last = json::parse(r.out, nullptr, false);
-      if (!last.is_discarded() && ready(last)) return last;
+      const json pools = json::parse(r.out, nullptr, false);  // a list, always
+      if (pools.is_array() && pools.size() == 1 && ready(pools[0])) return pools[0];
+      if (pools.is_array() && pools.size() == 1) last = pools[0];
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -76,7 +77,20 @@ TEST(Status, ShowsARunningPoolsWorkersTasksAndTotals) {
   const CliRun gone = run_cli("status --pid " + std::to_string(run));
   EXPECT_EQ(gone.status, 1);
   EXPECT_NE(gone.err.find("no running procpool with pid"), std::string::npos) << gone.err;
+  // JSON keeps its shape with nothing to show: an empty list (exit 1: that pool is gone).
+  const CliRun gone_json = run_cli("status --json --pid " + std::to_string(run));
+  EXPECT_EQ(gone_json.status, 1);
+  EXPECT_EQ(gone_json.out, "[]\n");
   fs::remove_all(dir);
+}
+
+// Without --pid, JSON is a list of whatever pools run (other tests' too), never an error.
+TEST(Status, JsonIsAlwaysAListAndNoPoolIsNoError) {
+  const CliRun r = run_cli("status --json");
+  EXPECT_EQ(r.status, 0) << r.err;
+  const json pools = json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(pools.is_array()) << r.out;
+  for (const json& p : pools) EXPECT_TRUE(p.contains("workers")) << p.dump();
 }
 
 TEST(Status, CountsWorkerRestarts) {
