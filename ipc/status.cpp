@@ -1,5 +1,7 @@
 #include "ipc/status.hpp"
 
+#include <cstring>
+
 namespace procpool::ipc {
 
 const char* status_name(Status s) {
@@ -11,6 +13,11 @@ const char* status_name(Status s) {
     case Status::cancelled: return "cancelled";
   }
   return "unknown";
+}
+
+std::string signal_name(int sig) {
+  const char* abbrev = sigabbrev_np(sig);
+  return abbrev != nullptr ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
 }
 
 std::optional<Status> status_from_name(std::string_view name) {

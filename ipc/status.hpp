@@ -5,6 +5,7 @@
 // index PoolStats::done, so they are dense from 0 and never renumbered.
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace procpool::ipc {
@@ -15,6 +16,9 @@ inline constexpr int kStatusCount = 5;
 // "ok", "error", "crashed", "timeout", "cancelled": the words of results files and reports.
 const char* status_name(Status s);
 std::optional<Status> status_from_name(std::string_view name);
+// "SIGSEGV", or "signal N" for one without a name: how results and messages name the
+// signal that ended a worker or a command.
+std::string signal_name(int sig);
 // Every status, in order: for loops over counters indexed by status.
 inline constexpr Status status_at(int i) { return static_cast<Status>(i); }
 

@@ -19,15 +19,11 @@
 #include <stdexcept>
 
 #include "child/task_api.hpp"
+#include "ipc/status.hpp"
 
 namespace procpool::kinds {
 
 namespace {
-
-std::string signal_name(int sig) {
-  const char* abbrev = sigabbrev_np(sig);
-  return abbrev != nullptr ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
-}
 
 std::string substitute(const std::string& arg, const std::string& input) {
   const std::filesystem::path p(input);
@@ -116,7 +112,7 @@ class ExecKind final : public TaskKind {
     const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     if (code != 0) {
       const std::string tail = stderr_text.size() > 500 ? stderr_text.substr(stderr_text.size() - 500) : stderr_text;
-      out.fail(args[0] + (WIFSIGNALED(status) ? " killed by " + signal_name(WTERMSIG(status))
+      out.fail(args[0] + (WIFSIGNALED(status) ? " killed by " + ipc::signal_name(WTERMSIG(status))
                                                : " exited with status " + std::to_string(code)) +
                (tail.empty() ? "" : ": " + tail));
       if (WIFSIGNALED(status)) {

@@ -15,6 +15,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "ipc/status.hpp"
+
 namespace bp = boost::process;
 
 namespace procpool::supervisor {
@@ -95,11 +97,7 @@ void ChildProcess::kill(int signal) {
 }
 
 std::string describe_wait_status(int status) {
-  if (WIFSIGNALED(status)) {
-    const int sig = WTERMSIG(status);
-    const char* abbrev = sigabbrev_np(sig);
-    return std::string("killed by ") + (abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig));
-  }
+  if (WIFSIGNALED(status)) return "killed by " + ipc::signal_name(WTERMSIG(status));
   if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
   return "wait status " + std::to_string(status);
 }
