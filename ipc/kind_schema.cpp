@@ -51,7 +51,7 @@ OptionSpec size(std::string name, std::string fallback, int64_t min, int64_t max
   return whole(std::move(name), OptionType::Size, std::move(fallback), min, max, std::move(help), "SIZE");
 }
 OptionSpec real(std::string name, std::string fallback, double min, double max, std::string help) {
-  return fraction(std::move(name), OptionType::Float, std::move(fallback), min, max, std::move(help), "X");
+  return fraction(std::move(name), OptionType::Float, std::move(fallback), min, max, std::move(help), "NUMBER");
 }
 OptionSpec seconds(std::string name, std::string fallback, double min, double max, std::string help) {
   return fraction(std::move(name), OptionType::Duration, std::move(fallback), min, max, std::move(help), "SECONDS");

@@ -46,12 +46,16 @@ struct OptionSpec {
   bool expand_env = false;
   // On the command line it is what follows "--" (exec's command), not a flag.
   bool after_dashes = false;
+  // It names a file or folder of whoever wrote it (thumbnail's --out): `submit` sends it
+  // absolute, since the server's working folder is not the caller's.
+  bool local_path = false;
 
   OptionSpec&& run_side() && { scope = OptionScope::Run; return std::move(*this); }
   OptionSpec&& host_policy() && { scope = OptionScope::Host; return std::move(*this); }
   OptionSpec&& with_env() && { expand_env = true; return std::move(*this); }
   OptionSpec&& given_after_dashes() && { after_dashes = true; return std::move(*this); }
   OptionSpec&& shown_as(std::string u) && { unit = std::move(u); return std::move(*this); }
+  OptionSpec&& a_local_path() && { local_path = true; return std::move(*this); }
   bool takes_value() const { return type != OptionType::Bool; }
 };
 
@@ -62,8 +66,8 @@ OptionSpec integer(std::string name, std::string fallback, int64_t min, int64_t 
 OptionSpec real(std::string name, std::string fallback, double min, double max, std::string help);
 OptionSpec size(std::string name, std::string fallback, int64_t min, int64_t max, std::string help);
 OptionSpec seconds(std::string name, std::string fallback, double min, double max, std::string help);
-OptionSpec text(std::string name, std::string fallback, std::string help, std::string unit = "TEXT");
-OptionSpec list(std::string name, std::string help, std::string unit = "TEXT");
+OptionSpec text(std::string name, std::string fallback, std::string help, std::string unit = "VALUE");
+OptionSpec list(std::string name, std::string help, std::string unit = "VALUE");
 OptionSpec choice(std::string name, std::string fallback, std::vector<std::string> choices, std::string help);
 }  // namespace opt
 
@@ -111,6 +115,19 @@ struct KindHooks {
   // What `run` prints on stdout for each ok result as it lands, a line without its
   // newline (checksum's "HEX  NAME", as sha256sum prints it); empty: nothing.
   std::function<std::string(std::string_view output)> stdout_line;
+  // What can be checked before the first task, with the options the run will use (an
+  // output folder that cannot be made or written): throws std::invalid_argument naming
+  // the path, a usage error, rather than a failed task per input after all were read.
+  std::function<void(const KindOptions& options)> check_before_run;
+  // True for an input that is one of the kind's own outputs (thumbnail's "*_thumbnail.*"):
+  // `run` leaves such inputs out, saying how many, so that a second run over the same
+  // files (`find . -name '*.jpg' | procpool run thumbnail --input-file -`) does not make
+  // outputs of its outputs.
+  std::function<bool(std::string_view input)> own_output;
+  // True for an input that names a file or folder of the caller's (not a URL, not a
+  // number): `submit` sends it absolute, resolved in the caller's working folder, since
+  // the server's is another (a packaged service's is /). Empty: inputs are not paths.
+  std::function<bool(std::string_view input)> local_path;
   // Appended to "no inputs: give them as arguments or with --input-file" when there are none.
   std::string inputs_hint;
   // A service's (serve, a Redis host) last word on options a request brought, checked and

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "child/kinds/file_io.hpp"
 #include "child/kinds/folder_files.hpp"
 #include "child/kinds/http_limits.hpp"
 #include "child/kinds/http_loader.hpp"
@@ -60,7 +61,7 @@ class ChecksumKind final : public TaskKind {
     const std::string name(input);
     DigestContext d;
     if (!d.ctx || EVP_DigestInit_ex(d.ctx.get(), md_, nullptr) != 1) return out.fail("checksum: cannot start the digest");
-    const bool url = name.rfind("http://", 0) == 0 || name.rfind("https://", 0) == 0;
+    const bool url = is_http_address(name);
     const std::string problem = url ? hash_url(name, d) : hash_file(name, d);
     if (!problem.empty()) return out.fail(name + ": " + problem);
     unsigned char digest[EVP_MAX_MD_SIZE];
@@ -123,6 +124,7 @@ void register_checksum_kind(KindRegistry& registry) {
     return expand_folders(inputs, FolderWalk{true, false, {}});  // as find DIR -type f
   };
   hooks.stdout_line = [](std::string_view output) { return std::string(output); };
+  hooks.local_path = [](std::string_view input) { return !is_http_address(input); };
   hooks.inputs_hint = ", or a folder (every file under it)";
   std::vector<OptionSpec> options{
       opt::choice("algorithm", "sha256", {"sha256", "blake2b"}, "the digest: sha256 (sha256sum) or blake2b (b2sum)")};

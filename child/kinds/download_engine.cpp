@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "child/kinds/file_mode.hpp"
 #include "child/kinds/http_curl.hpp"
 #include "child/kinds/http_module.hpp"
 #include "child/kinds/media_types.hpp"
@@ -338,6 +339,7 @@ class CurlDownloadEngine final : public DownloadEngine {
   // path; otherwise returns an error message.
   std::string place(Transfer& t) {
     const std::string fd_path = "/proc/self/fd/" + std::to_string(t.fd);
+    if (::fchmod(t.fd, output_file_mode()) != 0) return "cannot set the mode of " + t.name + ": " + std::strerror(errno);
     std::string error;
     for (unsigned n = 0; n < kMaxCollisions && error.empty(); ++n) {
       const std::string dest = s_.out_dir + "/" + (n == 0 ? t.name : numbered_name(t.name, n));

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "child/kinds/file_io.hpp"
 #include "child/kinds/http_loader.hpp"
 #include "child/kinds/links.hpp"
 #include "child/kinds/media_types.hpp"
@@ -47,7 +48,7 @@ class DownloadKind final : public AsyncTaskKind {
 // Cheap and without libcurl: the command line calls it to check options.
 DownloadSettings parse_settings(const KindOptions& options) {
   DownloadSettings s;
-  std::string out = options.get("out", "");
+  std::string out = without_trailing_slashes(options.get("out", ""));
   s.out_dir = out.empty() ? std::string(".") : std::move(out);
   s.accept = split_list(options.get("accept", ""));
   s.limits = http_limits_from(options);
@@ -88,7 +89,8 @@ std::vector<std::string> add_listed_links(std::vector<std::string> inputs, const
 
 std::vector<OptionSpec> download_options() {
   std::vector<OptionSpec> options{
-      opt::text("out", "", "save into DIR (created if missing; default: the current folder)", "DIR"),
+      opt::text("out", "", "save into DIR (created if missing; default: the current folder)", "DIR")
+          .a_local_path(),
       opt::text("accept", "",
                 "keep only these content types, e.g. image/jpeg,image/png or image/* (others are an error "
                 "naming the type; default: any)",
@@ -115,6 +117,10 @@ void register_download_kind(KindRegistry& registry) {
   KindHooks hooks;
   hooks.expand_inputs = [](std::vector<std::string> inputs, const KindOptions& options, unsigned) {
     return add_listed_links(std::move(inputs), options);
+  };
+  hooks.check_before_run = [](const KindOptions& options) {
+    const std::string problem = prepare_output_folder(parse_settings(options).out_dir);
+    if (!problem.empty()) throw std::invalid_argument("--out: " + problem);
   };
   registry.add({"download", "fetch URLs into --out DIR, many at once per worker (libcurl)",
                 [](const KindOptions& options) {

@@ -11,7 +11,11 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "child/kinds/file_mode.hpp"
+
 namespace procpool::kinds {
+
+namespace fs = std::filesystem;
 
 std::string read_file_limited(const std::string& path, uint64_t max_bytes, std::string* bytes) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -40,12 +44,35 @@ std::string read_file_limited(const std::string& path, uint64_t max_bytes, std::
   return problem;
 }
 
+bool is_http_address(std::string_view input) {
+  return input.rfind("http://", 0) == 0 || input.rfind("https://", 0) == 0;
+}
+
 std::string temp_path_beside(const std::string& dest) {
   static std::atomic<uint64_t> counter{0};
   const std::filesystem::path d(dest);
   return (d.parent_path() / ("." + d.stem().string() + "." + std::to_string(getpid()) + "." +
                              std::to_string(counter++) + ".tmp" + d.extension().string()))
       .string();
+}
+
+std::string without_trailing_slashes(std::string dir) {
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  return dir;
+}
+
+std::string prepare_output_folder(const std::string& dir) {
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) return dir + " is a file, not a folder";
+  fs::create_directories(dir, ec);
+  if (ec) return "cannot create folder " + dir + ": " + ec.message();
+  // Permission bits do not say it all (a read-only mount, root's rights): a probe file does.
+  const std::string probe = (fs::path(dir) / (".procpool-probe-" + std::to_string(getpid()))).string();
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return "cannot write in " + dir + ": " + std::strerror(errno);
+  ::close(fd);
+  ::unlink(probe.c_str());
+  return "";
 }
 
 void commit_temp(const std::string& tmp, const std::string& dest, bool replace) {
@@ -77,7 +104,8 @@ void write_file_atomically(const std::string& dest, const std::string& bytes, bo
     done += static_cast<size_t>(n);
   }
   const int write_errno = errno;
-  const bool closed = ::close(fd) == 0;
+  const bool moded = ::fchmod(fd, output_file_mode()) == 0;
+  const bool closed = ::close(fd) == 0 && moded;
   if (done != bytes.size() || !closed) {
     std::remove(tmp.c_str());
     throw std::runtime_error("cannot write " + tmp + ": " + std::strerror(done != bytes.size() ? write_errno : errno));

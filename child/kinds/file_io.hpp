@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace procpool::kinds {
 
@@ -11,9 +12,22 @@ namespace procpool::kinds {
 // the path ("no such file", "not a regular file", "12 bytes is over the limit of ...").
 std::string read_file_limited(const std::string& path, uint64_t max_bytes, std::string* bytes);
 
+// An input that starts http:// or https://, which kinds that take files or URLs fetch
+// rather than open; anything else is a path.
+bool is_http_address(std::string_view input);
+
 // A hidden, unique temporary name beside dest that keeps dest's extension:
 // "dir/.stem.<pid>.<n>.tmp.ext".
 std::string temp_path_beside(const std::string& dest);
+
+// A folder as given ("images/", "out//") without the slashes that would double in the
+// paths made from it ("images//x.jpg"); "/" stays "/".
+std::string without_trailing_slashes(std::string dir);
+
+// Makes the folder dir (and its parents) where it is missing and checks that files can be
+// created in it; "" when they can, else why not, naming dir ("cannot write in out/: Read-
+// only file system", "out.txt is a file, not a folder").
+std::string prepare_output_folder(const std::string& dir);
 
 // dest already exists and was not to be replaced.
 struct FileExists : std::runtime_error {

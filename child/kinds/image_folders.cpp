@@ -19,11 +19,15 @@ bool is_image_name(const fs::path& p) {
   if (std::none_of(std::begin(kImageExtensions), std::end(kImageExtensions),
                    [&](const char* e) { return ext == e; }))
     return false;
-  const std::string stem = p.stem().string();
-  const std::string mark = "_thumbnail";
-  return !(stem.size() >= mark.size() && stem.compare(stem.size() - mark.size(), mark.size(), mark) == 0);
+  return !is_thumbnail_name(p);
 }
 }  // namespace
+
+bool is_thumbnail_name(const fs::path& path) {
+  const std::string stem = path.stem().string();
+  const std::string mark = "_thumbnail";
+  return stem.size() >= mark.size() && stem.compare(stem.size() - mark.size(), mark.size(), mark) == 0;
+}
 
 std::vector<std::string> expand_image_folders(const std::vector<std::string>& paths) {
   return expand_folders(paths, FolderWalk{false, true, is_image_name});

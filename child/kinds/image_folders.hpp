@@ -1,5 +1,6 @@
 #pragma once
 // thumbnail's input expansion: a folder given to `run thumbnail` becomes its images.
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -11,5 +12,8 @@ namespace procpool::kinds {
 // file becomes that task's error, not a usage error. Throws std::runtime_error when a
 // folder cannot be listed.
 std::vector<std::string> expand_image_folders(const std::vector<std::string>& paths);
+
+// "*_thumbnail.*": a name thumbnail_path() gives, whatever the extension's case.
+bool is_thumbnail_name(const std::filesystem::path& path);
 
 }  // namespace procpool::kinds

@@ -26,6 +26,18 @@ void start_magick(const PpMagickRequest& r) {
   started = true;
 }
 
+// ImageMagick's what() for a person: without the client name it starts with and the
+// " @ error/blob.c/PingBlob/3108" source location it ends with, and an unknown format
+// said as such ("no decode delegate for this image format `'").
+std::string plain(const std::string& what) {
+  std::string text = what;
+  if (const auto at = text.find(" @ "); at != std::string::npos) text.erase(at);
+  if (const auto colon = text.find(": "); colon != std::string::npos && text.compare(0, colon, "procpool") == 0)
+    text.erase(0, colon + 2);
+  if (text.find("no decode delegate") != std::string::npos) return "not an image, or in a format not supported";
+  return text;
+}
+
 int fail(PpMagickResult* result, const std::string& message) {
   std::snprintf(result->error, sizeof result->error, "%s", message.c_str());
   return 1;
@@ -66,7 +78,7 @@ extern "C" int procpool_magick_thumbnail(const PpMagickRequest* r, PpMagickResul
     try {
       image.read(Magick::Blob(r->data, r->size));
     } catch (const Magick::WarningCorruptImage& w) {
-      return fail(result, std::string("corrupt image: ") + w.what());
+      return fail(result, "corrupt image: " + plain(w.what()));
     } catch (const Magick::Warning&) {
       // Harmless (an unknown EXIF tag, say): the image was read.
     }
@@ -94,7 +106,7 @@ extern "C" int procpool_magick_thumbnail(const PpMagickRequest* r, PpMagickResul
     result->height = target.height;
     return 0;
   } catch (const Magick::Exception& e) {
-    return fail(result, std::string("cannot read image: ") + e.what());
+    return fail(result, "cannot read image: " + plain(e.what()));
   } catch (const std::exception& e) {
     return fail(result, e.what());
   } catch (...) {

@@ -14,6 +14,7 @@
 #include <stdexcept>
 
 #include "child/kinds/file_io.hpp"
+#include "child/kinds/file_mode.hpp"
 #include "child/kinds/image_folders.hpp"
 #include "child/kinds/jpeg_codec.hpp"
 #include "child/kinds/magick_loader.hpp"
@@ -43,7 +44,7 @@ ThumbnailSettings parse_settings(const KindOptions& options) {
   if (!box)
     throw std::invalid_argument("thumbnail option 'size' must be WIDTHxHEIGHT with sides 1..16384, not '" + size + "'");
   s.box = *box;
-  s.out_dir = options.get("out", "");
+  s.out_dir = without_trailing_slashes(options.get("out", ""));
   s.quality = static_cast<int>(options.integer("quality"));
   s.max_file_bytes = static_cast<uint64_t>(options.integer("max-file-mb")) << 20;
   s.overwrite = options.flag("overwrite");
@@ -69,9 +70,8 @@ class ThumbnailKind final : public TaskKind {
     mallopt(M_MMAP_THRESHOLD, 64 << 20);
     mallopt(M_TRIM_THRESHOLD, 256 << 20);
     if (!settings_.out_dir.empty()) {
-      std::error_code ec;
-      std::filesystem::create_directories(settings_.out_dir, ec);
-      if (ec) throw std::runtime_error("cannot create output folder " + settings_.out_dir + ": " + ec.message());
+      const std::string problem = prepare_output_folder(settings_.out_dir);
+      if (!problem.empty()) throw std::runtime_error(problem);
     }
   }
 
@@ -130,6 +130,7 @@ class ThumbnailKind final : public TaskKind {
       std::remove(tmp.c_str());
       return out.fail(source + ": " + result.error);
     }
+    ::chmod(tmp.c_str(), output_file_mode());  // ImageMagick's file: the same mode as the JPEG path's
     commit_temp(tmp, dest, settings_.overwrite);
     succeed(out, dest, {result.width, result.height});
   }
@@ -149,11 +150,18 @@ void register_thumbnail_kind(KindRegistry& registry) {
   hooks.expand_inputs = [](const std::vector<std::string>& inputs, const KindOptions&, unsigned) {
     return expand_image_folders(inputs);
   };
+  hooks.check_before_run = [](const KindOptions& options) {
+    const std::string out = options.get("out", "");
+    const std::string problem = out.empty() ? "" : prepare_output_folder(out);
+    if (!problem.empty()) throw std::invalid_argument("--out: " + problem);
+  };
+  hooks.own_output = [](std::string_view input) { return is_thumbnail_name(std::filesystem::path(input)); };
+  hooks.local_path = [](std::string_view) { return true; };
   hooks.inputs_hint = ", or a folder with images in it";
   registry.add({"thumbnail", "fits an image file within --size (default 128x128) as <stem>_thumbnail<ext>",
                 [](const KindOptions& options) { return std::make_unique<ThumbnailKind>(parse_settings(options)); },
                 {opt::text("size", "128x128", "fit within WIDTHxHEIGHT", "WxH"),
-                 opt::text("out", "", "write into folder DIR (default: beside each image)", "DIR"),
+                 opt::text("out", "", "write into folder DIR (default: beside each image)", "DIR").a_local_path(),
                  opt::integer("quality", "75", 1, 100, "JPEG/WebP quality"),
                  opt::boolean("overwrite", false,
                               "replace existing thumbnails (else each is a task error, and the file stays)"),

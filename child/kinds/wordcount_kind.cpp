@@ -22,7 +22,7 @@ class WordCountKind final : public TaskKind {
   void run(std::string_view input, TaskOutput& out) override {
     const std::string path(input);
     std::string text;
-    if (path.rfind("http://", 0) == 0 || path.rfind("https://", 0) == 0) {
+    if (is_http_address(path)) {
       const std::string problem = http_api().fetch_to_memory(path, limits_, &text);  // throws if no module
       if (!problem.empty()) return out.fail(path + ": " + problem);
     } else {
@@ -47,6 +47,7 @@ void register_wordcount_kind(KindRegistry& registry) {
   word_hooks.reducer = [](const KindOptions& options) {
     return word_merge(static_cast<unsigned>(options.integer("top")));
   };
+  word_hooks.local_path = [](std::string_view input) { return !is_http_address(input); };
   std::vector<OptionSpec> word_options{
       opt::integer("top", "10", 0, 1000000, "print the N most frequent words").run_side(),
       opt::integer("max-file-mb", "256", 1, 65536, "larger text files are an error, not read"),

@@ -1,8 +1,11 @@
 #include "supervisor/batch/run.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
+#include <algorithm>
 #include <cstdio>
 #include <functional>
 #include <fstream>
@@ -11,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ipc/clock.hpp"
+#include "ipc/status.hpp"
 #include "supervisor/batch/intake.hpp"
 #include "supervisor/engine/supervisor.hpp"
 #include "supervisor/batch/resume.hpp"
@@ -49,13 +53,17 @@ class BatchEvents final : public PoolEvents {
     if (reducer_ && c.status == ipc::Status::ok) reducer_->add(c.output);
     if (stdout_line_ && c.kind == 0 && c.status == ipc::Status::ok && results_ != stdout) {
       const std::string line = stdout_line_(c.output);
-      if (!line.empty()) std::printf("%s\n", line.c_str());
+      if (!line.empty()) {
+        make_room_on_terminal();
+        std::printf("%s\n", line.c_str());
+      }
     }
     if (then_pool_ != nullptr && c.kind == 0 && c.status == ipc::Status::ok) {
       then_pool_->submit(1, next_input(c));
       ++total_;
     }
     if (results_ != nullptr) {
+      if (results_ == stdout) make_room_on_terminal();
       const std::string line = result_json_line(c, kind_names_[c.kind], start_ns_);
       std::fwrite(line.data(), 1, line.size(), results_);
       std::fputc('\n', results_);
@@ -69,11 +77,23 @@ class BatchEvents final : public PoolEvents {
       shown_ = true;
     }
   }
+  // The first Ctrl-C otherwise looks like nothing happened while long tasks finish, and
+  // a user presses it again or reaches for kill -9.
+  void on_stop_signal(int signo, bool again) override {
+    clear_progress();
+    const std::string name = ipc::signal_name(signo);
+    if (again)
+      std::fprintf(stderr, "procpool: %s again: killing the workers and what they started\n", name.c_str());
+    else
+      std::fprintf(stderr, "procpool: %s: stopping; running tasks may finish, queued ones are cancelled (%s again "
+                   "kills them now)\n", name.c_str(), signo == SIGINT ? "Ctrl-C" : name.c_str());
+  }
   void on_idle() override {
     if (results_ != nullptr) std::fflush(results_);
   }
   void clear_progress() {
     if (shown_) std::fprintf(stderr, "\r\033[K");
+    shown_ = false;
   }
   RunStats& stats() { return stats_; }
   uint64_t total() const { return total_; }
@@ -81,6 +101,14 @@ class BatchEvents final : public PoolEvents {
   std::function<std::string(std::string_view)> stdout_line_;  // the kind's line per ok result
 
  private:
+  // A line for stdout is about to be written: where stdout is the bar's terminal too, the
+  // bar is erased first (and drawn again at the next tick, below the line), else the two
+  // share a line. The line goes out at once then, so that the bar never lands before it.
+  void make_room_on_terminal() {
+    if (!shown_ || !stdout_is_terminal_) return;
+    clear_progress();
+  }
+
   // The output's "path" when it is a JSON object with one (download), else the output.
   static std::string next_input(const Completion& c) {
     if (c.output_is_json) {
@@ -100,9 +128,20 @@ class BatchEvents final : public PoolEvents {
   uint64_t total_;
   bool progress_;
   bool shown_ = false;
+  bool stdout_is_terminal_ = isatty(STDOUT_FILENO) != 0;
   uint64_t start_ns_;
   RunStats stats_;
 };
+
+void leave_out_own_outputs(const RunRequest& request, std::vector<std::string>& inputs) {
+  const auto own = std::stable_partition(inputs.begin(), inputs.end(),
+                                         [&](const std::string& input) { return !request.schema.hooks.own_output(input); });
+  const auto left_out = static_cast<std::size_t>(inputs.end() - own);
+  if (left_out == 0) return;
+  std::fprintf(stderr, "procpool: left out %zu %s that %s %s's own output (such as %s)\n", left_out,
+               left_out == 1 ? "input" : "inputs", left_out == 1 ? "is" : "are", request.kind.c_str(), own->c_str());
+  inputs.erase(own, inputs.end());
+}
 
 std::vector<std::string> gather_inputs(const RunRequest& request) {
   std::vector<std::string> inputs = request.inputs;
@@ -122,11 +161,52 @@ std::vector<std::string> gather_inputs(const RunRequest& request) {
       throw UsageError(e.what());
     }
   }
+  if (request.schema.hooks.own_output) leave_out_own_outputs(request, inputs);
   return inputs;
 }
 
-// Writes the SVG owner-only, through a temporary renamed into place.
+// Why path could not be written as a file, or "": its folder must exist and take a new
+// file (tried, as write_svg will: a temporary beside it), and path must not be a folder.
+std::string writable_file_problem(const std::string& path) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return path + " is a folder, not a file";
+  const std::string probe = path + ".tmp";
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return "cannot write " + path + ": " + std::strerror(errno);
+  ::close(fd);
+  ::unlink(probe.c_str());
+  return "";
+}
+
+// What would otherwise fail after the whole run (--timeline's file) or once per task (an
+// output folder): checked first, a usage error naming the path.
+void check_before_run(const RunRequest& request) {
+  try {
+    if (request.schema.hooks.check_before_run) request.schema.hooks.check_before_run(request.options);
+    if (!request.then_kind.empty() && request.then_schema.hooks.check_before_run)
+      request.then_schema.hooks.check_before_run(request.then_options);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
+  if (request.timeline_path == "-") {
+    const bool stdout_taken = request.results_path == "-" || request.schema.hooks.stdout_line ||
+                              request.schema.hooks.reducer;
+    if (stdout_taken)
+      throw UsageError("--timeline -: stdout already carries this run's " +
+                       std::string(request.results_path == "-" ? "results" : "output") + "; give a FILE");
+  } else if (!request.timeline_path.empty()) {
+    const std::string problem = writable_file_problem(request.timeline_path);
+    if (!problem.empty()) throw UsageError("--timeline: " + problem);
+  }
+}
+
+// Writes the SVG owner-only, through a temporary renamed into place; "-" is stdout.
 void write_svg(const std::string& path, const std::string& svg) {
+  if (path == "-") {
+    if (std::fwrite(svg.data(), 1, svg.size(), stdout) != svg.size() || std::fflush(stdout) != 0)
+      throw std::runtime_error(std::string("cannot write the timeline to stdout: ") + std::strerror(errno));
+    return;
+  }
   const std::string tmp = path + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) throw std::runtime_error("cannot write " + path + ": " + std::strerror(errno));
@@ -211,6 +291,7 @@ ResultsFile::~ResultsFile() {
 int run_batch(const RunRequest& request) {
   if (!request.then_kind.empty() && request.resume)
     throw UsageError("--resume does not combine with --then (yet): run the steps separately");
+  check_before_run(request);
   std::vector<std::string> inputs = inputs_to_run(request);
   if (inputs.empty()) {  // resumed and all done, or given nothing to do
     if (!request.resume) ResultsFile empty_results(request);  // this run's results: none
@@ -251,7 +332,7 @@ int run_batch(const RunRequest& request) {
     if (!request.then_kind.empty()) title += " --then " + request.then_kind;
     write_svg(request.timeline_path, render_timeline_svg(timeline, title));
   }
-  if (events.reducer_ && outcome.error.empty() && outcome.signal == 0) std::fputs(events.reducer_->finish().c_str(), stdout);
+  if (events.reducer_ && outcome.error.empty() && outcome.signal == 0) print_reduced(*events.reducer_, events.stats());
   if (outcome.signal != 0) return 128 + outcome.signal;
   return events.stats().all_ok() && outcome.error.empty() ? 0 : 1;
 }

@@ -5,6 +5,7 @@
 
 #include "supervisor/cli/command.hpp"
 #include "supervisor/cli/config_flags.hpp"
+#include "supervisor/cli/help_format.hpp"
 #include "supervisor/cli/kinds.hpp"
 #include "supervisor/config/config.hpp"
 
@@ -14,11 +15,14 @@ namespace {
 class CheckConfigCommand final : public Command {
  public:
   explicit CheckConfigCommand(CLI::App& parent) {
-    app_ = parent.add_subcommand("check-config", std::string("Check a config file (default ") +
-                                                     supervisor::kDefaultConfigPath +
-                                                     ") and print the effective configuration, every key with its meaning");
-    app_->add_option("file", path_, "The config file");
+    app_ = parent.add_subcommand("check-config", "Check a config file; print the effective configuration.");
+    app_->add_option("file", path_, std::string("The config file (default: ") + supervisor::kDefaultConfigPath + ")")
+        ->option_text("FILE");
     app_->add_flag("--example", example_, "Print the example config (every key at its default) instead");
+    app_->footer(wrapped("Every key is printed with its meaning: the ones the file sets with their values, the "
+                         "others commented out at their defaults. Exit status: 0 the file is valid, 1 it is not "
+                         "(the message names its line and column), 2 usage error.",
+                         0, help_width()));
   }
 
   int execute(const Invocation& inv) override {
@@ -36,7 +40,8 @@ class CheckConfigCommand final : public Command {
       throw Failed(e.what());
     }
     std::fputs(supervisor::describe_config(settings, schemas(registry)).c_str(), stdout);
-    std::fprintf(stderr, "procpool check-config: %s: ok (%zu settings)\n", path.c_str(), settings.size());
+    std::fprintf(stderr, "procpool check-config: %s: ok: %zu %s set, the others at the defaults shown\n",
+                 path.c_str(), settings.size(), settings.size() == 1 ? "key" : "keys");
     return 0;
   }
 

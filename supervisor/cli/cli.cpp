@@ -12,7 +12,9 @@
 #include "supervisor/batch/run.hpp"
 #include "supervisor/cli/command.hpp"
 #include "supervisor/cli/config_flags.hpp"
+#include "supervisor/cli/help_format.hpp"
 #include "supervisor/cli/kinds.hpp"
+#include "supervisor/cli/parse_errors.hpp"
 #include "supervisor/cli/suggest.hpp"
 #include "supervisor/config/config.hpp"
 
@@ -43,7 +45,6 @@ void load_named_plugins(const Invocation& inv) {
   const std::string command = inv.named();
   if (command != "run" && command != "submit") return;
   load_plugins(scanned_values(inv.argc, inv.argv, "--plugin"), *inv.registry);
-  if (command != "run") return;
   const auto configs = scanned_values(inv.argc, inv.argv, "--config");
   load_config_plugins(config_path_or_default(configs.empty() ? "" : configs.back()), *inv.registry);
 }
@@ -99,15 +100,19 @@ int run(int argc, char** argv, const KindRegistry& builtin) {
                "A supervisor starts one worker process per usable core and feeds it tasks\n"
                "through shared-memory rings; a worker that dies takes down only itself."};
   app.name("procpool");
+  app.formatter(std::make_shared<HelpFormatter>());  // before the commands: they inherit it
   app.require_subcommand(1);
   app.set_version_flag("-V,--version", std::string("procpool 0.1.0"));
   std::vector<std::unique_ptr<Command>> commands;
-  commands.push_back(add_check_config(app));
-  commands.push_back(add_timeline(app));
-  commands.push_back(add_serve(app));
-  commands.push_back(add_submit(app, inv));
-  commands.push_back(add_status(app));
   commands.push_back(add_run(app, inv));
+  commands.push_back(add_submit(app, inv));
+  commands.push_back(add_serve(app));
+  commands.push_back(add_status(app));
+  commands.push_back(add_timeline(app));
+  commands.push_back(add_check_config(app));
+  // After the commands, which would inherit it.
+  app.footer(wrapped("Run 'procpool COMMAND --help' for a command's options, or see man procpool-COMMAND.", 0,
+                     help_width()));
   std::vector<std::string> names;
   names.reserve(commands.size());
   for (const auto& command : commands) names.push_back(command->app()->get_name());
@@ -122,7 +127,13 @@ int run(int argc, char** argv, const KindRegistry& builtin) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    app.exit(e);
+    // Said as every other usage error is, for the command being parsed.
+    const CLI::App* sub = &app;
+    for (const auto& command : commands)
+      if (command->app()->get_name() == inv.named()) sub = command->app();
+    const std::string prefix = "procpool " + inv.named();
+    std::fprintf(stderr, "%s: %s\nRun '%s --help' for usage.\n", prefix.c_str(),
+                 describe_parse_error(e, *sub).c_str(), prefix.c_str());
     return 2;
   }
   for (const auto& command : commands)

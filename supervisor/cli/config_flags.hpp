@@ -1,6 +1,6 @@
 #pragma once
 // The config file as the command line applies it: the file chosen, its plugins loaded,
-// its [pool] (for serve also [serve], [redis]) settings as the flags not given.
+// its [pool] (for serve and submit also [serve], [redis]) settings as the flags not given.
 #include <CLI/CLI.hpp>
 #include <string>
 #include <vector>

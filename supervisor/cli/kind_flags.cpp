@@ -8,16 +8,6 @@ namespace procpool::cli {
 
 namespace {
 
-std::string flag_help(const std::vector<const KindSchema*>& owners, const OptionSpec& spec) {
-  std::string who;
-  for (const KindSchema* k : owners) who += (who.empty() ? "" : ", ") + k->name;
-  std::string help = who + ": " + spec.help;
-  if (spec.type == OptionType::List) help += " (repeatable)";
-  if (!spec.fallback.empty() && spec.type != OptionType::Bool && spec.type != OptionType::List)
-    help += " (default " + spec.fallback + ")";
-  return help;
-}
-
 // The values of one option as written, expanded where the option says so.
 std::string value_of(const KindSchema& kind, const OptionSpec& spec, const std::vector<std::string>& values) {
   std::vector<std::string> expanded;
@@ -32,26 +22,24 @@ std::string value_of(const KindSchema& kind, const OptionSpec& spec, const std::
 std::string list_value(const std::vector<std::string>& items) { return nlohmann::json(items).dump(); }
 
 void KindFlags::add_to(CLI::App* app, const std::vector<KindSchema>& kinds) {
-  std::vector<std::pair<const OptionSpec*, std::vector<const KindSchema*>>> seen;
+  std::vector<const OptionSpec*> seen;  // one flag per name, whichever kinds share it
   for (const KindSchema& kind : kinds)
     for (const OptionSpec& spec : kind.options) {
-      if (spec.after_dashes) continue;
-      auto it = std::find_if(seen.begin(), seen.end(), [&](const auto& s) { return s.first->name == spec.name; });
-      if (it == seen.end()) seen.push_back({&spec, {&kind}});
-      else it->second.push_back(&kind);
+      const bool known = std::any_of(seen.begin(), seen.end(), [&](const OptionSpec* s) { return s->name == spec.name; });
+      if (!spec.after_dashes && !known) seen.push_back(&spec);
     }
-  const std::string group = kinds.size() == 1 ? "Options of " + kinds.front().name : "Options of the task kinds";
-  for (const auto& [spec, owners] : seen) {
+  for (const OptionSpec* spec : seen) {
     auto flag = std::make_unique<Flag>();
     flag->name = spec->name;
     const std::string name = "--" + spec->name;
     if (spec->takes_value()) {
-      flag->option = app->add_option(name, flag->values, flag_help(owners, *spec))->allow_extra_args(false);
-      if (!spec->unit.empty()) flag->option->type_name(spec->unit);
+      flag->option = app->add_option(name, flag->values, spec->help)->allow_extra_args(false);
     } else {
-      flag->option = app->add_flag(name, flag->values, flag_help(owners, *spec));
+      flag->option = app->add_flag(name, flag->values, spec->help);
     }
-    flag->option->group(group);
+    // Not in CLI11's sections: --help shows each kind's options under the kind, from its
+    // schema (kind_options_help), since one flag may serve several kinds.
+    flag->option->group("");
     flags_.push_back(std::move(flag));
   }
 }

@@ -14,9 +14,9 @@ namespace procpool::cli {
 
 class KindFlags {
  public:
-  // Adds a flag for each option of the kinds (an option several kinds share is one flag,
-  // its help naming them all), in one group of the help. Options given after "--" are
-  // not flags: after_dashes() takes them.
+  // Adds a flag for each option of the kinds (an option several kinds share is one flag),
+  // left out of CLI11's help: kind_options_help() shows them kind by kind. Options given
+  // after "--" are not flags: after_dashes() takes them.
   void add_to(CLI::App* app, const std::vector<KindSchema>& kinds);
   // The flags given that `kind` declares, as its options (${VAR} expanded where the
   // option says so); the words after "--" go to its after-dashes option.

@@ -5,6 +5,7 @@
 
 #include "ipc/units.hpp"
 #include "supervisor/batch/run.hpp"
+#include "supervisor/cli/help_format.hpp"
 #include "supervisor/engine/usable_cores.hpp"
 
 namespace procpool::cli {
@@ -17,54 +18,83 @@ supervisor::redis::ProducerSettings ProducerFlags::resolved() const {
 }
 
 void add_producer_flags(CLI::App* app, ProducerFlags& f, const std::string& redis_help) {
-  app->add_option("--redis", f.address, redis_help);
-  app->add_option("--queue", f.settings.queue, "With --redis: the queue's name")->capture_default_str();
+  app->add_option("--redis", f.address, redis_help)->option_text("HOST:PORT")->group(section::kRedis);
+  app->add_option("--queue", f.settings.queue, "With --redis: the queue's name")
+      ->capture_default_str()
+      ->option_text("NAME")
+      ->group(section::kRedis);
   app->add_option("--chunk", f.settings.chunk, "With --redis: inputs per queue entry")
       ->check(CLI::Range(1, 100000))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->option_text("N")
+      ->group(section::kRedis);
   app->add_option("--reconnect-for", f.reconnect_s,
                   "With --redis: SECONDS to keep trying to reach a lost Redis before giving up")
       ->check(CLI::Range(0.0, 86400.0))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->option_text("SECONDS")
+      ->group(section::kRedis);
 }
 
 void add_pool_flags(CLI::App* app, PoolFlags& f) {
   app->add_option("-j,--workers", f.pool.workers, "Worker processes (default: usable cores, now " +
                                                        std::to_string(supervisor::usable_cores()) + ")")
-      ->check(CLI::Range(1u, 1024u));
+      ->check(CLI::Range(1u, 1024u))
+      ->option_text("N")
+      ->group(section::kPool);
   app->add_option("--max-attempts", f.pool.max_attempts,
-                  "Runs of a task that may crash its worker before it is reported crashed (default 3)")
-      ->check(CLI::Range(1u, 100u));
+                  "Runs of a task that may crash its worker before it is reported crashed (default: 3)")
+      ->check(CLI::Range(1u, 100u))
+      ->option_text("N")
+      ->group(section::kPool);
   app->add_option("--timeout", f.timeout,
                   "Kill a task's worker after SECONDS (e.g. 30, 2.5), or after N% of the kind's median run "
-                  "time (e.g. 300%, at least 100 ms); the task is reported timeout (default: none)");
-  app->add_flag("--retry-timeouts", f.pool.retry_timeouts, "Retry a timed-out task, up to --max-attempts");
+                  "time (e.g. 300%, at least 100 ms); the task is reported timeout (default: none)")
+      ->option_text("SECONDS|N%")
+      ->group(section::kLimits);
+  app->add_flag("--retry-timeouts", f.pool.retry_timeouts, "Retry a timed-out task, up to --max-attempts")
+      ->group(section::kLimits);
   app->add_option("--max-tasks-per-child", f.pool.max_tasks_per_child,
                   "Replace a worker after N tasks (default: never)")
-      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 62));
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 62))
+      ->option_text("N")
+      ->group(section::kLimits);
   app->add_option("--max-memory-per-child", f.max_memory,
-                  "Replace a worker whose RSS is over SIZE (e.g. 512M) once it finishes its tasks");
+                  "Replace a worker whose RSS is over SIZE (e.g. 512M) once it finishes its tasks (default: never)")
+      ->option_text("SIZE")
+      ->group(section::kLimits);
   app->add_option("--hard-memory-per-child", f.hard_memory,
                   "Kill a worker whose RSS is over SIZE at once, charging its task "
-                  "(default: twice --max-memory-per-child, else half the machine's memory)");
+                  "(default: twice --max-memory-per-child, else half the machine's memory)")
+      ->option_text("SIZE")
+      ->group(section::kLimits);
   app->add_option("--max-restarts", f.pool.max_restarts,
                   "Stop the run when workers died more than N times within --restart-period "
                   "(default: 20 or twice the workers, whichever is more)")
-      ->check(CLI::Range(1u, 1000000u));
-  app->add_option("--restart-period", f.restart_period, "SECONDS for --max-restarts (default 10)")
-      ->check(CLI::Range(1u, 86400u));
+      ->check(CLI::Range(1u, 1000000u))
+      ->option_text("N")
+      ->group(section::kLimits);
+  app->add_option("--restart-period", f.restart_period, "SECONDS for --max-restarts (default: 10)")
+      ->check(CLI::Range(1u, 86400u))
+      ->option_text("SECONDS")
+      ->group(section::kLimits);
   app->add_option("--containment", f.containment,
                   "What holds each worker and everything its tasks start, killed with it: auto (the first that "
                   "works here), cgroup2, cgroup1 or process-group")
       ->check(CLI::IsMember({"auto", "cgroup2", "cgroup1", "process-group"}))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->option_text("HOW")
+      ->group(section::kPool);
   app->add_option("--max-procs-per-child", f.pool.max_procs_per_child,
                   "Processes and threads a worker and everything it starts may have at once, through the cgroup's "
-                  "pids.max: a fork bomb in a task fails that task (default 1024; not with process-group containment)")
+                  "pids.max: a fork bomb in a task fails that task (default: 1024; not with process-group containment)")
       ->check(CLI::Range(16u, 4194304u))
-      ->capture_default_str();
+      ->option_text("N")
+      ->group(section::kLimits);
   app->add_option("--plugin", f.pool.plugins, "Load task kinds from the shared library PATH (repeatable)")
-      ->allow_extra_args(false);  // one PATH per --plugin; what follows is an input
+      ->allow_extra_args(false)
+      ->option_text("PATH")
+      ->group(section::kPool);  // one PATH per --plugin; what follows is an input
 }
 
 supervisor::PoolOptions pool_options(PoolFlags f) {

@@ -7,6 +7,7 @@
 #include "supervisor/batch/run.hpp"
 #include "supervisor/cli/command.hpp"
 #include "supervisor/cli/config_flags.hpp"
+#include "supervisor/cli/help_format.hpp"
 #include "supervisor/cli/kind_flags.hpp"
 #include "supervisor/cli/kinds.hpp"
 #include "supervisor/cli/pool_flags.hpp"
@@ -21,32 +22,54 @@ class RunCommand final : public Command {
     app_ = parent.add_subcommand("run", "Run tasks of one KIND over INPUTs, then print a summary.");
     app_->add_option("--config", config_path_,
                      std::string("Settings from this TOML file; flags given here override it (default: ") +
-                         supervisor::kDefaultConfigPath + " if it exists; see 'procpool check-config --example')");
-    app_->add_option("kind", request_.kind, "Task kind (see below)")->required();
+                         supervisor::kDefaultConfigPath + " if it exists; see 'procpool check-config --example')")
+        ->option_text("FILE")
+        ->group(section::kPool);
+    app_->add_option("kind", request_.kind, "The task kind (listed below)")->required()->option_text("KIND");
     app_->add_option("inputs", request_.inputs,
-                     "Inputs, one task each (thumbnail: image files or folders; sleep: milliseconds)");
+                     "Inputs, one task each (thumbnail: image files or folders; sleep: milliseconds)")
+        ->option_text("INPUT");
     add_pool_flags(app_, pool_);
-    app_->add_option("--input-file", request_.input_file, "Read more inputs from FILE, one per line (- for stdin)");
-    app_->add_option("--results", request_.results_path,
-                     "Write one JSON line per result to FILE as results arrive (- for stdout)");
+    app_->add_option("--input-file", request_.input_file, "Read more inputs from FILE, one per line (- for stdin)")
+        ->option_text("FILE")
+        ->group(section::kInput);
     app_->add_flag("--resume", request_.resume,
-                   "With --results FILE: skip inputs already ok in FILE, append the rest (restart a killed run)");
-    app_->add_option("--timeline", request_.timeline_path,
-                     "Draw the run as SVG into FILE at the end: a lane per worker, a bar per task "
-                     "(also later from a --results file: procpool timeline RESULTS -o FILE)");
-    app_->add_flag("--no-progress", no_progress_, "No progress bar (there is none unless stderr is a terminal)");
-    app_->add_flag("!--no-summary", request_.summary, "No summary on stderr at the end");
+                   "With --results FILE: skip inputs already ok in FILE, append the rest (restart a killed run)")
+        ->group(section::kInput);
     app_->add_option("--then", then_kind_,
-                     "give each ok result's path to a task of this KIND as soon as it lands, e.g. "
+                     "Give each ok result's path to a task of this KIND as soon as it lands, e.g. "
                      "'download --then thumbnail' (thumbnails beside the downloads); flags of options the first "
-                     "kind lacks (--size, --quality) go to it, and its config section applies");
+                     "kind lacks (--size, --quality) go to it, and its config section applies")
+        ->option_text("KIND")
+        ->group(section::kInput);
+    app_->add_option("--results", request_.results_path,
+                     "Write one JSON line per result to FILE as results arrive (- for stdout)")
+        ->option_text("FILE")
+        ->group(section::kOutput);
+    app_->add_option("--timeline", request_.timeline_path,
+                     "Draw the run as SVG into FILE (- for stdout) at the end: a lane per worker, a bar per task "
+                     "(also later from a --results file: procpool timeline RESULTS -o FILE)")
+        ->option_text("FILE")
+        ->group(section::kOutput);
+    app_->add_flag("--no-progress", no_progress_, "No progress bar (there is none unless stderr is a terminal)")
+        ->group(section::kOutput);
+    app_->add_flag("!--no-summary", request_.summary, "No summary on stderr at the end")->group(section::kOutput);
     add_producer_flags(app_, producer_,
                        "Fan the tasks out over every host serving the Redis Streams queue at HOST:PORT (kind options "
                        "are then the hosts' own)");
-    kind_flags_.add_to(app_, kinds_for_flags(inv));
-    app_->footer(kinds_help(*inv.registry) +
-                 "\nsum-squares and wordcount print their combined answer on stdout at the end.\n"
-                 "\nExit status: 0 all tasks ok, 1 some task not ok, 2 usage error, 128+N after signal N.");
+    const std::vector<KindSchema> flag_kinds = kinds_for_flags(inv);
+    kind_flags_.add_to(app_, flag_kinds);
+    const std::size_t width = help_width();
+    app_->footer(wrapped("Each task runs in a worker process of its own; one that crashes, hangs or runs out "
+                         "of memory takes only itself down, and its task is retried. Inputs come as arguments, "
+                         "from --input-file (- for stdin) or both; what follows -- is exec's command "
+                         "(procpool run exec *.txt -- wc -l {}).",
+                         0, width) +
+                 "\n\n" + kinds_help(*inv.registry, width) + kind_options_help(flag_kinds, width) + "\n" +
+                 wrapped("sum-squares and wordcount print their combined answer on stdout at the end.", 0, width) +
+                 "\n\n" +
+                 wrapped("Exit status: 0 all tasks ok, 1 some task not ok, 2 usage error, 128+N after signal N.", 0,
+                         width));
   }
 
   int execute(const Invocation& inv) override {

@@ -13,6 +13,7 @@
 #include "supervisor/batch/run.hpp"
 #include "supervisor/cli/command.hpp"
 #include "supervisor/cli/config_flags.hpp"
+#include "supervisor/cli/help_format.hpp"
 #include "supervisor/cli/kind_flags.hpp"
 #include "supervisor/cli/kinds.hpp"
 #include "supervisor/cli/pool_flags.hpp"
@@ -31,29 +32,54 @@ struct ServeFlags {
 };
 
 void add_serve_flags(CLI::App* serve, ServeFlags& f) {
-  serve->add_option("--socket", f.request.socket_path, "Listen on this Unix socket (mode 0660)")->capture_default_str();
-  serve->add_option("--results", f.request.results_path, "Append every result as a JSON line to FILE");
+  serve->add_option("--socket", f.request.socket_path, "Listen on this Unix socket (mode 0660)")
+      ->capture_default_str()
+      ->option_text("PATH")
+      ->group(section::kService);
+  serve->add_option("--results", f.request.results_path, "Append every result as a JSON line to FILE")
+      ->option_text("FILE")
+      ->group(section::kService);
   serve->add_option("--metrics-port", f.request.metrics_port,
                     "Serve Prometheus metrics on http://127.0.0.1:PORT/metrics (default: off)")
-      ->check(CLI::Range(0, 65535));
+      ->check(CLI::Range(0, 65535))
+      ->option_text("PORT")
+      ->group(section::kService);
   serve->add_option("--log-format", f.request.log_format, "Log lines on stderr as plain text or JSON")
       ->check(CLI::IsMember({"plain", "json"}))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->option_text("plain|json")
+      ->group(section::kService);
   serve->add_option("--log-level", f.request.log_level, "Least severe messages logged")
       ->check(CLI::IsMember({"trace", "debug", "info", "warning", "error", "off"}))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->option_text("LEVEL")
+      ->group(section::kService);
   serve->add_option("--redis", f.redis_address,
-                    "Also take jobs from the Redis Streams queue at HOST:PORT (docs/SCALE_OUT.md)");
-  serve->add_option("--queue", f.request.redis.queue, "The Redis queue's name")->capture_default_str();
-  serve->add_option("--instance", f.instance, "This host's consumer is HOSTNAME:INSTANCE")->capture_default_str();
+                    "Also take jobs from the Redis Streams queue at HOST:PORT (docs/SCALE_OUT.md)")
+      ->option_text("HOST:PORT")
+      ->group(section::kRedis);
+  serve->add_option("--queue", f.request.redis.queue, "The Redis queue's name")
+      ->capture_default_str()
+      ->option_text("NAME")
+      ->group(section::kRedis);
+  serve->add_option("--instance", f.instance, "This host's consumer is HOSTNAME:INSTANCE")
+      ->capture_default_str()
+      ->option_text("NAME")
+      ->group(section::kRedis);
   serve->add_option("--lease", f.lease, "SECONDS a silent host keeps its jobs before others take them over")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->option_text("SECONDS")
+      ->group(section::kRedis);
   serve->add_option("--max-workers", f.pool.pool.max_workers,
                     "The most workers a reload (SIGHUP) may raise --workers to (default: 4 x workers, at least 8)")
-      ->check(CLI::Range(0u, 1024u));
+      ->check(CLI::Range(0u, 1024u))
+      ->option_text("N")
+      ->group(section::kPool);
   serve->add_option("--config", f.config_path,
                     std::string("Settings from this TOML file: [pool], [serve], and each kind's section for its "
-                                "options (default: ") + supervisor::kDefaultConfigPath + " if it exists)");
+                                "options (default: ") + supervisor::kDefaultConfigPath + " if it exists)")
+      ->option_text("FILE")
+      ->group(section::kService);
   add_pool_flags(serve, f.pool);
 }
 
@@ -134,10 +160,14 @@ supervisor::ServeRequest serve_request_from(CLI::App* serve, ServeFlags& f, cons
 class ServeCommand final : public Command {
  public:
   explicit ServeCommand(CLI::App& parent) {
-    app_ = parent.add_subcommand(
-        "serve", "Run the pool as a service: take tasks from a local socket (procpool submit) until SIGTERM; "
-                 "SIGHUP reloads the config.");
+    app_ = parent.add_subcommand("serve", "Run the pool as a service for procpool submit and Redis queues.");
     add_serve_flags(app_, flags_);
+    app_->footer(wrapped("Takes tasks from a local socket (procpool submit) and, with --redis, from a Redis "
+                         "Streams queue, until SIGTERM, which lets running tasks finish. SIGHUP reloads the "
+                         "config file and resizes the pool; a config that does not check out is refused and the "
+                         "running one stays. Under systemd it speaks sd_notify (READY, RELOADING, STOPPING, "
+                         "WATCHDOG).",
+                         0, help_width()));
   }
 
   int execute(const Invocation& inv) override {

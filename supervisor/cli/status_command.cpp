@@ -9,7 +9,7 @@ class StatusCommand final : public Command {
  public:
   explicit StatusCommand(CLI::App& parent) {
     app_ = parent.add_subcommand("status", "Show this user's running pools: workers, tasks, totals.");
-    app_->add_option("--pid", pid_, "Only the pool whose supervisor has this pid");
+    app_->add_option("--pid", pid_, "Only the pool whose supervisor has this pid")->option_text("PID");
     app_->add_flag("--json", json_, "As JSON");
     app_->add_flag("--prometheus", prometheus_, "As Prometheus text metrics");
     app_->add_flag("--watch", watch_, "Redraw every second, as top does");

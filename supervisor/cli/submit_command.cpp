@@ -1,12 +1,15 @@
 // `procpool submit KIND INPUT...`: tasks for a running `procpool serve` (its socket) or
 // for every host of a Redis queue; prints each result line.
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "supervisor/batch/intake.hpp"
 #include "supervisor/batch/run.hpp"
 #include "supervisor/cli/command.hpp"
+#include "supervisor/cli/config_flags.hpp"
+#include "supervisor/cli/help_format.hpp"
 #include "supervisor/cli/kind_flags.hpp"
 #include "supervisor/cli/kinds.hpp"
 #include "supervisor/cli/pool_flags.hpp"
@@ -32,26 +35,58 @@ KindOptions request_options(const KindRegistry& registry, const std::string& kin
   return options;
 }
 
+// The server resolves a relative path in its own working folder (a packaged service's is
+// /), so the caller's paths, inputs and options alike, go absolute, as the caller meant
+// them. Only what the kind says is a path (not a URL, a number, a command's word).
+std::string absolute(const std::string& path) {
+  return path.empty() ? path : std::filesystem::absolute(path).lexically_normal().string();
+}
+void make_callers_paths_absolute(const KindSchema& schema, std::vector<std::string>& inputs, KindOptions& options) {
+  if (schema.hooks.local_path)
+    for (std::string& input : inputs)
+      if (schema.hooks.local_path(input)) input = absolute(input);
+  for (const OptionSpec& spec : schema.options)
+    if (spec.local_path && options.has(spec.name)) options.set(spec.name, absolute(options.get(spec.name, "")));
+}
+
 class SubmitCommand final : public Command {
  public:
   SubmitCommand(CLI::App& parent, const Invocation& inv) {
     app_ = parent.add_subcommand("submit", "Give tasks to a running procpool serve; print each result line.");
-    app_->add_option("--socket", socket_, "The server's socket")->capture_default_str();
-    app_->add_option("kind", kind_, "Task kind")->required();
-    app_->add_option("inputs", inputs_, "Inputs, one task each");
-    app_->add_option("--input-file", input_file_, "Read more inputs from FILE, one per line (- for stdin)");
+    app_->add_option("--socket", socket_, "The server's socket (default: [serve] socket of the config file, else " +
+                                              std::string(supervisor::kDefaultSocketPath) + ")")
+        ->option_text("PATH")
+        ->group(section::kService);
+    app_->add_option("--config", config_path_,
+                     std::string("Find the server's socket (or [redis] queue) in this TOML file (default: ") +
+                         supervisor::kDefaultConfigPath + " if it exists)")
+        ->option_text("FILE")
+        ->group(section::kService);
+    app_->add_option("kind", kind_, "The task kind (see procpool run --help)")->required()->option_text("KIND");
+    app_->add_option("inputs", inputs_, "Inputs, one task each; paths are sent absolute")->option_text("INPUT");
+    app_->add_option("--input-file", input_file_, "Read more inputs from FILE, one per line (- for stdin)")
+        ->option_text("FILE")
+        ->group(section::kInput);
     add_producer_flags(app_, producer_,
                        "Enqueue on the Redis Streams queue at HOST:PORT instead, for every host serving it");
     app_->add_option("--plugin", plugins_, "Know the kinds of the shared library PATH, for their option flags")
-        ->allow_extra_args(false);
+        ->allow_extra_args(false)
+        ->option_text("PATH")
+        ->group(section::kInput);
     app_->add_option("-o,--option", generic_,
                      "Give the kind the option KEY=VALUE (repeatable), for kinds not known here; the server checks it")
-        ->allow_extra_args(false);
+        ->allow_extra_args(false)
+        ->option_text("KEY=VALUE")
+        ->group(section::kInput);
     // The kinds' options travel with the request; the server checks them.
     if (inv.named() == "submit") flags_.add_to(app_, schemas(*inv.registry));
+    app_->footer(wrapped("The kind's options are the flags procpool run --help lists under each kind; the "
+                         "server checks them against its own config.",
+                         0, help_width()));
   }
 
   int execute(const Invocation& inv) override {
+    apply_config(app_, effective_config(config_path_, *inv.registry), true);
     if (!input_file_.empty()) {
       std::vector<std::string> more;
       try {
@@ -65,7 +100,8 @@ class SubmitCommand final : public Command {
     if (known != nullptr && takes_words(known->schema())) flags_.set_after_dashes(inv.after_dashes);
     else inputs_.insert(inputs_.end(), inv.after_dashes.begin(), inv.after_dashes.end());
     if (inputs_.empty()) throw supervisor::UsageError("no inputs");
-    const KindOptions options = request_options(*inv.registry, kind_, flags_, generic_);
+    KindOptions options = request_options(*inv.registry, kind_, flags_, generic_);
+    if (known != nullptr) make_callers_paths_absolute(known->schema(), inputs_, options);
     if (producer_.address.empty()) return supervisor::submit(socket_, kind_, options, inputs_);
     return supervisor::redis::produce(producer_.resolved(), kind_, options, inputs_,
                                       [](const std::string& line, const std::string&) {
@@ -75,7 +111,7 @@ class SubmitCommand final : public Command {
   }
 
  private:
-  std::string socket_ = supervisor::kDefaultSocketPath, kind_, input_file_;
+  std::string socket_ = supervisor::kDefaultSocketPath, config_path_, kind_, input_file_;
   std::vector<std::string> inputs_, plugins_, generic_;
   ProducerFlags producer_;
   KindFlags flags_;

@@ -11,8 +11,8 @@ class TimelineCommand final : public Command {
  public:
   explicit TimelineCommand(CLI::App& parent) {
     app_ = parent.add_subcommand("timeline", "Draw an earlier run from its --results file as SVG.");
-    app_->add_option("results", results_, "The run's results (JSON lines)")->required();
-    app_->add_option("-o,--output", svg_, "The SVG file to write")->required();
+    app_->add_option("results", results_, "The run's results (JSON lines)")->required()->option_text("RESULTS");
+    app_->add_option("-o,--output", svg_, "The SVG file to write (- for stdout)")->required()->option_text("FILE");
   }
 
   int execute(const Invocation&) override { return supervisor::draw_timeline(results_, svg_); }

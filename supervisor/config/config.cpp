@@ -101,6 +101,20 @@ std::string section_names(const std::vector<KindSchema>& kinds) {
   return out;
 }
 
+// A key written before any [section] header (`workers = 2` at the top): where it belongs,
+// "[pool]" or "[thumbnail] or [download]", or "" when no section has such a key.
+std::string sections_with_key(const std::vector<KindSchema>& kinds, const std::string& key) {
+  std::vector<std::string> found;
+  for (const Key& k : kKeys)
+    if (key == k.key) found.push_back("[" + std::string(k.section) + "]");
+  for (const KindSchema& kind : kinds)
+    if (kind.find(key) != nullptr) found.push_back("[" + kind.name + "]");
+  std::string out;
+  for (std::size_t i = 0; i < found.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == found.size() ? " or " : ", ") + found[i];
+  return out;
+}
+
 // A kind option's TOML value as the values its flag would be given, checked; *error says
 // what is wrong otherwise.
 std::vector<std::string> convert_kind_option(const KindSchema& kind, const OptionSpec& spec, const toml::node& node,
@@ -237,7 +251,13 @@ std::vector<ConfigSetting> check_config(const toml::table& doc, const std::strin
     const std::string section(section_key.str());
     const toml::table* table = section_node.as_table();
     const KindSchema* kind = kind_section(kinds, section);
-    if ((kind == nullptr && !fixed_section(section)) || table == nullptr)
+    if (table == nullptr) {
+      const std::string home = sections_with_key(kinds, section);
+      throw ConfigError(place(path, section_node.source()) + ": key '" + section + "' is outside any section: " +
+                        (home.empty() ? "keys go under a [section] header (sections: " + section_names(kinds) + ")"
+                                      : "it belongs in " + home));
+    }
+    if (kind == nullptr && !fixed_section(section))
       throw ConfigError(place(path, section_node.source()) + ": unknown section '" + section +
                         "' (sections: " + section_names(kinds) + ")");
     if (kind != nullptr) {

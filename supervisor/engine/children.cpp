@@ -334,7 +334,10 @@ void Supervisor::Impl::requeue_inflight(ChildSlot& slot, int wait_status) {
     const bool started = it->seq < taken;
     const bool culprit = started && !shared_crash && (!timeout || (current != 0 && id == current - 1));
     if (started && slot.kill_reason == KillReason::Shutdown) {
-      finish_task(id, ipc::Status::cancelled, "cancelled: its worker was killed at shutdown", &slot);
+      ++task.charged;  // it ran: an attempt, with the time it had
+      const bool was_current = current != 0 && id == current - 1 && current_started != 0;
+      finish_task(id, ipc::Status::cancelled, "cancelled while it ran: its worker was killed (" + stop_cause() + ")",
+                  &slot, {was_current ? current_started : 0, was_current ? ipc::monotonic_ns() : 0});
       continue;
     }
     if (culprit) {
@@ -358,7 +361,9 @@ void Supervisor::Impl::requeue_inflight(ChildSlot& slot, int wait_status) {
       task.isolate = true;
     } else if (winding_down) {
       finish_task(id, ipc::Status::cancelled,
-                  started ? "cancelled: its worker was stopped" : "cancelled before it started", nullptr);
+                  (started ? "cancelled while it ran: its worker stopped (" : "cancelled before it started (") +
+                      stop_cause() + ")",
+                  nullptr);
       continue;
     }
     task.sent = false;
@@ -405,7 +410,7 @@ void Supervisor::Impl::fail_pool(std::string message) {
   if (!fatal_.empty()) return;
   fatal_ = std::move(message);
   stopping_ = true;
-  cancel_pending("cancelled: " + fatal_);
+  cancel_pending();
   kill_all_children();
 }
 

@@ -7,6 +7,7 @@
 #include <csignal>
 
 #include "ipc/clock.hpp"
+#include "ipc/status.hpp"
 #include "supervisor/engine/supervisor_impl.hpp"
 
 namespace procpool::supervisor {
@@ -310,7 +311,16 @@ void Supervisor::Impl::count_done(ipc::Status status) {
   n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
-void Supervisor::Impl::cancel_pending(const std::string& reason) {
+// One wording for every task a stop cancels, whatever stopped the pool.
+std::string Supervisor::Impl::stop_cause() const {
+  if (first_signal_ != 0) return ipc::signal_name(first_signal_);
+  if (!fatal_.empty()) return "the pool failed: " + fatal_;
+  return "the pool stopped";
+}
+
+void Supervisor::Impl::cancel_pending() {
+  if (pending_.empty()) return;
+  const std::string reason = "cancelled before it started (" + stop_cause() + ")";
   while (!pending_.empty()) {
     const uint64_t id = pending_.front();
     pending_.pop_front();

@@ -35,7 +35,7 @@ RunOutcome Supervisor::Impl::run(PoolEvents& events, Remote* remote) {
   for (;;) {
     bool worked = remote != nullptr && remote->take(self);
     worked |= collect();
-    if (stopping_ && !pending_.empty()) cancel_pending(fatal_.empty() ? "cancelled: the pool is stopping" : "cancelled: " + fatal_);
+    if (stopping_ && !pending_.empty()) cancel_pending();
     dispatch();
     if (remote == nullptr ? all_done() && fatal_.empty() : remote->finished(self)) break;
     if (!fatal_.empty() && std::all_of(slots_.begin(), slots_.end(),
@@ -97,10 +97,11 @@ void Supervisor::Impl::handle_signal() {
   while (read(signal_fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
     ++signals_seen_;
     if (first_signal_ == 0) first_signal_ = static_cast<int>(info.ssi_signo);
+    if (events_ != nullptr) events_->on_stop_signal(static_cast<int>(info.ssi_signo), signals_seen_ > 1);
     if (signals_seen_ == 1) {
       // Drain: nothing new starts; what runs now finishes; the rest is cancelled.
       stopping_ = true;
-      cancel_pending(std::string("cancelled by SIG") + sigabbrev_np(static_cast<int>(info.ssi_signo)));
+      cancel_pending();
       for (ChildSlot& slot : slots_) {
         if (slot.state == SlotState::Dead) continue;
         const ipc::SlotView view = segment_->slot(static_cast<uint32_t>(slot.index));

@@ -84,6 +84,9 @@ class PoolEvents {
   virtual void on_result(const Completion& result) = 0;
   virtual void on_worker_exit(const WorkerExit&) {}
   virtual void on_tick() {}  // about every 100 ms
+  // With handle_signals: a SIGINT/SIGTERM arrived; the first drains the pool (again: true
+  // from the second on, which kills the workers). For a word to the user, at once.
+  virtual void on_stop_signal(int /*signo*/, bool /*again*/) {}
   virtual void on_idle() {}  // the loop is about to sleep: flush what you buffer
 };
 

@@ -154,7 +154,10 @@ struct Supervisor::Impl {
   // wait_status: the raw status of the worker whose death ended the task, -1 for none.
   void finish_task(uint64_t id, ipc::Status status, std::string_view text, const ChildSlot* slot,
                    std::pair<uint64_t, uint64_t> ran_ns = {0, 0}, int wait_status = -1);
-  void cancel_pending(const std::string& reason);
+  // Every queued task cancelled, "cancelled before it started (CAUSE)".
+  void cancel_pending();
+  // What stopped the pool, for the cancelled tasks' text: "SIGINT", "the pool failed: ...".
+  std::string stop_cause() const;
   void count_done(ipc::Status status);
 
   PoolOptions options_;

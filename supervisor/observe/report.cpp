@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -10,6 +11,15 @@ namespace procpool::supervisor {
 using nlohmann::json;
 
 namespace {
+
+// At most max bytes of text and "...", cut between UTF-8 characters.
+std::string shortened(std::string_view text, std::size_t max) {
+  if (text.size() <= max) return std::string(text);
+  std::size_t cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  return std::string(text.substr(0, cut)) + "...";
+}
+
 double ms(uint64_t ns) { return std::round(static_cast<double>(ns) / 1e3) / 1e3; }  // µs precision
 
 std::string fixed(double v, int decimals) {
@@ -38,8 +48,10 @@ std::string result_json_line(const Completion& c, const std::string& kind_name, 
   }
   if (c.exit_code >= 0) line["exit_code"] = c.exit_code;
   line["attempts"] = c.attempts;
-  line["worker"] = c.worker;
-  line["pid"] = c.pid;
+  if (c.worker >= 0) {  // absent where no worker had it (cancelled in the queue)
+    line["worker"] = c.worker;
+    line["pid"] = c.pid;
+  }
   if (c.start_ns != 0) {
     line["wait_ms"] = ms(c.start_ns > c.queued_ns ? c.start_ns - c.queued_ns : 0);
     line["run_ms"] = ms(c.end_ns - c.start_ns);
@@ -59,6 +71,18 @@ std::string format_duration(uint64_t ns) {
   return fixed(static_cast<double>(ns) / 1e9, 2) + " s";
 }
 
+std::string counted(uint64_t n, const std::string& noun) {
+  return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+}
+
+std::string format_eta(double seconds) {
+  if (seconds < 1) return "<1s";
+  const auto s = static_cast<uint64_t>(std::lround(seconds));
+  if (s < 60) return std::to_string(s) + "s";
+  if (s < 3600) return std::to_string(s / 60) + "m" + (s % 60 < 10 ? "0" : "") + std::to_string(s % 60) + "s";
+  return std::to_string(s / 3600) + "h" + (s / 60 % 60 < 10 ? "0" : "") + std::to_string(s / 60 % 60) + "m";
+}
+
 uint64_t percentile(std::vector<uint64_t>& values, double p) {
   if (values.empty()) return 0;
   std::size_t rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(values.size())));
@@ -74,8 +98,19 @@ void RunStats::add(const Completion& c) {
     wait_ns_.push_back(c.start_ns > c.queued_ns ? c.start_ns - c.queued_ns : 0);
     run_ns_.push_back(c.end_ns - c.start_ns);
   }
-  if (c.status == ipc::Status::crashed && crash_causes_.size() < 5)
-    crash_causes_.push_back("task " + std::to_string(c.id) + ": " + std::string(c.output));
+  if (c.status == ipc::Status::ok) return;
+  ++failed_;
+  if (failures_.size() < kFailuresShown) failures_.push_back(failure_line(c));
+}
+
+std::string RunStats::failure_line(const Completion& c) {
+  // A one-line cause: the first line of the message, cut where it would run on.
+  const std::string why = shortened(std::string_view(c.output).substr(0, c.output.find('\n')), 160);
+  const std::string input = shortened(c.input, 80);
+  // Most messages start with the input already ("photo.jpg: no such file").
+  const bool named = !c.input.empty() && why.compare(0, c.input.size(), c.input) == 0;
+  return std::string(ipc::status_name(c.status)) + " task " + std::to_string(c.id) +
+         (named ? "" : " (" + input + ")") + (why.empty() ? "" : ": " + why);
 }
 
 std::string RunStats::summary(uint64_t total, uint64_t end_ns, const std::vector<WorkerStats>& workers,
@@ -85,21 +120,24 @@ std::string RunStats::summary(uint64_t total, uint64_t end_ns, const std::vector
   out += "  workers:";
   for (const WorkerStats& w : workers)
     out += " #" + std::to_string(w.slot) + " " + fixed(100.0 * static_cast<double>(w.busy_ns) / wall, 0) + "% busy (" +
-           std::to_string(w.tasks) + " tasks" + (w.restarts ? ", " + std::to_string(w.restarts) + " restarts" : "") + ")";
+           counted(w.tasks, "task") + (w.restarts ? ", " + counted(w.restarts, "restart") : "") + ")";
   out += "\n  restarts: " + std::to_string(restarts) + "\n";
-  return out + crash_lines();
+  return out + failure_lines();
 }
 
-std::string RunStats::crash_lines() const {
+std::string RunStats::failure_lines() const {
   std::string out;
-  for (const std::string& cause : crash_causes_) out += "  crashed " + cause + "\n";
+  for (const std::string& failure : failures_) out += "  " + failure + "\n";
+  if (failed_ > failures_.size()) out += "  ... and " + std::to_string(failed_ - failures_.size()) + " more\n";
   return out;
 }
 
 std::string RunStats::summary_head(uint64_t total, uint64_t end_ns) {
   const uint64_t wall = std::max<uint64_t>(end_ns - start_ns_, 1);
-  std::string out = "procpool: " + std::to_string(done_) + " of " + std::to_string(total) + " tasks in " +
-                    format_duration(wall) + " (" + fixed(static_cast<double>(done_) * 1e9 / wall, 1) + " tasks/s):";
+  // The rate counts the tasks that ran to an end, not those cancelled before they did.
+  const uint64_t finished = done_ - count(ipc::Status::cancelled);
+  std::string out = "procpool: " + std::to_string(done_) + " of " + counted(total, "task") + " in " +
+                    format_duration(wall) + " (" + fixed(static_cast<double>(finished) * 1e9 / wall, 1) + " tasks/s):";
   for (int s = 0; s < ipc::kStatusCount; ++s)
     if (by_status_[s] != 0 || s == 0)
       out += " " + std::to_string(by_status_[s]) + " " + ipc::status_name(ipc::status_at(s)) + ",";
@@ -115,6 +153,18 @@ std::string RunStats::summary_head(uint64_t total, uint64_t end_ns) {
   return out;
 }
 
+void print_reduced(Reducer& reducer, const RunStats& stats) {
+  const uint64_t ok = stats.count(ipc::Status::ok);
+  if (ok == 0) {
+    std::fputs("procpool: no task was ok: nothing to add up\n", stderr);
+    return;
+  }
+  if (ok != stats.done())
+    std::fprintf(stderr, "procpool: the answer covers the %s that were ok, of %llu\n", counted(ok, "task").c_str(),
+                 static_cast<unsigned long long>(stats.done()));
+  std::fputs(reducer.finish().c_str(), stdout);
+}
+
 std::string RunStats::progress_line(uint64_t total, uint64_t now_ns) const {
   constexpr int kWidth = 30;
   const double frac = total ? static_cast<double>(done_) / static_cast<double>(total) : 1.0;
@@ -124,7 +174,7 @@ std::string RunStats::progress_line(uint64_t total, uint64_t now_ns) const {
   const double secs = static_cast<double>(now_ns - start_ns_) / 1e9;
   const double rate = secs > 0 ? static_cast<double>(done_) / secs : 0;
   std::string eta = "?";
-  if (rate > 0) eta = format_duration(static_cast<uint64_t>(static_cast<double>(total - done_) / rate * 1e9));
+  if (rate > 0) eta = format_eta(static_cast<double>(total - done_) / rate);
   return "[" + bar + "] " + std::to_string(done_) + "/" + std::to_string(total) + " " +
          fixed(frac * 100, 0) + "% " + fixed(rate, 1) + "/s ETA " + eta;
 }

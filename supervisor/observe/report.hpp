@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "ipc/kind_schema.hpp"
 #include "supervisor/engine/supervisor.hpp"
 
 namespace procpool::supervisor {
@@ -16,6 +17,12 @@ std::string result_json_line(const Completion& c, const std::string& kind_name, 
 
 // "850 ns", "12.3 µs", "4.56 ms", "1.23 s"
 std::string format_duration(uint64_t ns);
+
+// "1 task", "2 tasks"
+std::string counted(uint64_t n, const std::string& noun);
+
+// An estimate to the second, as a bar shows it: "<1s", "42s", "3m05s", "2h10m".
+std::string format_eta(double seconds);
 
 // The p-th percentile (0..100) of values, nearest-rank; 0 for none. Reorders values.
 uint64_t percentile(std::vector<uint64_t>& values, double p);
@@ -32,8 +39,9 @@ class RunStats {
                       uint64_t restarts);
   // Its first lines: counts by status, rate, wait and run percentiles.
   std::string summary_head(uint64_t total, uint64_t end_ns);
-  // Its last lines: the first few crashes' causes.
-  std::string crash_lines() const;
+  // Its last lines: the first few tasks that were not ok, each with its input and why, then
+  // "... and N more".
+  std::string failure_lines() const;
   // One progress line (no newline), e.g. "[=====>    ]  120/500  24%  310/s  ETA 1s".
   std::string progress_line(uint64_t total, uint64_t now_ns) const;
 
@@ -42,7 +50,15 @@ class RunStats {
   uint64_t done_ = 0;
   uint64_t by_status_[ipc::kStatusCount] = {};
   std::vector<uint64_t> wait_ns_, run_ns_;
-  std::vector<std::string> crash_causes_;  // first few, for the summary
+  static constexpr std::size_t kFailuresShown = 5;
+  static std::string failure_line(const Completion& c);
+  uint64_t failed_ = 0;
+  std::vector<std::string> failures_;  // the first kFailuresShown, for the summary
 };
+
+// A reducer's answer on stdout, when any task was ok: a total of nothing ("0 words" of a
+// run whose every download failed) would read as an answer. When some were not ok, stderr
+// says what the answer covers.
+void print_reduced(Reducer& reducer, const RunStats& stats);
 
 }  // namespace procpool::supervisor

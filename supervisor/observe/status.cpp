@@ -19,6 +19,7 @@
 #include "ipc/records.hpp"
 #include "ipc/segment.hpp"
 #include "supervisor/engine/proc_info.hpp"
+#include "supervisor/observe/report.hpp"
 
 namespace procpool::supervisor {
 
@@ -109,8 +110,8 @@ json snapshot(const Found& f) {
 std::string text(const json& p) {
   char line[512];
   std::string out;
-  std::snprintf(line, sizeof line, "procpool %d: %zu workers, up %.1f s; tasks: %llu submitted, %llu queued, %llu running, %llu done",
-                p["pid"].get<int>(), p["workers"].size(), p["uptime_s"].get<double>(),
+  std::snprintf(line, sizeof line, "procpool %d: %s, up %.1f s; tasks: %llu submitted, %llu queued, %llu running, %llu done",
+                p["pid"].get<int>(), counted(p["workers"].size(), "worker").c_str(), p["uptime_s"].get<double>(),
                 static_cast<unsigned long long>(p["submitted"].get<uint64_t>()),
                 static_cast<unsigned long long>(p["queued"].get<uint64_t>()),
                 static_cast<unsigned long long>(p["running"].get<uint64_t>()),
@@ -122,7 +123,7 @@ std::string text(const json& p) {
   if (!by.empty()) out += " (" + by + ")";
   std::snprintf(line, sizeof line, ", %.1f tasks/s over the last seconds", p["rate_per_s"].get<double>());
   out += line;
-  out += ", " + std::to_string(p["restarts"].get<uint64_t>()) + " restarts\n";
+  out += ", " + counted(p["restarts"].get<uint64_t>(), "restart") + "\n";
   out += "containment: " + p["containment"].get<std::string>() + "\n";
   out += "slot  pid       gen  state     task        running     done     busy%  rss      restarts\n";
   for (const json& w : p["workers"]) {

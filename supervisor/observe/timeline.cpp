@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "supervisor/observe/report.hpp"
+
 namespace procpool::supervisor {
 
 namespace {
@@ -98,12 +100,12 @@ std::string render_timeline_svg(const std::vector<TimelineTask>& tasks, const st
                     std::to_string(height) + "\" font-family=\"sans-serif\" font-size=\"12\">\n";
   svg += "<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n";
   // Title: the totals.
-  std::string totals = std::to_string(tasks.size()) + " tasks";
+  std::string totals = counted(tasks.size(), "task");
   for (const auto& [status, n] : statuses) totals += ", " + std::to_string(n) + " " + status;
   char wall[64];
-  std::snprintf(wall, sizeof wall, ", %zu workers, %.3f s", slots.size(), total / 1000);
+  std::snprintf(wall, sizeof wall, ", %.3f s", total / 1000);
   svg += "<text x=\"" + std::to_string(L::kLeft) + "\" y=\"20\" font-size=\"14\" font-weight=\"bold\">" +
-         escape(title + ": " + totals + wall) + "</text>\n";
+         escape(title + ": " + totals + ", " + counted(slots.size(), "worker") + wall) + "</text>\n";
   // Legend.
   int lx = L::kLeft;
   auto legend = [&](const std::string& colour, const std::string& label, bool mark) {

@@ -76,10 +76,10 @@ int run_batch_redis(const RunRequest& request, const ProducerSettings& producer)
   if (results.stream() != nullptr) std::fflush(results.stream());
   if (request.summary) {
     std::string summary = stats.summary_head(inputs.size(), ipc::monotonic_ns()) + "  hosts:";
-    for (const auto& [host, n] : by_host) summary += " " + host + " (" + std::to_string(n) + " tasks)";
-    std::fputs((summary + "\n" + stats.crash_lines()).c_str(), stderr);
+    for (const auto& [host, n] : by_host) summary += " " + host + " (" + counted(n, "task") + ")";
+    std::fputs((summary + "\n" + stats.failure_lines()).c_str(), stderr);
   }
-  if (reducer && stats.done() == inputs.size()) std::fputs(reducer->finish().c_str(), stdout);
+  if (reducer && stats.done() == inputs.size()) print_reduced(*reducer, stats);
   return stats.all_ok() ? 0 : 1;
 }
 

@@ -12,6 +12,7 @@
 #include "ipc/clock.hpp"
 #include "supervisor/observe/log.hpp"
 #include "supervisor/observe/notify.hpp"
+#include "supervisor/observe/report.hpp"
 
 namespace procpool::supervisor {
 
@@ -55,7 +56,7 @@ void Server::reload() {
     error = e.what();
   }
   if (error.empty()) {
-    spdlog::info("reloaded the configuration: {} workers", pool_.workers());
+    spdlog::info("reloaded the configuration: {}", counted(pool_.workers(), "worker"));
   } else {
     spdlog::error("reload refused, the running configuration stays: {}", error);
   }

@@ -11,6 +11,7 @@
 #include "ipc/clock.hpp"
 #include "ipc/sys_error.hpp"
 #include "supervisor/observe/notify.hpp"
+#include "supervisor/observe/report.hpp"
 #include "supervisor/service/server_impl.hpp"
 
 namespace procpool::supervisor {
@@ -125,17 +126,17 @@ void Server::on_idle() {
 void Server::ready() {
   watchdog_ns_ = systemd_watchdog_ns();
   notify_systemd("READY=1\nSTATUS=" + status_line());
-  spdlog::info("serving {} workers on {}; each contained by {}", pool_.workers(), request_.socket_path,
+  spdlog::info("serving {} on {}; each contained by {}", counted(pool_.workers(), "worker"), request_.socket_path,
                pool_.containment());
   if (metrics_fd_ >= 0)
     spdlog::info("metrics on http://127.0.0.1:{}/metrics", request_.metrics_port);
 }
 
 std::string Server::status_line() const {
-  std::string s = std::to_string(pool_.workers()) + " workers, " + std::to_string(pool_.unfinished()) +
-                  " tasks queued or running, " + std::to_string(done_) + " done";
+  std::string s = counted(pool_.workers(), "worker") + ", " + counted(pool_.unfinished(), "task") +
+                  " queued or running, " + std::to_string(done_) + " done";
   for (const auto& [status, n] : by_status_) s += ", " + std::to_string(n) + " " + status;
-  return s + ", " + std::to_string(clients_.size()) + " clients";
+  return s + ", " + counted(clients_.size(), "client");
 }
 
 int serve(const ServeRequest& request) {

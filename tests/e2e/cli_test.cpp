@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
+#include <regex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -203,6 +204,32 @@ TEST(Cli, MistypedCommandsAndKindsGetTheNearestName) {
   EXPECT_NE(r.err.find("unknown task kind 'thumbnial'; did you mean 'thumbnail'?"), std::string::npos) << r.err;
 }
 
+// One style for every usage error, CLI11's own included: "procpool SUB: WHAT", then where
+// help is, exit 2; near misses of a flag get the nearest one.
+TEST(Cli, ParseErrorsReadAsEveryOtherUsageError) {
+  struct Case {
+    std::string args, message;
+  };
+  const Case cases[] = {
+      {"run sleep --workrs 2 1", "procpool run: unknown option '--workrs'; did you mean '--workers'?\n"},
+      {"run sleep 1 -x", "procpool run: unknown option '-x'\n"},
+      {"run", "procpool run: KIND is required\n"},
+      {"run sleep -j 0 1", "procpool run: --workers must be an integer from 1 to 1024, not '0'\n"},
+      {"run sleep --reconnect-for -1 1", "procpool run: --reconnect-for must be a number from 0 to 86400, not '-1'\n"},
+      {"run sleep 1 --results", "procpool run: --results needs a value\n"},
+      {"run sleep -j1 -j2 1", "procpool run: --workers was given 2 times; give it once\n"},
+      {"timeline r.jsonl", "procpool timeline: --output is required\n"},
+      {"status --jsn", "procpool status: unknown option '--jsn'; did you mean '--json'?\n"},
+      {"check-config a.toml b.toml", "procpool check-config: unexpected argument 'b.toml'\n"},
+  };
+  for (const Case& c : cases) {
+    const CliRun r = run_cli(c.args);
+    EXPECT_EQ(r.status, 2) << c.args;
+    const std::string command = c.args.substr(0, c.args.find(' '));
+    EXPECT_EQ(r.err, c.message + "Run 'procpool " + command + " --help' for usage.\n") << c.args;
+  }
+}
+
 // As xargs: inputs given that hold nothing are a run of nothing, exit 0 (a cron job with
 // nothing to do succeeds); giving no inputs at all stays a usage error (above).
 TEST(Cli, AnEmptyInputIsASuccessfulRunOfNothing) {
@@ -237,6 +264,57 @@ TEST(Cli, HelpDocumentsTheOptions) {
   EXPECT_EQ(r.status, 0);
   for (const char* opt : {"--workers", "--input-file", "--results", "--size", "--out", "thumbnail", "sleep", "noop"})
     EXPECT_NE(r.out.find(opt), std::string::npos) << opt;
+}
+
+namespace {
+// Columns a line of UTF-8 text takes.
+std::size_t columns(const std::string& line) {
+  std::size_t n = 0;
+  for (const char c : line) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
+  return n;
+}
+std::size_t widest_line(const std::string& text) {
+  std::istringstream in(text);
+  std::size_t widest = 0;
+  for (std::string line; std::getline(in, line);) widest = std::max(widest, columns(line));
+  return widest;
+}
+}  // namespace
+
+// As a man page reads: within 80 columns (or $COLUMNS), in sections, every value with a
+// placeholder that says what goes there, no type names or CLI11 markup.
+TEST(Cli, HelpReadsLikeAManPageWithinTheTerminalsWidth) {
+  unsetenv("COLUMNS");
+  for (const char* command : {"", "run", "run thumbnail", "submit", "serve", "status", "timeline", "check-config"}) {
+    const CliRun r = run_cli(std::string(command) + " --help");
+    ASSERT_EQ(r.status, 0) << command;
+    EXPECT_LE(widest_line(r.out), 80u) << command << "\n" << r.out;
+    EXPECT_EQ(r.out.rfind("Usage: procpool", 0), 0u) << r.out;
+    for (const char* markup : {" TEXT", "UINT", "FLOAT", "{false}", "REQUIRED", " in [1 - ", "=default", "N ...", "TEXT ..."})
+      EXPECT_EQ(r.out.find(markup), std::string::npos) << command << ": " << markup;
+    EXPECT_FALSE(std::regex_search(r.out, std::regex("--[a-z-]+ VALUE\\b"))) << command << "\n" << r.out;
+  }
+  const CliRun run = run_cli("run --help");
+  std::size_t at = 0;
+  for (const char* section : {"\nArguments:\n", "\nInput:\n", "\nPool:\n", "\nLimits:\n", "\nOutput:\n",
+                              "\nRedis queue:\n", "\nTask kinds:\n", "\nthumbnail options:\n", "\ndownload options:\n"}) {
+    const std::size_t found = run.out.find(section, at);
+    EXPECT_NE(found, std::string::npos) << section << " (in this order)\n" << run.out;
+    if (found != std::string::npos) at = found;
+  }
+  for (const char* entry : {"  -j, --workers N ", "      --timeout SECONDS|N% ", "      --max-memory-per-child SIZE\n",
+                            "      --out DIR ", "      --quality N ", "(default: 75)", "      --results FILE "})
+    EXPECT_NE(run.out.find(entry), std::string::npos) << entry << "\n" << run.out;
+  // A kind's help holds its own options only.
+  const CliRun thumbnail = run_cli("run thumbnail --help");
+  EXPECT_NE(thumbnail.out.find("\nthumbnail options:\n"), std::string::npos);
+  EXPECT_EQ(thumbnail.out.find("\ndownload options:\n"), std::string::npos);
+  // $COLUMNS is the width when set.
+  setenv("COLUMNS", "120", 1);
+  const CliRun wide = run_cli("run --help");
+  unsetenv("COLUMNS");
+  EXPECT_LE(widest_line(wide.out), 120u);
+  EXPECT_GT(widest_line(wide.out), 80u);
 }
 
 TEST(Cli, InputsFromStdinAndExitStatusForFailures) {

@@ -44,8 +44,8 @@ TEST_F(KindOptions, APluginKindsOptionsAreFlags) {
   // `run KIND --help` lists the kind's own options with their defaults.
   const CliRun help = run_cli("run label --help " + plugin);
   EXPECT_EQ(help.status, 0);
-  EXPECT_NE(help.out.find("Options of label"), std::string::npos) << help.out;
-  EXPECT_NE(help.out.find("label: how often the input is repeated (default 1)"), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("\nlabel options:\n"), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("How often the input is repeated (default: 1)"), std::string::npos) << help.out;
   EXPECT_EQ(help.out.find("JPEG/WebP quality"), std::string::npos) << "another kind's option in label's help";
 }
 

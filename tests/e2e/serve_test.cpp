@@ -236,7 +236,7 @@ TEST_F(Serve, TellsSystemdReadyStatusWatchdogAndStopping) {
   unsetenv("NOTIFY_SOCKET");
   unsetenv("WATCHDOG_USEC");
   EXPECT_TRUE(systemd.receive_until("READY=1")) << systemd.seen();
-  EXPECT_TRUE(systemd.receive_until("STATUS=1 workers, 0 tasks queued or running")) << systemd.seen();
+  EXPECT_TRUE(systemd.receive_until("STATUS=1 worker, 0 tasks queued or running")) << systemd.seen();
   EXPECT_TRUE(systemd.receive_until("WATCHDOG=1")) << systemd.seen();
   kill(server_, SIGTERM);
   EXPECT_TRUE(systemd.receive_until("STOPPING=1")) << systemd.seen();
@@ -280,7 +280,7 @@ TEST_F(Serve, SighupResizesThePoolUnderLoadLosingNothing) {
   read_results(120);
   std::ofstream(config) << "[pool]\nworkers = 1\n";
   kill(server_, SIGHUP);
-  ASSERT_TRUE(wait_for_log("reloaded the configuration: 1 workers")) << read_file(err);
+  ASSERT_TRUE(wait_for_log("reloaded the configuration: 1 worker")) << read_file(err);
   read_results(n - 140);
   EXPECT_EQ(c.reply()["op"], "done");
   EXPECT_EQ(ids.size(), static_cast<std::size_t>(n));  // each task once
@@ -358,7 +358,7 @@ TEST_F(Serve, LogsJsonLinesAndAWorkerCrashAsAWarning) {
       ++crashes;
   }
   EXPECT_EQ(crashes, 1);
-  EXPECT_EQ(lines.front()["msg"].get<std::string>().find("serving 1 workers on "), 0u);
+  EXPECT_EQ(lines.front()["msg"].get<std::string>().find("serving 1 worker on "), 0u);
   EXPECT_EQ(lines.back()["msg"], "stopped by SIGTERM");
 }
 
@@ -471,6 +471,65 @@ TEST_F(Serve, OptionsTravelWithTheRequestOverTheHostsOwn) {
       << failed.dump();
   EXPECT_EQ(output("label again"), "host:again");  // and the kind as configured is still there
   EXPECT_EQ(read_file((dir_ / "err").string()).find("ended"), std::string::npos) << "a worker died";
+}
+
+// A changed working folder for one test, restored after it.
+class InFolder {
+ public:
+  explicit InFolder(const fs::path& dir) : before_(fs::current_path()) { fs::current_path(dir); }
+  ~InFolder() { fs::current_path(before_); }
+  InFolder(const InFolder&) = delete;
+  InFolder& operator=(const InFolder&) = delete;
+
+ private:
+  fs::path before_;
+};
+
+TEST_F(Serve, RelativePathsAreTheCallersNotTheServers) {
+  start("-j 2");
+  const fs::path caller = dir_ / "caller";
+  fs::create_directories(caller / "photos");
+  ASSERT_EQ(std::system(("convert -size 300x200 gradient:red-blue " + (caller / "photos/p.jpg").string()).c_str()), 0);
+  std::ofstream(caller / "book.txt") << "the cat saw the dog\n";
+  const InFolder in(caller);
+  const std::string submit = "submit --socket " + socket_ + " ";
+  // Inputs and --out alike, as the caller wrote them; the server's folder is another.
+  CliRun r = run_cli(submit + "thumbnail --out thumbs photos/p.jpg");
+  ASSERT_EQ(r.status, 0) << r.err << r.out;
+  EXPECT_TRUE(fs::exists(caller / "thumbs/p_thumbnail.jpg"));
+  EXPECT_EQ(json_lines(r.out).at(0)["input"], (caller / "photos/p.jpg").string());
+  r = run_cli(submit + "thumbnail -o out=./small photos/../photos/p.jpg");
+  ASSERT_EQ(r.status, 0) << r.err << r.out;
+  EXPECT_TRUE(fs::exists(caller / "small/p_thumbnail.jpg"));
+  EXPECT_EQ(json_lines(r.out).at(0)["input"], (caller / "photos/p.jpg").string());
+  r = run_cli(submit + "checksum book.txt");
+  ASSERT_EQ(r.status, 0) << r.err << r.out;
+  EXPECT_NE(json_lines(r.out).at(0).value("output", "").find(" " + (caller / "book.txt").string()), std::string::npos)
+      << r.out;
+  // A URL is not a path: it travels as written.
+  r = run_cli(submit + "wordcount book.txt http://127.0.0.1:1/book.txt");
+  EXPECT_EQ(r.status, 1) << r.err;
+  std::set<std::string> inputs;
+  for (const json& line : json_lines(r.out)) inputs.insert(line["input"].get<std::string>());
+  EXPECT_EQ(inputs, (std::set<std::string>{(caller / "book.txt").string(), "http://127.0.0.1:1/book.txt"}));
+}
+
+TEST_F(Serve, SubmitFindsTheSocketInTheServersConfig) {
+  const std::string config = (dir_ / "procpool.toml").string();
+  std::ofstream(config) << "[pool]\nworkers = 1\n[serve]\nsocket = \"" << socket_ << "\"\n";
+  start("--config " + config);
+  CliRun r = run_cli("submit --config " + config + " noop a b");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(json_lines(r.out).size(), 2u) << r.out;
+  // A flag still wins over the file.
+  r = run_cli("submit --config " + config + " --socket " + (dir_ / "none.sock").string() + " noop a");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("cannot connect to " + (dir_ / "none.sock").string()), std::string::npos) << r.err;
+  const std::string broken = (dir_ / "broken.toml").string();
+  std::ofstream(broken) << "[serve]\nsocket = 5\n";
+  r = run_cli("submit --config " + broken + " noop a");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find(broken + ":2:10: key 'socket' in [serve] must be a string"), std::string::npos) << r.err;
 }
 
 TEST_F(Serve, ExecRunsOnlyTheCommandsTheHostAllows) {

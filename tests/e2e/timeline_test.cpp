@@ -99,6 +99,22 @@ TEST_F(Timeline, AnEarlierRunIsDrawnFromItsResultsFile) {
     const double mid = (j["start_ms"].get<double>() + j["end_ms"].get<double>()) / 2;
     EXPECT_TRUE(bar(at(image, timeline_x(mid, total), timeline_lane_top(0) + TimelineLayout::kLaneHeight / 2)));
   }
+  // "-" is stdout, as for every other file procpool writes, not a file named "-".
+  const CliRun to_stdout = run_cli("timeline " + path("r.jsonl") + " -o -");
+  ASSERT_EQ(to_stdout.status, 0) << to_stdout.err;
+  EXPECT_EQ(to_stdout.out, read_file(path("later.svg")));
+  EXPECT_FALSE(fs::exists("-"));
+  const CliRun run_to_stdout = run_cli("run sleep 10 --no-summary --timeline -");
+  ASSERT_EQ(run_to_stdout.status, 0) << run_to_stdout.err;
+  EXPECT_EQ(run_to_stdout.out.rfind("<svg", 0), 0u) << run_to_stdout.out.substr(0, 200);
+  EXPECT_NE(run_to_stdout.out.find("procpool run sleep: 1 task, 1 ok"), std::string::npos);
+  // Unless stdout carries something else already: refused before any task.
+  for (const char* args : {"sleep 10 --results - --timeline -", "sum-squares --n 100 --timeline -"}) {
+    const CliRun taken = run_cli(std::string("run ") + args);
+    EXPECT_EQ(taken.status, 2) << args;
+    EXPECT_NE(taken.err.find("--timeline -: stdout already carries this run's"), std::string::npos) << taken.err;
+    EXPECT_TRUE(taken.out.empty()) << taken.out;
+  }
   // Mistakes are clear errors.
   CliRun bad = run_cli("timeline " + path("missing.jsonl") + " -o " + path("x.svg"));
   EXPECT_EQ(bad.status, 1);
