@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 namespace procpool::kinds {
 
@@ -12,9 +14,14 @@ namespace {
 mode_t current_umask() {
   if (std::FILE* f = std::fopen("/proc/self/status", "re")) {
     char line[256];
-    unsigned mask = 0;
+    unsigned long mask = 0;
     bool found = false;
-    while (!found && std::fgets(line, sizeof line, f) != nullptr) found = std::sscanf(line, "Umask: %o", &mask) == 1;
+    while (!found && std::fgets(line, sizeof line, f) != nullptr) {
+      if (std::strncmp(line, "Umask:", 6) != 0) continue;
+      char* end = nullptr;
+      mask = std::strtoul(line + 6, &end, 8);
+      found = end != line + 6 && mask <= 0777;
+    }
     std::fclose(f);
     if (found) return static_cast<mode_t>(mask);
   }

@@ -200,7 +200,8 @@ void check_before_run(const RunRequest& request) {
   }
 }
 
-// Writes the SVG owner-only, through a temporary renamed into place; "-" is stdout.
+// Writes the SVG through a temporary renamed into place, as the umask allows (an output,
+// as thumbnails are); "-" is stdout.
 void write_svg(const std::string& path, const std::string& svg) {
   if (path == "-") {
     if (std::fwrite(svg.data(), 1, svg.size(), stdout) != svg.size() || std::fflush(stdout) != 0)
@@ -208,7 +209,7 @@ void write_svg(const std::string& path, const std::string& svg) {
     return;
   }
   const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
   if (fd < 0) throw std::runtime_error("cannot write " + path + ": " + std::strerror(errno));
   std::size_t done = 0;
   while (done < svg.size()) {

@@ -19,10 +19,9 @@ class CheckConfigCommand final : public Command {
     app_->add_option("file", path_, std::string("The config file (default: ") + supervisor::kDefaultConfigPath + ")")
         ->option_text("FILE");
     app_->add_flag("--example", example_, "Print the example config (every key at its default) instead");
-    app_->footer(wrapped("Every key is printed with its meaning: the ones the file sets with their values, the "
-                         "others commented out at their defaults. Exit status: 0 the file is valid, 1 it is not "
-                         "(the message names its line and column), 2 usage error.",
-                         0, help_width()));
+    document({"Every key is printed with its meaning: the ones the file sets with their values, the others "
+              "commented out at their defaults.",
+              {}, {}, "0 the file is valid, 1 it is not (the message names its line and column), 2 usage error."});
   }
 
   int execute(const Invocation& inv) override {

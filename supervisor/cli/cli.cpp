@@ -16,6 +16,7 @@
 #include "supervisor/cli/kinds.hpp"
 #include "supervisor/cli/parse_errors.hpp"
 #include "supervisor/cli/suggest.hpp"
+#include "supervisor/cli/version.hpp"
 #include "supervisor/config/config.hpp"
 
 namespace procpool::cli {
@@ -102,7 +103,7 @@ int run(int argc, char** argv, const KindRegistry& builtin) {
   app.name("procpool");
   app.formatter(std::make_shared<HelpFormatter>());  // before the commands: they inherit it
   app.require_subcommand(1);
-  app.set_version_flag("-V,--version", std::string("procpool 0.1.0"));
+  app.set_version_flag("-V,--version", std::string("procpool ") + kVersion);
   std::vector<std::unique_ptr<Command>> commands;
   commands.push_back(add_run(app, inv));
   commands.push_back(add_submit(app, inv));
@@ -110,6 +111,8 @@ int run(int argc, char** argv, const KindRegistry& builtin) {
   commands.push_back(add_status(app));
   commands.push_back(add_timeline(app));
   commands.push_back(add_check_config(app));
+  commands.push_back(add_generate_docs(app));
+  inv.commands = &commands;
   // After the commands, which would inherit it.
   app.footer(wrapped("Run 'procpool COMMAND --help' for a command's options, or see man procpool-COMMAND.", 0,
                      help_width()));

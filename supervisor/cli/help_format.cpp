@@ -100,23 +100,13 @@ std::string kind_options_help(const std::vector<KindSchema>& kinds, std::size_t 
   return out;
 }
 
-std::string HelpFormatter::option_left(const CLI::Option* opt) const {
-  if (opt->get_positional()) return make_option_usage(opt);
-  std::string names;
-  for (const std::string& s : opt->get_snames()) names += (names.empty() ? "-" : ", -") + s;
-  for (const std::string& l : opt->get_lnames()) names += (names.empty() ? "    --" : ", --") + l;
-  std::string value = opt->get_option_text();
-  if (value.empty() && opt->get_expected_max() != 0) value = "VALUE";  // 0: a flag, no value
-  return value.empty() ? names : names + " " + value;
+std::string kinds_list_help(const std::vector<KindSchema>& kinds, std::size_t width) {
+  std::string out = "Task kinds:\n";
+  for (const KindSchema& kind : kinds) out += help_entry(kind.name, kind.summary, width);
+  return out;
 }
 
-std::string HelpFormatter::option_description(const CLI::Option* opt) const {
-  std::string text = opt->get_description();
-  if (!opt->get_default_str().empty() && !mentions_default(text)) text += " (default: " + opt->get_default_str() + ")";
-  return text;
-}
-
-std::string HelpFormatter::make_option_usage(const CLI::Option* opt) const {
+std::string positional_usage(const CLI::Option* opt) {
   std::string name = opt->get_option_text();
   if (name.empty()) {
     name = opt->get_name(true, false);
@@ -126,13 +116,56 @@ std::string HelpFormatter::make_option_usage(const CLI::Option* opt) const {
   return opt->get_required() ? name : "[" + name + "]";
 }
 
-std::string HelpFormatter::make_usage(const CLI::App* app, std::string name) const {
-  std::string out = "Usage: " + name;
+std::string usage_line(const CLI::App* app, const std::string& name) {
+  std::string out = name;
   if (!app->get_options([](const CLI::Option* opt) { return opt->nonpositional(); }).empty()) out += " [OPTIONS]";
   for (const CLI::Option* opt : app->get_options([](const CLI::Option* o) { return o->get_positional(); }))
-    out += " " + make_option_usage(opt);
+    out += " " + positional_usage(opt);
   if (!app->get_subcommands({}).empty()) out += " COMMAND";
-  return wrapped(out, 4, help_width()) + "\n";
+  return out;
+}
+
+std::string option_value(const CLI::Option* opt) {
+  if (opt->get_expected_max() == 0) return "";  // a flag
+  return opt->get_option_text().empty() ? "VALUE" : opt->get_option_text();
+}
+
+std::string option_left(const CLI::Option* opt) {
+  if (opt->get_positional()) return positional_usage(opt);
+  std::string names;
+  for (const std::string& s : opt->get_snames()) names += (names.empty() ? "-" : ", -") + s;
+  for (const std::string& l : opt->get_lnames()) names += (names.empty() ? "    --" : ", --") + l;
+  const std::string value = option_value(opt);
+  return value.empty() ? names : names + " " + value;
+}
+
+std::string option_description(const CLI::Option* opt) {
+  std::string text = opt->get_description();
+  if (!opt->get_default_str().empty() && !mentions_default(text)) text += " (default: " + opt->get_default_str() + ")";
+  return text;
+}
+
+std::vector<std::string> sections_in_order(const CLI::App* app) {
+  static const std::vector<std::string> order{section::kInput,  section::kPool,    section::kLimits,
+                                              section::kOutput, section::kService, section::kRedis};
+  const auto rank = [&](const std::string& group) {
+    const auto at = std::find(order.begin(), order.end(), group);
+    return group == "Options" ? order.size() + 1 : at == order.end() ? order.size() : at - order.begin();
+  };
+  std::vector<std::string> groups;
+  for (const std::string& group : app->get_groups())
+    if (!group.empty() && !options_of(app, group).empty()) groups.push_back(group);  // "": hidden
+  std::stable_sort(groups.begin(), groups.end(),
+                   [&](const std::string& a, const std::string& b) { return rank(a) < rank(b); });
+  return groups;
+}
+
+std::vector<const CLI::Option*> options_of(const CLI::App* app, const std::string& section) {
+  return app->get_options([&](const CLI::Option* o) { return o->nonpositional() && o->get_group() == section; });
+}
+
+std::string HelpFormatter::make_usage(const CLI::App* app, std::string name) const {
+  return wrapped("Usage: " + usage_line(app, name), 4, help_width()) + "\n";
 }
 
 std::string HelpFormatter::make_help(const CLI::App* app, std::string name, CLI::AppFormatMode) const {
@@ -143,24 +176,9 @@ std::string HelpFormatter::make_help(const CLI::App* app, std::string name, CLI:
   for (const CLI::Option* opt : app->get_options([](const CLI::Option* o) { return o->get_positional(); }))
     if (!opt->get_group().empty()) arguments += help_entry(option_left(opt), option_description(opt), width);
   if (!arguments.empty()) out += "\nArguments:\n" + arguments;
-  // procpool's sections in their order, then any other, then CLI11's own "Options"
-  // (--help, --version).
-  static const std::vector<std::string> order{section::kInput, section::kPool,    section::kLimits, section::kOutput,
-                                              section::kService, section::kRedis};
-  const auto rank = [&](const std::string& group) {
-    const auto at = std::find(order.begin(), order.end(), group);
-    return group == "Options" ? order.size() + 1 : at == order.end() ? order.size() : at - order.begin();
-  };
-  std::vector<std::string> groups = app->get_groups();
-  std::stable_sort(groups.begin(), groups.end(),
-                   [&](const std::string& a, const std::string& b) { return rank(a) < rank(b); });
-  for (const std::string& group : groups) {
-    if (group.empty()) continue;  // hidden
-    std::string entries;
-    for (const CLI::Option* opt :
-         app->get_options([&](const CLI::Option* o) { return o->nonpositional() && o->get_group() == group; }))
-      entries += help_entry(option_left(opt), option_description(opt), width);
-    if (!entries.empty()) out += "\n" + group + ":\n" + entries;
+  for (const std::string& group : sections_in_order(app)) {
+    out += "\n" + group + ":\n";
+    for (const CLI::Option* opt : options_of(app, group)) out += help_entry(option_left(opt), option_description(opt), width);
   }
   std::string commands;
   for (const CLI::App* sub : app->get_subcommands({}))

@@ -41,16 +41,31 @@ std::string placeholder(const OptionSpec& spec);
 std::string option_help(const OptionSpec& spec);
 // "thumbnail options:" and each flag of the kind, for every kind that has flags.
 std::string kind_options_help(const std::vector<KindSchema>& kinds, std::size_t width);
+// "Task kinds:" and each kind's summary.
+std::string kinds_list_help(const std::vector<KindSchema>& kinds, std::size_t width);
+
+// The parts the formatter, the man pages and the completions share.
+// "KIND", "[INPUT...]": a positional as the usage line shows it.
+std::string positional_usage(const CLI::Option* opt);
+// "procpool run [OPTIONS] KIND [INPUT...]", unwrapped.
+std::string usage_line(const CLI::App* app, const std::string& name);
+// "-j, --workers N" or "    --timeout SECONDS|N%" (a positional: its usage).
+std::string option_left(const CLI::Option* opt);
+// What goes in a flag's place ("N", "FILE"), "" for a flag without a value.
+std::string option_value(const CLI::Option* opt);
+// Its description, with its default in words where the description does not say it.
+std::string option_description(const CLI::Option* opt);
+// The sections that hold shown flags, in the order --help shows them (procpool's own,
+// then others, then CLI11's "Options").
+std::vector<std::string> sections_in_order(const CLI::App* app);
+// The flags of one section.
+std::vector<const CLI::Option*> options_of(const CLI::App* app, const std::string& section);
 
 class HelpFormatter final : public CLI::Formatter {
  public:
   std::string make_help(const CLI::App* app, std::string name, CLI::AppFormatMode mode) const override;
   std::string make_usage(const CLI::App* app, std::string name) const override;
-  std::string make_option_usage(const CLI::Option* opt) const override;
-
- private:
-  std::string option_left(const CLI::Option* opt) const;
-  std::string option_description(const CLI::Option* opt) const;
+  std::string make_option_usage(const CLI::Option* opt) const override { return positional_usage(opt); }
 };
 
 }  // namespace procpool::cli

@@ -7,16 +7,9 @@
 
 #include "child/plugin_loader.hpp"
 #include "supervisor/batch/run.hpp"
-#include "supervisor/cli/help_format.hpp"
 #include "supervisor/cli/suggest.hpp"
 
 namespace procpool::cli {
-
-std::string kinds_help(const KindRegistry& registry, std::size_t width) {
-  std::string out = "Task kinds:\n";
-  for (const KindInfo* k : registry.all()) out += help_entry(k->name, k->summary, width);
-  return out;
-}
 
 std::vector<KindSchema> schemas(const KindRegistry& registry) {
   std::vector<KindSchema> out;

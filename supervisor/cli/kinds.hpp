@@ -9,8 +9,6 @@
 
 namespace procpool::cli {
 
-// "Task kinds:" and one line per kind, for the help.
-std::string kinds_help(const KindRegistry& registry, std::size_t width);
 // The registry's kinds as the front ends see them.
 std::vector<KindSchema> schemas(const KindRegistry& registry);
 // The kind, or a UsageError naming the kinds there are.

@@ -6,7 +6,6 @@
 #include "ipc/units.hpp"
 #include "supervisor/batch/run.hpp"
 #include "supervisor/cli/help_format.hpp"
-#include "supervisor/engine/usable_cores.hpp"
 
 namespace procpool::cli {
 
@@ -37,8 +36,7 @@ void add_producer_flags(CLI::App* app, ProducerFlags& f, const std::string& redi
 }
 
 void add_pool_flags(CLI::App* app, PoolFlags& f) {
-  app->add_option("-j,--workers", f.pool.workers, "Worker processes (default: usable cores, now " +
-                                                       std::to_string(supervisor::usable_cores()) + ")")
+  app->add_option("-j,--workers", f.pool.workers, "Worker processes (default: the usable cores: CPU affinity and the cgroup's cpu.max)")
       ->check(CLI::Range(1u, 1024u))
       ->option_text("N")
       ->group(section::kPool);
@@ -83,7 +81,7 @@ void add_pool_flags(CLI::App* app, PoolFlags& f) {
                   "works here), cgroup2, cgroup1 or process-group")
       ->check(CLI::IsMember({"auto", "cgroup2", "cgroup1", "process-group"}))
       ->capture_default_str()
-      ->option_text("HOW")
+      ->option_text("auto|cgroup2|cgroup1|process-group")
       ->group(section::kPool);
   app->add_option("--max-procs-per-child", f.pool.max_procs_per_child,
                   "Processes and threads a worker and everything it starts may have at once, through the cgroup's "

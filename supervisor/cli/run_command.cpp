@@ -59,17 +59,12 @@ class RunCommand final : public Command {
                        "are then the hosts' own)");
     const std::vector<KindSchema> flag_kinds = kinds_for_flags(inv);
     kind_flags_.add_to(app_, flag_kinds);
-    const std::size_t width = help_width();
-    app_->footer(wrapped("Each task runs in a worker process of its own; one that crashes, hangs or runs out "
-                         "of memory takes only itself down, and its task is retried. Inputs come as arguments, "
-                         "from --input-file (- for stdin) or both; what follows -- is exec's command "
-                         "(procpool run exec *.txt -- wc -l {}).",
-                         0, width) +
-                 "\n\n" + kinds_help(*inv.registry, width) + kind_options_help(flag_kinds, width) + "\n" +
-                 wrapped("sum-squares and wordcount print their combined answer on stdout at the end.", 0, width) +
-                 "\n\n" +
-                 wrapped("Exit status: 0 all tasks ok, 1 some task not ok, 2 usage error, 128+N after signal N.", 0,
-                         width));
+    document({"Each task runs in a worker process of its own; one that crashes, hangs or runs out of memory "
+              "takes only itself down, and its task is retried. Inputs come as arguments, from --input-file "
+              "(- for stdin) or both; what follows -- is exec's command (procpool run exec *.txt -- wc -l {}). "
+              "sum-squares and wordcount print their combined answer on stdout at the end.",
+              schemas(*inv.registry), flag_kinds,
+              "0 all tasks ok, 1 some task not ok, 2 usage error, 128+N after signal N."});
   }
 
   int execute(const Invocation& inv) override {

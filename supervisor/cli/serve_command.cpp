@@ -52,7 +52,7 @@ void add_serve_flags(CLI::App* serve, ServeFlags& f) {
   serve->add_option("--log-level", f.request.log_level, "Least severe messages logged")
       ->check(CLI::IsMember({"trace", "debug", "info", "warning", "error", "off"}))
       ->capture_default_str()
-      ->option_text("LEVEL")
+      ->option_text("trace|debug|info|warning|error|off")
       ->group(section::kService);
   serve->add_option("--redis", f.redis_address,
                     "Also take jobs from the Redis Streams queue at HOST:PORT (docs/SCALE_OUT.md)")
@@ -162,12 +162,11 @@ class ServeCommand final : public Command {
   explicit ServeCommand(CLI::App& parent) {
     app_ = parent.add_subcommand("serve", "Run the pool as a service for procpool submit and Redis queues.");
     add_serve_flags(app_, flags_);
-    app_->footer(wrapped("Takes tasks from a local socket (procpool submit) and, with --redis, from a Redis "
-                         "Streams queue, until SIGTERM, which lets running tasks finish. SIGHUP reloads the "
-                         "config file and resizes the pool; a config that does not check out is refused and the "
-                         "running one stays. Under systemd it speaks sd_notify (READY, RELOADING, STOPPING, "
-                         "WATCHDOG).",
-                         0, help_width()));
+    document({"Takes tasks from a local socket (procpool submit) and, with --redis, from a Redis Streams queue, "
+              "until SIGTERM, which lets running tasks finish. SIGHUP reloads the config file and resizes the "
+              "pool; a config that does not check out is refused and the running one stays. Under systemd it "
+              "speaks sd_notify (READY, RELOADING, STOPPING, WATCHDOG).",
+              {}, {}, "0 stopped by SIGTERM, 1 could not serve (the socket is in use), 2 usage or config error."});
   }
 
   int execute(const Invocation& inv) override {

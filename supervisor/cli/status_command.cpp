@@ -13,6 +13,9 @@ class StatusCommand final : public Command {
     app_->add_flag("--json", json_, "As JSON");
     app_->add_flag("--prometheus", prometheus_, "As Prometheus text metrics");
     app_->add_flag("--watch", watch_, "Redraw every second, as top does");
+    document({"Reads each pool's shared segment, read-only; a pool of another user is not seen. --json is "
+              "always a list, [] when no pool runs.",
+              {}, {}, "0 pools were shown (or --json), 1 no pool runs (or none with --pid), 2 usage error."});
   }
 
   int execute(const Invocation&) override {

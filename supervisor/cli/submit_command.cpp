@@ -79,10 +79,12 @@ class SubmitCommand final : public Command {
         ->option_text("KEY=VALUE")
         ->group(section::kInput);
     // The kinds' options travel with the request; the server checks them.
-    if (inv.named() == "submit") flags_.add_to(app_, schemas(*inv.registry));
-    app_->footer(wrapped("The kind's options are the flags procpool run --help lists under each kind; the "
-                         "server checks them against its own config.",
-                         0, help_width()));
+    std::vector<KindSchema> kinds = schemas(*inv.registry);
+    if (inv.named() == "submit") flags_.add_to(app_, kinds);
+    document({"The kind's options are the flags procpool run --help lists under each kind; the server checks "
+              "them against its own config. Paths among the inputs and options are sent absolute, resolved in "
+              "this folder. Each result is printed as a JSON line as it comes.",
+              {}, std::move(kinds), "0 all tasks ok, 1 some task not ok, 2 usage error or no server."});
   }
 
   int execute(const Invocation& inv) override {

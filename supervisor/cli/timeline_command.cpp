@@ -13,6 +13,9 @@ class TimelineCommand final : public Command {
     app_ = parent.add_subcommand("timeline", "Draw an earlier run from its --results file as SVG.");
     app_->add_option("results", results_, "The run's results (JSON lines)")->required()->option_text("RESULTS");
     app_->add_option("-o,--output", svg_, "The SVG file to write (- for stdout)")->required()->option_text("FILE");
+    document({"A lane per worker, a bar per task coloured by its status, worker deaths marked; many tasks become "
+              "utilisation bands, so the file stays small.",
+              {}, {}, "0 drawn, 1 the results could not be read or held none, 2 usage error."});
   }
 
   int execute(const Invocation&) override { return supervisor::draw_timeline(results_, svg_); }

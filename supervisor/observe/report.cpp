@@ -160,8 +160,8 @@ void print_reduced(Reducer& reducer, const RunStats& stats) {
     return;
   }
   if (ok != stats.done())
-    std::fprintf(stderr, "procpool: the answer covers the %s that were ok, of %llu\n", counted(ok, "task").c_str(),
-                 static_cast<unsigned long long>(stats.done()));
+    std::fprintf(stderr, "procpool: the answer covers only the tasks that were ok: %llu of %llu\n",
+                 static_cast<unsigned long long>(ok), static_cast<unsigned long long>(stats.done()));
   std::fputs(reducer.finish().c_str(), stdout);
 }
 

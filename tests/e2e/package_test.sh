@@ -3,7 +3,7 @@
 # maintainer scripts), and its files unpacked and used: the executable runs a thumbnail
 # through its module under /usr/lib/procpool, the shipped config passes check-config,
 # and the unit (pointing at the unpacked executable) passes systemd-analyze verify.
-# Installing it for real needs systemd as PID 1 (README "Install as a service").
+# Installing it for real needs systemd as PID 1 (docs/USAGE.md, "Install as a service").
 #   package_test.sh BUILD_DIR
 set -euo pipefail
 build=$1
@@ -30,7 +30,10 @@ root=$tmp/root
 dpkg-deb -x "$deb" "$root"
 for f in usr/bin/procpool usr/lib/procpool/procpool_magick.so usr/lib/procpool/procpool_http.so \
          usr/lib/systemd/system/procpool.service etc/procpool/procpool.toml usr/share/doc/procpool/README.md \
-         usr/include/procpool/procpool/pool.hpp usr/lib/cmake/procpool/procpoolConfig.cmake; do
+         usr/include/procpool/procpool/pool.hpp usr/lib/cmake/procpool/procpoolConfig.cmake \
+         usr/share/man/man1/procpool.1 usr/share/man/man1/procpool-run.1 \
+         usr/share/bash-completion/completions/procpool usr/share/zsh/vendor-completions/_procpool \
+         usr/share/fish/vendor_completions.d/procpool.fish; do
   [ -e "$root/$f" ] || fail "$f is not in the package"
 done
 exe=$root/usr/bin/procpool

@@ -81,7 +81,7 @@ TEST(UnixTool, AnAnswerIsPrintedOnlyOverTasksThatWereOk) {
   r = run_cli("run wordcount " + (dir / "book.txt").string() + " " + (dir / "gone1.txt").string());
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.out.find("3 words"), std::string::npos) << r.out;
-  EXPECT_NE(r.err.find("procpool: the answer covers the 1 task that were ok, of 2"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("procpool: the answer covers only the tasks that were ok: 1 of 2"), std::string::npos) << r.err;
   fs::remove_all(dir);
 }
 
@@ -97,10 +97,13 @@ TEST(UnixTool, OutputFilesFollowTheUmaskWhateverTheirFormat) {
     EXPECT_EQ(mode_of(out / "a_thumbnail.jpg"), 0666 & ~mask) << "umask " << mask;
     EXPECT_EQ(mode_of(out / "b_thumbnail.png"), 0666 & ~mask) << "umask " << mask;
   }
-  // The results stay the owner's: they are procpool's own record of the run.
-  const CliRun r = run_with_umask(002, "run noop --results " + (dir / "r.jsonl").string() + " x");
+  // A timeline is an output too; the results stay the owner's: they are procpool's own
+  // record of the run, every input and output in it.
+  const CliRun r = run_with_umask(002, "run noop --results " + (dir / "r.jsonl").string() + " --timeline " +
+                                           (dir / "t.svg").string() + " x");
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(mode_of(dir / "r.jsonl"), 0600u);
+  EXPECT_EQ(mode_of(dir / "t.svg"), 0664u);
   fs::remove_all(dir);
 }
 
