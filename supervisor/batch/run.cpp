@@ -166,7 +166,7 @@ std::vector<std::string> gather_inputs(const RunRequest& request) {
 }
 
 // Why path could not be written as a file, or "": its folder must exist and take a new
-// file (tried, as write_svg will: a temporary beside it), and path must not be a folder.
+// file (tried, as write_timeline will: a temporary beside it), and path must not be a folder.
 std::string writable_file_problem(const std::string& path) {
   struct stat st{};
   if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return path + " is a folder, not a file";
@@ -178,8 +178,8 @@ std::string writable_file_problem(const std::string& path) {
   return "";
 }
 
-// What would otherwise fail after the whole run (--timeline's file) or once per task (an
-// output folder): checked first, a usage error naming the path.
+}  // namespace
+
 void check_before_run(const RunRequest& request) {
   try {
     if (request.schema.hooks.check_before_run) request.schema.hooks.check_before_run(request.options);
@@ -188,6 +188,10 @@ void check_before_run(const RunRequest& request) {
   } catch (const std::invalid_argument& e) {
     throw UsageError(e.what());
   }
+  check_timeline_path(request);
+}
+
+void check_timeline_path(const RunRequest& request) {
   if (request.timeline_path == "-") {
     const bool stdout_taken = request.results_path == "-" || request.schema.hooks.stdout_line ||
                               request.schema.hooks.reducer;
@@ -200,9 +204,9 @@ void check_before_run(const RunRequest& request) {
   }
 }
 
-// Writes the SVG through a temporary renamed into place, as the umask allows (an output,
-// as thumbnails are); "-" is stdout.
-void write_svg(const std::string& path, const std::string& svg) {
+// As the umask allows: an output, as thumbnails are.
+void write_timeline(const std::string& path, const std::vector<TimelineTask>& tasks, const std::string& title) {
+  const std::string svg = render_timeline_svg(tasks, title);
   if (path == "-") {
     if (std::fwrite(svg.data(), 1, svg.size(), stdout) != svg.size() || std::fflush(stdout) != 0)
       throw std::runtime_error(std::string("cannot write the timeline to stdout: ") + std::strerror(errno));
@@ -224,8 +228,6 @@ void write_svg(const std::string& path, const std::string& svg) {
   }
 }
 
-}  // namespace
-
 int draw_timeline(const std::string& results_path, const std::string& svg_path) {
   std::ifstream in(results_path);
   if (!in) throw std::runtime_error("cannot read " + results_path + ": " + std::strerror(errno));
@@ -241,7 +243,7 @@ int draw_timeline(const std::string& results_path, const std::string& svg_path) 
   }
   if (tasks.empty()) throw std::runtime_error("no result lines in " + results_path);
   if (skipped != 0) std::fprintf(stderr, "procpool timeline: %zu lines that are not results were skipped\n", skipped);
-  write_svg(svg_path, render_timeline_svg(tasks, "procpool run (" + results_path + ")"));
+  write_timeline(svg_path, tasks, "procpool run (" + results_path + ")");
   return 0;
 }
 
@@ -331,7 +333,7 @@ int run_batch(const RunRequest& request) {
   if (!request.timeline_path.empty()) {
     std::string title = "procpool run " + request.kind;
     if (!request.then_kind.empty()) title += " --then " + request.then_kind;
-    write_svg(request.timeline_path, render_timeline_svg(timeline, title));
+    write_timeline(request.timeline_path, timeline, title);
   }
   if (events.reducer_ && outcome.error.empty() && outcome.signal == 0) print_reduced(*events.reducer_, events.stats());
   if (outcome.signal != 0) return 128 + outcome.signal;

@@ -8,6 +8,7 @@
 #include "ipc/kind_options.hpp"
 #include "ipc/kind_schema.hpp"
 #include "supervisor/engine/supervisor.hpp"
+#include "supervisor/observe/timeline.hpp"
 
 namespace procpool::supervisor {
 
@@ -41,6 +42,16 @@ struct RunRequest {
 // `procpool timeline RESULTS.jsonl -o OUT.svg`: draws an earlier run from its results
 // file. Returns 0; throws std::runtime_error when it cannot read or write.
 int draw_timeline(const std::string& results_path, const std::string& svg_path);
+
+// What would otherwise fail after the whole run (--timeline's file) or once per task (an
+// output folder): checked before the first task; throws UsageError naming the path.
+void check_before_run(const RunRequest& request);
+// Only --timeline's file (a run --redis, whose kinds' outputs are the hosts').
+void check_timeline_path(const RunRequest& request);
+
+// The picture of a run into path ("-": stdout), through a temporary renamed into place.
+// Throws std::runtime_error when it cannot be written.
+void write_timeline(const std::string& path, const std::vector<TimelineTask>& tasks, const std::string& title);
 
 // The inputs the run will give its tasks: the arguments, --input-file, expanded by the
 // kind's hook (a folder's images, a range split), less what --resume finds done (then

@@ -79,19 +79,24 @@ double timeline_x(double ms, double total_ms) {
 int timeline_lane_top(int index) { return L::kTop + index * (L::kLaneHeight + L::kLaneGap); }
 
 std::string render_timeline_svg(const std::vector<TimelineTask>& tasks, const std::string& title) {
-  std::set<int> slots;
+  using Lane = std::pair<std::string, int>;  // host, slot
+  std::set<Lane> slots;
   std::map<std::string, int> kinds;  // kind -> colour index, in order of appearance
   std::map<std::string, uint64_t> statuses;
   double total = 0;
   for (const TimelineTask& t : tasks) {
     ++statuses[t.status];
     if (!kinds.count(t.kind)) kinds.emplace(t.kind, static_cast<int>(kinds.size()));
-    if (t.worker >= 0) slots.insert(t.worker);
+    if (t.worker >= 0) slots.insert({t.host, t.worker});
     total = std::max(total, t.end_ms);
   }
   if (total <= 0) total = 1;
-  std::map<int, int> lane_of;
-  for (int s : slots) lane_of.emplace(s, static_cast<int>(lane_of.size()));
+  std::set<std::string> hosts;
+  for (const Lane& s : slots)
+    if (!s.first.empty()) hosts.insert(s.first);
+  const std::string on_hosts = hosts.empty() ? "" : " on " + counted(hosts.size(), "host");
+  std::map<Lane, int> lane_of;
+  for (const Lane& s : slots) lane_of.emplace(s, static_cast<int>(lane_of.size()));
   const int lanes = std::max<int>(1, static_cast<int>(slots.size()));
   const int height = timeline_lane_top(lanes) + L::kAxisHeight;
 
@@ -105,7 +110,7 @@ std::string render_timeline_svg(const std::vector<TimelineTask>& tasks, const st
   char wall[64];
   std::snprintf(wall, sizeof wall, ", %.3f s", total / 1000);
   svg += "<text x=\"" + std::to_string(L::kLeft) + "\" y=\"20\" font-size=\"14\" font-weight=\"bold\">" +
-         escape(title + ": " + totals + ", " + counted(slots.size(), "worker") + wall) + "</text>\n";
+         escape(title + ": " + totals + ", " + counted(slots.size(), "worker") + on_hosts + wall) + "</text>\n";
   // Legend.
   int lx = L::kLeft;
   auto legend = [&](const std::string& colour, const std::string& label, bool mark) {
@@ -127,11 +132,18 @@ std::string render_timeline_svg(const std::vector<TimelineTask>& tasks, const st
   // Lanes.
   for (const auto& [slot, lane] : lane_of) {
     const int y = timeline_lane_top(lane);
+    // A host's name (HOSTNAME:INSTANCE) cut to its end, what the label column holds and
+    // tells hosts of one machine apart; the full one in its tooltip.
+    const std::string& host = slot.first;
+    const std::string label = host.empty() ? "worker " + std::to_string(slot.second)
+                                           : (host.size() > 9 ? host.substr(host.size() - 9) : host) + " #" +
+                                                 std::to_string(slot.second);
     svg += "<rect x=\"" + std::to_string(L::kLeft) + "\" y=\"" + std::to_string(y) + "\" width=\"" +
            std::to_string(L::kWidth - L::kLeft - L::kRight) + "\" height=\"" + std::to_string(L::kLaneHeight) +
            "\" fill=\"#f4f4f4\"/>\n";
     svg += "<text x=\"" + std::to_string(L::kLeft - 8) + "\" y=\"" + std::to_string(y + L::kLaneHeight / 2 + 4) +
-           "\" text-anchor=\"end\">worker " + std::to_string(slot) + "</text>\n";
+           "\" text-anchor=\"end\">" + (slot.first.empty() ? "" : "<title>" + escape(slot.first) + "</title>") +
+           escape(label) + "</text>\n";
   }
   // Bars, or with very many tasks per-pixel utilisation bands (a tiny bar each would
   // make a huge file that no renderer can show anyway).
@@ -144,7 +156,7 @@ std::string render_timeline_svg(const std::vector<TimelineTask>& tasks, const st
       const double x0 = timeline_x(t.start_ms, total);
       const double w = std::max(timeline_x(t.end_ms, total) - x0, 0.5);
       const char* fill = status_colour(t.status, kPalette[kinds[t.kind] % 8]);
-      svg += "<rect x=\"" + num(x0) + "\" y=\"" + std::to_string(timeline_lane_top(lane_of[t.worker]) + 3) +
+      svg += "<rect x=\"" + num(x0) + "\" y=\"" + std::to_string(timeline_lane_top(lane_of[{t.host, t.worker}]) + 3) +
              "\" width=\"" + num(w) + "\" height=\"" + std::to_string(L::kLaneHeight - 6) + "\" fill=\"" + fill +
              "\" fill-opacity=\"0.85\" stroke=\"#ffffff\" stroke-width=\"0.3\"><title>" +
              escape(t.kind + " " + t.status + " " + num(t.start_ms) + "-" + num(t.end_ms) + " ms") + "</title></rect>\n";
@@ -155,7 +167,7 @@ std::string render_timeline_svg(const std::vector<TimelineTask>& tasks, const st
     const double per_column = total / columns;
     for (const TimelineTask& t : tasks) {
       if (t.start_ms < 0 || t.worker < 0) continue;
-      auto& b = busy[lane_of[t.worker]];
+      auto& b = busy[lane_of[{t.host, t.worker}]];
       if (b.empty()) b.assign(static_cast<std::size_t>(columns), 0.0);
       for (int c = std::max(0, static_cast<int>(t.start_ms / per_column));
            c < columns && c * per_column < t.end_ms; ++c)
@@ -177,8 +189,9 @@ std::string render_timeline_svg(const std::vector<TimelineTask>& tasks, const st
   std::map<std::pair<int, int64_t>, double> last_end;
   for (const TimelineTask& t : tasks) {
     if (t.start_ms < 0 || t.worker < 0) continue;
-    runs[lane_of[t.worker]].emplace_back(t.start_ms, t.pid);
-    double& e = last_end[{lane_of[t.worker], t.pid}];
+    const int lane = lane_of[{t.host, t.worker}];
+    runs[lane].emplace_back(t.start_ms, t.pid);
+    double& e = last_end[{lane, t.pid}];
     e = std::max(e, t.end_ms);
   }
   for (auto& [lane, r] : runs) {
@@ -217,6 +230,7 @@ bool timeline_task_from_json(std::string_view line, TimelineTask* task) {
   if (j.contains("kind") && j["kind"].is_string()) task->kind = j["kind"].get<std::string>();
   if (j.contains("worker") && j["worker"].is_number_integer()) task->worker = j["worker"].get<int>();
   if (j.contains("pid") && j["pid"].is_number_integer()) task->pid = j["pid"].get<int64_t>();
+  if (j.contains("host") && j["host"].is_string()) task->host = j["host"].get<std::string>();
   if (j.contains("start_ms") && j["start_ms"].is_number() && j.contains("end_ms") && j["end_ms"].is_number()) {
     task->start_ms = j["start_ms"].get<double>();
     task->end_ms = std::max(task->start_ms, j["end_ms"].get<double>());

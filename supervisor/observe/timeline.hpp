@@ -1,5 +1,5 @@
 #pragma once
-// The picture of a run: one lane per worker slot, a bar per task from its start to its
+// The picture of a run: one lane per worker slot (of each host, for a run --redis), a bar per task from its start to its
 // end, coloured by kind (errors in red), a mark where a worker died and was replaced,
 // a time axis, a legend and a title with the totals. Drawn as SVG from the same fields
 // as the results JSONL, so any earlier run can be drawn from its file.
@@ -12,6 +12,7 @@ namespace procpool::supervisor {
 
 struct TimelineTask {
   int worker = -1;     // slot; -1: never ran on one (cancelled before it started)
+  std::string host;    // the Redis host whose pool ran it; "": this machine's
   int64_t pid = 0;
   double start_ms = -1, end_ms = -1;  // from the run's start; -1: no times (crashed, timeout, cancelled)
   std::string kind;

@@ -41,18 +41,20 @@ Completion completion_from_line(const nlohmann::json& line) {
 
 int run_batch_redis(const RunRequest& request, const ProducerSettings& producer) {
   if (!request.then_kind.empty()) throw UsageError("--then does not combine with --redis (yet)");
-  if (!request.timeline_path.empty())
-    throw UsageError("--timeline does not combine with --redis: the tasks ran on other hosts' clocks");
+  check_timeline_path(request);
   const std::vector<std::string> inputs = inputs_to_run(request);
   if (inputs.empty()) return 0;  // resumed, and everything was done
   ResultsFile results(request);
   const uint64_t start_ns = ipc::monotonic_ns();
   RunStats stats(start_ns);
   std::map<std::string, uint64_t> by_host;
+  std::vector<TimelineTask> timeline;
   std::unique_ptr<Reducer> reducer;
   if (request.schema.hooks.reducer) reducer = request.schema.hooks.reducer(request.options);
   const int status = produce(producer, request.kind, request.remote_options, inputs, [&](const std::string& text, const std::string& host) {
     const nlohmann::json line = nlohmann::json::parse(text, nullptr, false);
+    if (TimelineTask t; !request.timeline_path.empty() && timeline_task_from_json(text, &t))
+      timeline.push_back(std::move(t));
     if (line.is_object()) {
       const Completion c = completion_from_line(line);
       stats.add(c);
@@ -79,6 +81,8 @@ int run_batch_redis(const RunRequest& request, const ProducerSettings& producer)
     for (const auto& [host, n] : by_host) summary += " " + host + " (" + counted(n, "task") + ")";
     std::fputs((summary + "\n" + stats.failure_lines()).c_str(), stderr);
   }
+  if (!request.timeline_path.empty())
+    write_timeline(request.timeline_path, timeline, "procpool run " + request.kind + " --redis");
   if (reducer && stats.done() == inputs.size()) print_reduced(*reducer, stats);
   return stats.all_ok() ? 0 : 1;
 }

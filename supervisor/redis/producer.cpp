@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -75,12 +77,42 @@ class Connection {
   uint64_t backoff_ms_ = 100;
 };
 
+// A job's result lines on the producer's clock. A host's start_ms/end_ms count from its
+// own pool's start, so lines of several hosts (and `procpool timeline` of them) would not
+// line up: each job is placed to end when its answer arrived here (arrival_ms from the
+// producer's start, late by the reply's trip only), its lines keeping their places within
+// it, and each line names the host that ran it.
+void place_on_our_clock(nlohmann::json& lines, double arrival_ms, const std::string& host) {
+  const auto timed = [](const nlohmann::json& line) {
+    return line.is_object() && line.contains("start_ms") && line["start_ms"].is_number() &&
+           line.contains("end_ms") && line["end_ms"].is_number();
+  };
+  bool any = false;
+  double last_end = 0;
+  for (const nlohmann::json& line : lines)
+    if (timed(line)) {
+      last_end = any ? std::max(last_end, line["end_ms"].get<double>()) : line["end_ms"].get<double>();
+      any = true;
+    }
+  const double shift = arrival_ms - last_end;
+  const auto rounded = [](double ms) { return std::round(std::max(ms, 0.0) * 1000) / 1000; };  // µs, as run's
+  for (nlohmann::json& line : lines) {
+    if (!line.is_object()) continue;
+    if (any && timed(line)) {
+      line["start_ms"] = rounded(line["start_ms"].get<double>() + shift);
+      line["end_ms"] = rounded(line["end_ms"].get<double>() + shift);
+    }
+    if (!host.empty() && !line.contains("host")) line["host"] = host;
+  }
+}
+
 }  // namespace
 
 int produce(const ProducerSettings& settings, const std::string& kind, const KindOptions& options,
             const std::vector<std::string>& inputs,
             const std::function<void(const std::string& line, const std::string& host)>& print) {
   using nlohmann::json;
+  const uint64_t origin_ns = ipc::monotonic_ns();  // the producer's clock: its start_ms/end_ms are from here
   try {
     Connection redis(settings);
     const std::string client = client_id();
@@ -121,7 +153,9 @@ int produce(const ProducerSettings& settings, const std::string& kind, const Kin
         const auto it = jobs.find(result["job"].get<std::string>());
         if (it == jobs.end()) continue;  // not ours, or answered already
         if (result.contains("results") && result["results"].is_array()) {
-          for (const json& line : result["results"]) {
+          json lines = result["results"];
+          place_on_our_clock(lines, static_cast<double>(ipc::monotonic_ns() - origin_ns) / 1e6, text(result, "host"));
+          for (const json& line : lines) {
             all_ok &= text(line, "status") == "ok";
             print(line.dump(-1, ' ', false, json::error_handler_t::replace), text(result, "host"));
           }

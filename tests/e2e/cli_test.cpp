@@ -10,7 +10,6 @@
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
-#include <regex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -292,7 +291,11 @@ TEST(Cli, HelpReadsLikeAManPageWithinTheTerminalsWidth) {
     EXPECT_EQ(r.out.rfind("Usage: procpool", 0), 0u) << r.out;
     for (const char* markup : {" TEXT", "UINT", "FLOAT", "{false}", "REQUIRED", " in [1 - ", "=default", "N ...", "TEXT ..."})
       EXPECT_EQ(r.out.find(markup), std::string::npos) << command << ": " << markup;
-    EXPECT_FALSE(std::regex_search(r.out, std::regex("--[a-z-]+ VALUE\\b"))) << command << "\n" << r.out;
+    // Every flag's value has a name saying what goes there, not the catch-all.
+    for (std::size_t at = r.out.find(" VALUE"); at != std::string::npos; at = r.out.find(" VALUE", at + 1)) {
+      const std::size_t word = r.out.rfind(' ', at - 1);
+      EXPECT_NE(r.out.compare(word + 1, 2, "--"), 0) << command << ": " << r.out.substr(word + 1, at + 6 - word);
+    }
   }
   const CliRun run = run_cli("run --help");
   std::size_t at = 0;

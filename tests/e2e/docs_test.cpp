@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -46,9 +45,14 @@ std::set<std::string> words(const std::string& text) {
 // Every --flag a text names.
 std::set<std::string> flags_in(const std::string& text) {
   std::set<std::string> out;
-  const std::regex flag("--[a-z][a-z0-9-]*");
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), flag); it != std::sregex_iterator(); ++it)
-    out.insert(it->str());
+  const auto flag_char = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; };
+  for (std::size_t at = text.find("--"); at != std::string::npos; at = text.find("--", at + 2)) {
+    if (at + 2 >= text.size() || text[at + 2] < 'a' || text[at + 2] > 'z') continue;
+    if (at > 0 && (flag_char(text[at - 1]) || text[at - 1] == '-')) continue;  // inside a word
+    std::size_t end = at + 2;
+    while (end < text.size() && flag_char(text[end])) ++end;
+    out.insert(text.substr(at, end - at));
+  }
   return out;
 }
 

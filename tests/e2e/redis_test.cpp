@@ -10,9 +10,11 @@
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "supervisor/redis/client.hpp"
 #include "tests/test_support.hpp"
@@ -204,6 +206,43 @@ TEST_F(Redis, RunFansABatchOutOverTheHostsAndGathersIt) {
   r = run_cli("run noop x --redis 127.0.0.1:1 --reconnect-for 0.3");
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("127.0.0.1:1"), std::string::npos) << r.err;
+  expect_drained();
+}
+
+// Each host's times are its own pool's; a run --redis puts them on the producer's clock
+// and names the host, so its results and its timeline show one run, a lane per worker.
+TEST_F(Redis, ARunsTimesAreTheProducersAndItsTimelineHasALanePerHostsWorker) {
+  host("a", "-j 1");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // b's pool clock starts 1.5 s later
+  host("b", "-j 1");
+  const std::string results = (dir_ / "r.jsonl").string(), svg = (dir_ / "t.svg").string();
+  const auto begun = std::chrono::steady_clock::now();
+  const CliRun r = run_cli("run sleep --chunk 1 --input-file - --results " + results + " --timeline " + svg +
+                               " --redis " + address_ + " --queue q",
+                           "200\n200\n200\n200\n200\n200\n");
+  const double wall_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - begun).count();
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::map<std::string, std::vector<std::pair<double, double>>> by_host;
+  for (const json& j : json_lines(read_file(results))) {
+    const double start = j["start_ms"].get<double>(), end = j["end_ms"].get<double>();
+    EXPECT_GE(start, 0);
+    EXPECT_LE(end, wall_ms) << j.dump();  // not 1.5 s on, as host a's own clock has it
+    EXPECT_NEAR(end - start, j["run_ms"].get<double>(), 0.01) << j.dump();
+    by_host[j["host"].get<std::string>()].emplace_back(start, end);
+  }
+  ASSERT_EQ(by_host.size(), 2u);
+  for (auto& [host, spans] : by_host) {
+    EXPECT_TRUE(host.ends_with(":a") || host.ends_with(":b")) << host;
+    // One worker each: its tasks one after another on the common clock (a job's answer
+    // arrives a reply's trip late at most).
+    std::sort(spans.begin(), spans.end());
+    for (std::size_t i = 1; i < spans.size(); ++i) EXPECT_GE(spans[i].first, spans[i - 1].second - 5) << host;
+  }
+  const std::string picture = read_file(svg);
+  EXPECT_NE(picture.find("6 tasks, 6 ok, 2 workers on 2 hosts"), std::string::npos) << picture.substr(0, 600);
+  EXPECT_NE(picture.find(":a #0</text>"), std::string::npos);
+  EXPECT_NE(picture.find(":b #0</text>"), std::string::npos);
   expect_drained();
 }
 
