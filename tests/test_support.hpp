@@ -1,10 +1,14 @@
 #pragma once
 // Helpers shared by the end-to-end tests: run the procpool executable, read JSON lines.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -12,7 +16,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace procpool::testing {
@@ -142,6 +148,49 @@ inline int wait_status(pid_t pid) {
   int raw = 0;
   waitpid(pid, &raw, 0);
   return WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
+}
+
+// A loopback TCP port that was free a moment ago (the kernel's choice for port 0). Free
+// only then: a server given it may find it taken, and its test tries another.
+inline int free_loopback_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+                  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0;
+  close(fd);
+  if (!ok) throw std::runtime_error("no loopback port to be had");
+  return ntohs(a.sin_port);
+}
+
+// Polls `procpool status --json --pid PID` until `ready` holds of the pool (30 s at
+// most); returns the last status seen (null if none). A test that needs a task to be
+// running waits for it here, never for a fixed time (a sanitized worker takes 150-350 ms
+// to start).
+template <typename Pred>
+nlohmann::json pool_status_when(pid_t pid, Pred ready) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  nlohmann::json last;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const CliRun r = run_cli("status --json --pid " + std::to_string(pid));
+    if (r.status == 0) {
+      const nlohmann::json pools = nlohmann::json::parse(r.out, nullptr, false);  // a list, always
+      if (pools.is_array() && pools.size() == 1) {
+        last = pools[0];
+        if (ready(last)) return last;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return last;
+}
+
+// Waits until the pool of PID runs `n` tasks at once; false after 30 s.
+inline bool wait_until_running(pid_t pid, int n) {
+  const nlohmann::json s = pool_status_when(pid, [n](const nlohmann::json& j) { return j["running"] == n; });
+  return !s.is_null() && s["running"] == n;
 }
 
 }  // namespace procpool::testing

@@ -32,6 +32,7 @@ void apply_http_limits(CURL* easy, const HttpLimits& limits, curl_slist* headers
   curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
   curl_easy_setopt(easy, CURLOPT_USERAGENT, "procpool/0.1");
   // (no CURLOPT_PIPEWAIT: behind a stalled HTTP/1.1 response it held other transfers back)
+  if (!limits.ca_file.empty()) curl_easy_setopt(easy, CURLOPT_CAINFO, limits.ca_file.c_str());
   if (headers != nullptr) curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
 }
 

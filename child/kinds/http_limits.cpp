@@ -20,6 +20,9 @@ std::vector<OptionSpec> http_limit_options(const std::string& max_size) {
                    "retries after a connection error, a stall, 408, 429 or 5xx, with exponential backoff or "
                    "the server's Retry-After"),
       opt::seconds("retry-max-wait", "60", 0, 86400, "longest wait before a retry"),
+      opt::text("ca-file", "", "trust the CA certificates of this PEM file instead of the system's (a private CA)",
+                "FILE")
+          .a_local_path(),
   };
 }
 
@@ -32,6 +35,7 @@ HttpLimits http_limits_from(const KindOptions& options) {
   l.max_redirects = options.integer("max-redirects");
   l.retries = options.integer("retries");
   l.retry_max_wait_ms = options.milliseconds("retry-max-wait");
+  l.ca_file = options.get("ca-file", "");
   for (const std::string& h : options.list("header")) {
     const auto colon = h.find(':');
     if (colon == std::string::npos || colon == 0 || h.find_first_of("\r\n") != std::string::npos)

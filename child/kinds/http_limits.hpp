@@ -21,6 +21,7 @@ struct HttpLimits {
   int64_t retries = 3;                   // retries: extra attempts for retryable failures
   int64_t retry_max_wait_ms = 60'000;    // retry-max-wait: cap on backoff and Retry-After
   std::vector<std::string> headers;      // header: "Name: value" lines
+  std::string ca_file;                   // ca-file: CAs to trust instead of the system's; "" the system's
 };
 
 // The options of the limits, for the schema of every kind that fetches over HTTP, with

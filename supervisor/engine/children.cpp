@@ -22,10 +22,6 @@
 
 namespace procpool::supervisor {
 
-namespace {
-constexpr uint64_t kPidfdTag = 1ull << 32;
-}  // namespace
-
 Supervisor::Impl::Impl(PoolOptions options, std::vector<KindSpec> kinds)
     : options_(std::move(options)), kinds_(std::move(kinds)), base_kinds_(kinds_.size()) {
   if (kinds_.empty() || kinds_.size() > 255) throw std::invalid_argument("a pool needs 1 to 255 task kinds");

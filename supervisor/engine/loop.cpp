@@ -17,8 +17,10 @@
 namespace procpool::supervisor {
 
 namespace {
-constexpr uint64_t kPidfdTag = 1ull << 32;
-constexpr uint64_t kRemoteTag = 1ull << 33;
+// A ring the loop reads: a live child's that kept to the protocol. A violator's ring holds
+// the record it was killed for, unread for ever: looking at it would keep the loop busy
+// and its death (an epoll event) would never be handled.
+bool reads_results(const ChildSlot& slot) { return slot.state != SlotState::Dead && !slot.violated; }
 constexpr uint64_t kSpinNs = 20'000;         // look again before sleeping: results are often close
 constexpr uint64_t kBusyPollNs = 1'000'000;  // while busy, still look at exits/signals this often
 }  // namespace
@@ -50,7 +52,7 @@ RunOutcome Supervisor::Impl::run(PoolEvents& events, Remote* remote) {
     // announce sleep on every result ring, re-check them all, and block in epoll.
     while (ipc::monotonic_ns() - now < kSpinNs && !worked) {
       for (ChildSlot& slot : slots_)
-        if (slot.state != SlotState::Dead && slot.results.has_data()) worked = true;
+        if (reads_results(slot) && slot.results.has_data()) worked = true;
       if (remote != nullptr && remote->has_posts()) worked = true;
       if (!worked) sched_yield();
     }
@@ -58,10 +60,10 @@ RunOutcome Supervisor::Impl::run(PoolEvents& events, Remote* remote) {
     events.on_idle();
     bool ready = remote != nullptr && remote->prepare_sleep();
     for (ChildSlot& slot : slots_)
-      if (slot.state != SlotState::Dead && !slot.results.prepare_sleep()) ready = true;
+      if (reads_results(slot) && !slot.results.prepare_sleep()) ready = true;
     if (!ready) wait_for_events(100);
     for (ChildSlot& slot : slots_)
-      if (slot.state != SlotState::Dead) slot.results.shared()->data_ready.clear();
+      if (reads_results(slot)) slot.results.shared()->data_ready.clear();
     if (remote != nullptr) remote->woke();
   }
   if (remote != nullptr) epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, remote->wake_fd(), nullptr);

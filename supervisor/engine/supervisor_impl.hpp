@@ -17,6 +17,12 @@
 
 namespace procpool::supervisor {
 
+// What an epoll event of the supervisor loop is about (its data.u64): the loop's own fds
+// by their number (below 2^32), a child's pidfd by kPidfdTag | slot index, the remote
+// intake's eventfd by kRemoteTag.
+constexpr uint64_t kPidfdTag = 1ull << 32;
+constexpr uint64_t kRemoteTag = 1ull << 33;
+
 struct TaskEntry {
   std::string input;
   uint64_t queued_ns = 0;

@@ -124,8 +124,12 @@ void Host::cycle(Client& redis) {
     claiming = claiming_;
   }
   // Our own pending entries are read back first: a read of history counts a delivery,
-  // so it must not come after a take-over of the same entry.
-  if (claiming && !own_pending_first_ && now - last_takeover_ms_ >= settings_.lease_ms / 2) {
+  // so it must not come after a take-over of the same entry. A take-over due while we are
+  // full waits for the first room, ahead of new entries: a lost host's jobs are older
+  // than anything new, and must not wait behind the rest of the stream (seen: 4 s where
+  // the lease was 1 s).
+  if (claiming && !own_pending_first_ && held_.size() < settings_.max_entries &&
+      now - last_takeover_ms_ >= settings_.lease_ms / 2) {
     last_takeover_ms_ = now;
     take_over(redis);
   }

@@ -1,9 +1,17 @@
 // The download kind end to end: `procpool run download` against a real HTTP server on
 // loopback (tests/http/server.py) with slow, failing, stalling, huge and hostile endpoints.
 #include <sys/stat.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include <sys/socket.h>
+#include <signal.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <cstdlib>
 #include <gtest/gtest.h>
 #include <map>
 #include <memory>
@@ -136,6 +144,29 @@ TEST_F(Download, EachBadUrlIsAClearErrorAndLeavesNothingBehind) {
   EXPECT_EQ(files(), std::set<std::string>{"fine.jpg"});  // no partial file of any failure
 }
 
+// Redirects are followed (http and https only): the body is the last response's, saved
+// under the name the user asked for; a redirect to another scheme is refused and leaves
+// nothing behind.
+TEST_F(Download, FollowsRedirectsButNeverToAnotherScheme) {
+  const std::string three = url("/redirect/3");
+  const std::string to_file = url("/goto/passwd.jpg?to=file:///etc/passwd");
+  const std::string to_ftp = url("/goto/x.jpg?to=ftp://127.0.0.1/x.jpg");
+  const CliRun r = download("--input-file -", three + "\n" + to_file + "\n" + to_ftp + "\n");
+  EXPECT_EQ(r.status, 1) << r.err;
+  auto results = by_input(r.out);
+  ASSERT_EQ(results.size(), 3u) << r.out;
+  EXPECT_EQ(results[three]["status"], "ok") << results[three];
+  EXPECT_EQ(results[three]["output"]["http_status"], 200);
+  EXPECT_EQ(results[three]["output"]["bytes"], 1000);
+  expect_server_body(results[three]["output"]["path"].get<std::string>(), 1000);
+  for (const std::string& u : {to_file, to_ftp}) {
+    EXPECT_EQ(results[u]["status"], "error") << results[u];
+    EXPECT_EQ(results[u]["attempts"], 1) << results[u];
+  }
+  EXPECT_EQ(files(), std::set<std::string>{fs::path(results[three]["output"]["path"].get<std::string>()).filename()});
+  EXPECT_EQ(server_stats()["requests"]["/files/redirected.jpg"], 1);
+}
+
 TEST_F(Download, RetriesFailuresWithBackoffAndHonoursRetryAfter) {
   const std::string twice = url("/flaky/twice.jpg?fail=2");
   const std::string always = url("/flaky/always.jpg?fail=100&code=502");
@@ -146,8 +177,16 @@ TEST_F(Download, RetriesFailuresWithBackoffAndHonoursRetryAfter) {
   EXPECT_EQ(results[twice]["status"], "ok");
   EXPECT_EQ(results[twice]["output"]["retries"], 2);
   EXPECT_EQ(results[always]["error"], "HTTP 502 (after 3 attempts)");
+  // Two backoffs, 250 ms then 500 ms, each +-20%: 0.6 to 0.9 s of waiting, and the
+  // requests themselves take a few ms on loopback.
+  for (const std::string& u : {twice, always}) {
+    EXPECT_GE(results[u]["run_ms"].get<double>(), 600.0) << results[u];
+    EXPECT_LE(results[u]["run_ms"].get<double>(), 900.0 + 250) << results[u];
+  }
   EXPECT_EQ(results[polite]["status"], "ok");
-  EXPECT_GE(results[polite]["run_ms"].get<double>(), 1000.0);  // waited the server's 1 s
+  // The server's Retry-After: 1 s, instead of the 250 ms backoff.
+  EXPECT_GE(results[polite]["run_ms"].get<double>(), 1000.0) << results[polite];
+  EXPECT_LE(results[polite]["run_ms"].get<double>(), 1000.0 + 250) << results[polite];
   EXPECT_EQ(server_stats()["requests"]["/flaky/always.jpg"], 3);
 }
 
@@ -344,4 +383,114 @@ TEST_F(Download, TheDownloadsExampleFetchesAndThumbnailsWithTheCppApi) {
   EXPECT_NE(out.find("HTTP 404"), std::string::npos) << out;
   EXPECT_EQ(files().size(), 8u);
   EXPECT_TRUE(fs::exists(out_ + "/ex0_thumbnail.jpg"));
+}
+
+namespace {
+
+int sh(const std::string& command) {
+  const int raw = std::system(command.c_str());
+  return WIFEXITED(raw) ? WEXITSTATUS(raw) : 128;
+}
+
+// nghttpd (nghttp2's server, which speaks HTTP/2 only) over TLS on loopback, with a
+// certificate for 127.0.0.1 signed by a CA made for the test, serving `docroot`.
+class Http2Server {
+ public:
+  Http2Server(const fs::path& dir, const fs::path& docroot) {
+    const std::string d = dir.string();
+    const std::string quiet = " >" + d + "/openssl.log 2>&1";
+    std::ofstream(dir / "san.ext") << "subjectAltName=IP:127.0.0.1\n";
+    ok_ = sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout " + d + "/ca.key -out " + d +
+             "/ca.pem -days 2 -subj /CN=procpool-test-ca" + quiet) == 0 &&
+          sh("openssl req -newkey rsa:2048 -nodes -keyout " + d + "/server.key -out " + d +
+             "/server.csr -subj /CN=127.0.0.1" + quiet) == 0 &&
+          sh("openssl x509 -req -in " + d + "/server.csr -CA " + d + "/ca.pem -CAkey " + d +
+             "/ca.key -CAcreateserial -days 2 -extfile " + d + "/san.ext -out " + d + "/server.pem" + quiet) == 0;
+    // A port free a moment ago may be taken when the server binds it: then another.
+    for (int attempt = 0; ok_ && attempt < 5 && pid_ <= 0; ++attempt) {
+      port_ = procpool::testing::free_loopback_port();
+      pid_ = fork();
+      if (pid_ == 0) {
+        const std::string log = d + "/nghttpd.log";
+        freopen(log.c_str(), "w", stdout);
+        freopen(log.c_str(), "a", stderr);
+        execlp("nghttpd", "nghttpd", "-a", "127.0.0.1", "-d", docroot.c_str(), std::to_string(port_).c_str(),
+               (d + "/server.key").c_str(), (d + "/server.pem").c_str(), static_cast<char*>(nullptr));
+        _exit(127);
+      }
+      if (!wait_listening()) {
+        kill(pid_, SIGKILL);
+        waitpid(pid_, nullptr, 0);
+        pid_ = -1;
+      }
+    }
+  }
+  ~Http2Server() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  bool up() const { return ok_ && pid_ > 0; }
+  std::string url(const std::string& name) const { return "https://127.0.0.1:" + std::to_string(port_) + "/" + name; }
+
+ private:
+  bool wait_listening() const {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (waitpid(pid_, nullptr, WNOHANG) == pid_) return false;  // it exited: the port, say
+      const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(static_cast<uint16_t>(port_));
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      const bool connected = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+      close(fd);
+      if (connected) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  }
+  bool ok_ = false;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+}  // namespace
+
+// https, over HTTP/2 (the server speaks nothing else), from a server whose certificate a
+// CA of the user's own signed: trusted with --ca-file, refused without it (the system's
+// CAs never signed it), and nothing is left of a refused download.
+TEST_F(Download, HttpsOverHttp2WithAPrivateCa) {
+  const fs::path docroot = dir_ / "www";
+  fs::create_directories(docroot);
+  std::string inputs;
+  std::map<std::string, std::string> bodies;
+  for (int i = 0; i < 20; ++i) {
+    const std::string name = "photo" + std::to_string(i) + ".jpg";
+    std::string body(20000 + 1000 * i, '\0');
+    for (std::size_t b = 0; b < body.size(); ++b) body[b] = static_cast<char>((b * 131 + i * 7) % 251);
+    std::ofstream(docroot / name, std::ios::binary) << body;
+    bodies[name] = body;
+  }
+  const Http2Server server(dir_, docroot);
+  ASSERT_TRUE(server.up()) << read_file((dir_ / "openssl.log").string()) << read_file((dir_ / "nghttpd.log").string());
+  for (const auto& [name, body] : bodies) inputs += server.url(name) + "\n";
+  CliRun r = download("-j 1 --retries 0 --ca-file " + (dir_ / "ca.pem").string() + " --input-file -", inputs);
+  ASSERT_EQ(r.status, 0) << r.err << read_file((dir_ / "nghttpd.log").string());
+  const auto results = by_input(r.out);
+  ASSERT_EQ(results.size(), bodies.size());
+  for (const auto& [name, body] : bodies) {
+    const json& j = results.at(server.url(name));
+    EXPECT_EQ(j["status"], "ok") << j;
+    EXPECT_EQ(j["output"]["http_status"], 200) << j;
+    EXPECT_EQ(read_file(out_ + "/" + name), body) << name;
+  }
+  fs::remove_all(out_);
+  r = download("--retries 0 " + server.url("photo0.jpg"));
+  EXPECT_EQ(r.status, 1) << r.err;
+  const json refused = json_lines(r.out).at(0);
+  EXPECT_EQ(refused["status"], "error") << refused;
+  EXPECT_NE(refused["error"].get<std::string>().find("certificate"), std::string::npos) << refused;
+  EXPECT_TRUE(files().empty());
 }

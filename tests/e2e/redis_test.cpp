@@ -31,29 +31,24 @@ using procpool::testing::run_cli;
 
 namespace {
 
-int free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 class Redis : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = procpool::testing::fresh_test_dir("redis");
-    port_ = free_port();
-    address_ = "127.0.0.1:" + std::to_string(port_);
-    start_redis(false);
+    // A port free a moment ago may be taken by the time redis-server binds it: then another.
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      port_ = procpool::testing::free_loopback_port();
+      address_ = "127.0.0.1:" + std::to_string(port_);
+      if (start_redis(false)) return;
+      ASSERT_NE(read_file((dir_ / "redis.log").string()).find("Address already in use"), std::string::npos)
+          << "redis-server did not start: " << read_file((dir_ / "redis.log").string());
+    }
+    FAIL() << "no free port for redis-server in 5 tries";
   }
   // redis-server on port_, its files in dir_; with aof, every write is in the append-only
   // file before Redis answers (appendfsync always), so a restart loses nothing accepted.
-  void start_redis(bool aof) {
+  // Returns false, with it reaped, if it exited instead.
+  bool start_redis(bool aof) {
     redis_ = fork();
     if (redis_ == 0) {
       setpgid(0, 0);
@@ -65,22 +60,29 @@ class Redis : public ::testing::Test {
     }
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (std::chrono::steady_clock::now() < deadline) {
+      if (waitpid(redis_, nullptr, WNOHANG) == redis_) {
+        redis_ = -1;
+        return false;
+      }
       try {
         Client c({"127.0.0.1", port_}, std::chrono::milliseconds(200), std::chrono::milliseconds(1000));
-        if (c.command({"PING"}).str == "PONG") return;
+        if (c.command({"PING"}).str == "PONG") return true;
       } catch (const std::exception&) {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    FAIL() << "redis-server did not start: " << read_file((dir_ / "redis.log").string());
+    ADD_FAILURE() << "redis-server did not start: " << read_file((dir_ / "redis.log").string());
+    return false;
   }
   void TearDown() override {
     for (pid_t h : hosts_) {
       kill(-h, SIGKILL);
       procpool::testing::wait_status(h);
     }
-    kill(redis_, SIGKILL);
-    procpool::testing::wait_status(redis_);
+    if (redis_ > 0) {  // never kill(-1, ...)
+      kill(redis_, SIGKILL);
+      procpool::testing::wait_status(redis_);
+    }
     fs::remove_all(dir_);
   }
   // A host: `procpool serve` with its own socket, consuming queue q.
@@ -260,10 +262,25 @@ TEST_F(Redis, AKilledHostsJobsAreTakenOverAfterItsLease) {
   ASSERT_TRUE(a_holds());
   const auto killed = std::chrono::steady_clock::now();
   kill(-a, SIGKILL);
+  // The take-over itself, timed: a's entries were last renewed at most lease/3 before the
+  // kill, so b may claim them from 2/3 of the lease on (idle for a whole lease), and does
+  // at its next look (every half lease) that finds room, ahead of new entries: room comes
+  // when one of b's entries ends (4 tasks, 0.56 s at most). Earlier would mean jobs run
+  // twice while their host still held them.
+  std::string b_log;
+  while (b_log.find("took over entry") == std::string::npos &&
+         std::chrono::steady_clock::now() - killed < std::chrono::seconds(10)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    b_log = read_file((dir_ / "b.err").string());
+  }
+  const double takeover_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
+  ASSERT_NE(b_log.find("took over entry"), std::string::npos) << b_log;
+  std::printf("taken over %.2f s after the kill (lease 1 s)\n", takeover_s);
+  EXPECT_GE(takeover_s, 0.66) << "taken over before a's lease ran out";
+  EXPECT_LE(takeover_s, 1.5 + 0.56 + 0.3) << "not taken over at the first room after the lease";
   expect_each_answered_once(submit, 120);
   const double after_kill_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
-  const std::string b_log = read_file((dir_ / "b.err").string());
-  EXPECT_NE(b_log.find("took over entry"), std::string::npos) << b_log;
+  b_log = read_file((dir_ / "b.err").string());
   // What may run twice is bounded by what a held: at most 2 entries per worker.
   std::size_t taken = 0;
   for (std::size_t at = b_log.find("took over entry"); at != std::string::npos; at = b_log.find("took over entry", at + 1))
@@ -287,7 +304,7 @@ TEST_F(Redis, AHostFrozenPastItsLeaseHasItsLateResultsDropped) {
   while (holders("a") < 2 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   ASSERT_EQ(holders("a"), 2);
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // a's first task is running
+  ASSERT_TRUE(procpool::testing::wait_until_running(a, 1));  // a's first task is running
   kill(-a, SIGSTOP);
   expect_each_answered_once(submit, 16);
   EXPECT_NE(read_file((dir_ / "b.err").string()).find("took over entry"), std::string::npos);
@@ -314,7 +331,7 @@ TEST_F(Redis, AHostFrozenPastItsLeaseHasItsLateResultsDropped) {
 TEST_F(Redis, RedisRestartedMidRunLosesNothing) {
   kill(redis_, SIGKILL);  // this test wants the append-only file
   procpool::testing::wait_status(redis_);
-  start_redis(true);
+  ASSERT_TRUE(start_redis(true));
   host("a", "-j 2 --lease 2");
   host("b", "-j 2 --lease 2");
   std::string inputs;
@@ -327,14 +344,16 @@ TEST_F(Redis, RedisRestartedMidRunLosesNothing) {
   };
   while (redis({"EXISTS", "pp:{q}:jobs"}).integer == 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // a part is done, a part runs
+  while (answered() < 20 && std::chrono::steady_clock::now() < deadline)  // a part is done, a part runs
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   kill(redis_, SIGKILL);
   procpool::testing::wait_status(redis_);
   const std::size_t before = answered();
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // tasks finish with Redis away
-  start_redis(true);
+  ASSERT_TRUE(start_redis(true));
   EXPECT_EQ(procpool::testing::wait_status(submit), 0) << read_file((dir_ / "submit.err").string());
   const auto lines = json_lines(read_file((dir_ / "submit.out").string()));
+  EXPECT_GE(before, 20u);
   EXPECT_LT(before, 300u) << "Redis went away only after the run";
   std::printf("%zu of 300 answered when Redis crashed\n", before);
   ASSERT_EQ(lines.size(), 300u);
@@ -394,7 +413,7 @@ TEST_F(Redis, SigtermFinishesWhatRunsAndHandsBackTheRest) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (redis({"XPENDING", "pp:{q}:jobs", "pp"}).elements.at(0).integer < 2 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the first task is running
+  ASSERT_TRUE(procpool::testing::wait_until_running(a, 1));  // the first task is running
   kill(a, SIGTERM);
   EXPECT_EQ(procpool::testing::wait_status(a), 0);
   hosts_.erase(hosts_.begin());

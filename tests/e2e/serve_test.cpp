@@ -8,14 +8,18 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <fstream>
 #include <filesystem>
 #include <gtest/gtest.h>
+#include <map>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include "child/kinds/http_curl.hpp"
 #include "tests/test_support.hpp"
@@ -89,16 +93,21 @@ class NotifyListener {
       if (poll(&p, 1, 100) <= 0) continue;
       char buf[4096];
       const ssize_t n = recv(fd_, buf, sizeof buf, 0);
-      if (n > 0) seen_.append(buf, static_cast<std::size_t>(n)).append("\n");
+      if (n <= 0) continue;
+      seen_.append(buf, static_cast<std::size_t>(n)).append("\n");
+      if (std::string_view(buf, static_cast<std::size_t>(n)) == "WATCHDOG=1") pings_.push_back(std::chrono::steady_clock::now());
     }
     return seen_.find(what, from) != std::string::npos;
   }
   const std::string& seen() const { return seen_; }
+  // When each WATCHDOG=1 arrived.
+  const std::vector<std::chrono::steady_clock::time_point>& pings() const { return pings_; }
 
  private:
   int fd_ = -1;
   bool bound_ = false;
   std::string seen_;
+  std::vector<std::chrono::steady_clock::time_point> pings_;
 };
 
 class Serve : public ::testing::Test {
@@ -115,14 +124,21 @@ class Serve : public ::testing::Test {
     fs::remove_all(dir_);
   }
   // Starts `procpool serve` and waits for its socket.
-  void start(const std::string& args = "") {
+  void start(const std::string& args = "") { ASSERT_TRUE(try_start(args)) << read_file((dir_ / "err").string()); }
+  // The same; false, with the server reaped, if it exited instead of serving.
+  bool try_start(const std::string& args) {
     server_ = procpool::testing::start_background(
         "serve --socket " + socket_ + " --results " + (dir_ / "log.jsonl").string() + " " + args,
         (dir_ / "out").string(), (dir_ / "err").string());
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (!fs::exists(socket_) && std::chrono::steady_clock::now() < deadline)
+    while (!fs::exists(socket_) && std::chrono::steady_clock::now() < deadline) {
+      if (waitpid(server_, nullptr, WNOHANG) == server_) {
+        server_ = -1;
+        return false;
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    ASSERT_TRUE(fs::exists(socket_)) << read_file((dir_ / "err").string());
+    }
+    return fs::exists(socket_);
   }
   int stop(int signal = SIGTERM) {
     kill(server_, signal);
@@ -211,7 +227,7 @@ TEST_F(Serve, SigtermDrainsRunningTasksCancelsQueuedOnesAndRemovesTheSocket) {
   Conn c(socket_);
   ASSERT_TRUE(c.send(R"({"op":"submit","kind":"sleep","inputs":["300","300","300"]})" "\n"));
   EXPECT_EQ(c.reply()["op"], "accepted");
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the first task is running
+  ASSERT_TRUE(procpool::testing::wait_until_running(server_, 1));
   kill(server_, SIGTERM);
   int ok = 0, cancelled = 0;
   for (int i = 0; i < 3; ++i) {
@@ -227,17 +243,83 @@ TEST_F(Serve, SigtermDrainsRunningTasksCancelsQueuedOnesAndRemovesTheSocket) {
   EXPECT_NE(read_file((dir_ / "err").string()).find("stopped by SIGTERM"), std::string::npos);
 }
 
+// A client may cancel a task by its id until a worker takes it: its result comes back
+// "cancelled"; the running one and an id that never was are not cancelled.
+TEST_F(Serve, CancelStopsAQueuedTaskButNotARunningOne) {
+  start("-j 1");
+  Conn c(socket_);
+  std::string inputs = R"("1000")";
+  for (int i = 0; i < 40; ++i) inputs += R"(,"10")";
+  ASSERT_TRUE(c.send(R"({"op":"submit","kind":"sleep","inputs":[)" + inputs + "]}\n"));
+  const json accepted = c.reply();
+  ASSERT_EQ(accepted["op"], "accepted") << accepted;
+  const uint64_t first = accepted["first_id"], last = first + 40;
+  ASSERT_TRUE(procpool::testing::wait_until_running(server_, 1));
+  std::map<uint64_t, std::string> status;  // of every result line, by task id
+  json done;
+  auto absorb = [&](const json& j) {
+    if (j.is_object() && j.contains("id") && j.contains("status")) status[j["id"].get<uint64_t>()] = j["status"];
+    if (j.is_object() && j.value("op", "") == "done") done = j;  // (a const json's [] of a missing key is UB)
+  };
+  auto cancel = [&](uint64_t id) {
+    EXPECT_TRUE(c.send(R"({"op":"cancel","id":)" + std::to_string(id) + "}\n"));
+    for (json j = c.reply(); j.is_object(); j = c.reply()) {  // results may come first
+      if (j.value("op", "") == "cancel") {
+        EXPECT_EQ(j["id"], id);
+        return j["cancelled"].get<bool>();
+      }
+      absorb(j);
+    }
+    ADD_FAILURE() << "no answer to cancel " << id;
+    return false;
+  };
+  EXPECT_TRUE(cancel(last)) << "the last of 40 queued behind a 1 s task";
+  EXPECT_FALSE(cancel(last)) << "cancelled twice";
+  EXPECT_FALSE(cancel(first)) << "the running task";
+  EXPECT_FALSE(cancel(last + 1000)) << "an id never given";
+  while (done.is_null()) {
+    const json j = c.reply();
+    if (!j.is_object()) break;  // 30 s without a line, or the connection closed
+    absorb(j);
+  }
+  ASSERT_EQ(status.size(), 41u);
+  EXPECT_EQ(done["count"], 41) << done;
+  EXPECT_EQ(done["ok"], 40) << done;
+  EXPECT_EQ(status[last], "cancelled");
+  EXPECT_EQ(status[first], "ok");
+  EXPECT_EQ(std::count_if(status.begin(), status.end(), [](const auto& e) { return e.second == "ok"; }), 40);
+}
+
 TEST_F(Serve, TellsSystemdReadyStatusWatchdogAndStopping) {
   NotifyListener systemd((dir_ / "notify").string());
   ASSERT_TRUE(systemd.bound());
   setenv("NOTIFY_SOCKET", (dir_ / "notify").c_str(), 1);
-  setenv("WATCHDOG_USEC", "300000", 1);  // pings expected every 150 ms
+  setenv("WATCHDOG_USEC", "300000", 1);  // a ping due every 100 ms (a third)
   start("-j 1");
   unsetenv("NOTIFY_SOCKET");
   unsetenv("WATCHDOG_USEC");
   EXPECT_TRUE(systemd.receive_until("READY=1")) << systemd.seen();
   EXPECT_TRUE(systemd.receive_until("STATUS=1 worker, 0 tasks queued or running")) << systemd.seen();
-  EXPECT_TRUE(systemd.receive_until("WATCHDOG=1")) << systemd.seen();
+  // The status follows the work (it is sent once a second), and the pings go on while
+  // tasks run: one each 200 ms or less on average, never a gap as long as the interval.
+  Conn c(socket_);
+  // 1.2 s each: a status a second sees 3 in the first, and 1 in the third or fourth.
+  ASSERT_TRUE(c.send(R"({"op":"submit","kind":"sleep","inputs":["1200","1200","1200"]})" "\n"));
+  EXPECT_EQ(c.reply()["op"], "accepted");
+  const std::size_t before = systemd.seen().size();
+  EXPECT_TRUE(systemd.receive_until("STATUS=1 worker, 3 tasks queued or running", before)) << systemd.seen();
+  EXPECT_TRUE(systemd.receive_until("STATUS=1 worker, 1 task queued or running", before)) << systemd.seen();
+  EXPECT_TRUE(systemd.receive_until("STATUS=1 worker, 0 tasks queued or running", before)) << systemd.seen();
+  const auto& pings = systemd.pings();
+  ASSERT_GE(pings.size(), 2u) << systemd.seen();
+  const double span_ms = std::chrono::duration<double, std::milli>(pings.back() - pings.front()).count();
+  EXPECT_GE(static_cast<double>(pings.size() - 1), span_ms / 200) << "too few pings: " << pings.size()
+                                                                         << " in " << span_ms << " ms";
+  for (std::size_t i = 1; i < pings.size(); ++i) {
+    const double gap_ms = std::chrono::duration<double, std::milli>(pings[i] - pings[i - 1]).count();
+    EXPECT_LT(gap_ms, 300.0) << "ping " << i;
+  }
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(c.reply()["status"], "ok");
   kill(server_, SIGTERM);
   EXPECT_TRUE(systemd.receive_until("STOPPING=1")) << systemd.seen();
   EXPECT_EQ(procpool::testing::wait_status(server_), 0);
@@ -362,6 +444,91 @@ TEST_F(Serve, LogsJsonLinesAndAWorkerCrashAsAWarning) {
   EXPECT_EQ(lines.back()["msg"], "stopped by SIGTERM");
 }
 
+// --log-level: info by default; warning leaves out the info lines; debug adds the
+// lines of workers that left as asked (recycled); off says nothing at all.
+TEST_F(Serve, TheLogLevelChoosesWhatIsLogged) {
+  const std::string err = (dir_ / "err").string();
+  auto serve_two_tasks = [&](const std::string& level) {
+    start("-j 1 --max-tasks-per-child 1" + level);
+    EXPECT_EQ(run_cli("submit --socket " + socket_ + " noop a b").status, 0);
+    EXPECT_EQ(stop(), 0);
+    return read_file(err);
+  };
+  std::string log = serve_two_tasks("");
+  EXPECT_NE(log.find("procpool [info] serving 1 worker on "), std::string::npos) << log;
+  EXPECT_EQ(log.find("[debug]"), std::string::npos) << log;
+  log = serve_two_tasks(" --log-level debug");
+  EXPECT_NE(log.find("procpool [debug] worker 0 (pid "), std::string::npos) << log;
+  EXPECT_NE(log.find(") left as asked"), std::string::npos) << log;
+  log = serve_two_tasks(" --log-level warning");
+  EXPECT_EQ(log.find("[info]"), std::string::npos) << log;
+  EXPECT_EQ(log.find("[debug]"), std::string::npos) << log;
+  log = serve_two_tasks(" --log-level off");
+  EXPECT_EQ(log, "");
+  const CliRun bad = run_cli("serve --log-level loud --socket " + socket_);
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.err.find("loud"), std::string::npos) << bad.err;
+}
+
+// Under systemd (stderr is the stream JOURNAL_STREAM names), each plain line starts with
+// its syslog priority, so journald files it right: <6> info, <4> warning.
+TEST_F(Serve, UnderTheJournalEachLineCarriesItsPriority) {
+  const std::string err = (dir_ / "err").string();
+  std::ofstream(err).flush();  // the shell's 2> keeps this file, so its inode is the stream's
+  struct stat st{};
+  ASSERT_EQ(stat(err.c_str(), &st), 0);
+  setenv("JOURNAL_STREAM", (std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino)).c_str(), 1);
+  start("-j 1");
+  unsetenv("JOURNAL_STREAM");
+  const json status = procpool::testing::pool_status_when(server_, [](const json& j) { return j["workers"].size() == 1; });
+  const pid_t worker = status["workers"][0]["pid"].get<pid_t>();
+  kill(worker, SIGKILL);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (read_file(err).find("<4>worker 0 (pid " + std::to_string(worker) + ") ended: killed by SIGKILL") ==
+             std::string::npos &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(stop(), 0);
+  const std::string log = read_file(err);
+  EXPECT_EQ(log.find("<6>serving 1 worker on "), 0u) << log;
+  EXPECT_NE(log.find("<4>worker 0 (pid " + std::to_string(worker) + ") ended: killed by SIGKILL"), std::string::npos)
+      << log;
+  EXPECT_EQ(log.find("procpool ["), std::string::npos) << log;
+  // Another file's device and inode: not the journal, plain lines.
+  setenv("JOURNAL_STREAM", "1:2", 1);
+  start("-j 1");
+  unsetenv("JOURNAL_STREAM");
+  EXPECT_EQ(stop(), 0);
+  EXPECT_EQ(read_file(err).find("procpool [info] serving 1 worker on "), 0u) << read_file(err);
+}
+
+// A pool may grow on reload up to max-workers, by default 4 x its workers and at least 8.
+TEST_F(Serve, AReloadGrowsThePoolUpToMaxWorkers) {
+  const std::string config = (dir_ / "procpool.toml").string();
+  const std::string err = (dir_ / "err").string();
+  auto reload_to = [&](int workers, const std::string& expect) {
+    std::ofstream(config) << "[pool]\nworkers = " << workers << "\n";
+    kill(server_, SIGHUP);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (read_file(err).find(expect) == std::string::npos && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return read_file(err).find(expect) != std::string::npos;
+  };
+  std::ofstream(config) << "[pool]\nworkers = 1\n";
+  start("--config " + config);
+  EXPECT_TRUE(reload_to(9, "cannot grow to 9 workers: this pool was started with room for 8 (max-workers)"))
+      << read_file(err);
+  EXPECT_TRUE(reload_to(8, "reloaded the configuration: 8 workers")) << read_file(err);
+  EXPECT_EQ(stop(), 0);
+  // 3 workers: room for 12.
+  std::ofstream(config) << "[pool]\nworkers = 3\n";
+  start("--config " + config);
+  EXPECT_TRUE(reload_to(13, "cannot grow to 13 workers: this pool was started with room for 12 (max-workers)"))
+      << read_file(err);
+  EXPECT_TRUE(reload_to(12, "reloaded the configuration: 12 workers")) << read_file(err);
+  EXPECT_EQ(stop(), 0);
+}
+
 TEST_F(Serve, ASecondServerOnTheSameSocketIsRefused) {
   start("-j 1");
   const CliRun r = run_cli("serve -j 1 --socket " + socket_);
@@ -396,19 +563,18 @@ TEST(ServeUnit, TheSystemdUnitPassesSystemdAnalyzeVerify) {
 }
 
 TEST_F(Serve, PrometheusMetricsOnALoopbackPortFromTheConfig) {
-  // A free port: bound by the kernel's choice, then released for the server.
-  const int probe = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(probe, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  socklen_t len = sizeof addr;
-  getsockname(probe, reinterpret_cast<sockaddr*>(&addr), &len);
-  const int port = ntohs(addr.sin_port);
-  close(probe);
+  // A port free a moment ago may be taken by the time the server binds it: then another.
+  int port = 0;
   const std::string config = (dir_ / "serve.toml").string();
-  std::ofstream(config) << "[serve]\nmetrics-port = " << port << "\n[pool]\nworkers = 1\n";
-  start("--config " + config);
+  for (int attempt = 0; attempt < 5 && server_ <= 0; ++attempt) {
+    port = procpool::testing::free_loopback_port();
+    std::ofstream(config) << "[serve]\nmetrics-port = " << port << "\n[pool]\nworkers = 1\n";
+    if (!try_start("--config " + config)) {
+      ASSERT_NE(read_file((dir_ / "err").string()).find("Address already in use"), std::string::npos)
+          << read_file((dir_ / "err").string());
+    }
+  }
+  ASSERT_GT(server_, 0) << "no free port in 5 tries";
   ASSERT_EQ(run_cli("submit --socket " + socket_ + " noop a b c").status, 0);
   procpool::kinds::HttpLimits once;
   once.retries = 0;

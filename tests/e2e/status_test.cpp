@@ -17,32 +17,13 @@ using nlohmann::json;
 using procpool::testing::CliRun;
 using procpool::testing::run_cli;
 
-namespace {
-
-// Polls `procpool status --json --pid` until `ready` holds (30 s at most).
-template <typename Pred>
-json status_when(pid_t pid, Pred ready) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  json last;
-  while (std::chrono::steady_clock::now() < deadline) {
-    const CliRun r = run_cli("status --json --pid " + std::to_string(pid));
-    if (r.status == 0) {
-      const json pools = json::parse(r.out, nullptr, false);  // a list, always
-      if (pools.is_array() && pools.size() == 1 && ready(pools[0])) return pools[0];
-      if (pools.is_array() && pools.size() == 1) last = pools[0];
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return last;
-}
-
-}  // namespace
+using procpool::testing::pool_status_when;
 
 TEST(Status, ShowsARunningPoolsWorkersTasksAndTotals) {
   const fs::path dir = procpool::testing::fresh_test_dir("status");
   const pid_t run = procpool::testing::start_background("run sleep -j 2 --no-summary 600 600 600 600 600 600",
                                                          (dir / "out").string(), (dir / "err").string());
-  const json s = status_when(run, [](const json& j) { return j["running"] == 2; });
+  const json s = pool_status_when(run, [](const json& j) { return j["running"] == 2; });
   ASSERT_EQ(s["running"], 2) << s.dump();
   EXPECT_EQ(s["pid"], run);
   EXPECT_EQ(s["submitted"], 6);
@@ -52,7 +33,9 @@ TEST(Status, ShowsARunningPoolsWorkersTasksAndTotals) {
   std::vector<pid_t> shown;
   for (const json& w : s["workers"]) {
     EXPECT_EQ(w["state"], "busy");
-    EXPECT_GE(w["running_ms"].get<double>(), 0.0);
+    // Both 600 ms tasks have started, and none has ended yet (running counts them).
+    EXPECT_GT(w["running_ms"].get<double>(), 0.0) << w.dump();
+    EXPECT_LT(w["running_ms"].get<double>(), 600.0 + 100) << w.dump();
     EXPECT_GT(w["rss_bytes"].get<uint64_t>(), 0u);
     EXPECT_EQ(w["generation"], 1);
     shown.push_back(w["pid"].get<pid_t>());
@@ -70,7 +53,7 @@ TEST(Status, ShowsARunningPoolsWorkersTasksAndTotals) {
   EXPECT_NE(prom.out.find("procpool_tasks_submitted_total{pool=\"" + std::to_string(run) + "\"} 6"), std::string::npos);
   EXPECT_NE(prom.out.find("procpool_worker_rss_bytes{pool=\"" + std::to_string(run) + "\",slot=\"1\"}"), std::string::npos);
   // Every task counted once it ends; then the pool is gone and status says so.
-  const json later = status_when(run, [](const json& j) { return j["done"]["ok"] == 4; });
+  const json later = pool_status_when(run, [](const json& j) { return j["done"]["ok"] == 4; });
   EXPECT_EQ(later["done"]["ok"], 4) << later.dump();
   EXPECT_GT(later["rate_per_s"].get<double>(), 0.0) << later.dump();
   EXPECT_EQ(procpool::testing::wait_status(run), 0);
@@ -98,7 +81,7 @@ TEST(Status, CountsWorkerRestarts) {
   const pid_t run = procpool::testing::start_background(
       "run misbehave --plugin " + std::string(TEST_PLUGIN) + " -j 1 --max-attempts 1 --no-summary segv sleep:2000",
       (dir / "out").string(), (dir / "err").string());
-  const json s = status_when(run, [](const json& j) { return j["restarts"] == 1 && j["running"] == 1; });
+  const json s = pool_status_when(run, [](const json& j) { return j["restarts"] == 1 && j["running"] == 1; });
   EXPECT_EQ(s["restarts"], 1) << s.dump();
   EXPECT_EQ(s["done"]["crashed"], 1);
   EXPECT_EQ(s["workers"][0]["generation"], 2);

@@ -18,6 +18,7 @@ adds that to every request.
   /huge?size=N&chunked=1      N bytes, without Content-Length when chunked=1
   /redirect/N                 N redirects, then /files/redirected.jpg
   /loop                       redirects to itself
+  /goto/NAME?to=URL           redirects to URL (another scheme, another host)
   /jpeg/NAME.jpg?w=W&h=H      a real JPEG photo-like picture (Pillow), W x H (640 x 480)
   /photos/NAME                the file NAME of --photos DIR (kept in memory)
   /listing.json?photos=1      the gallery of every file in --photos DIR
@@ -177,6 +178,10 @@ async def loop(request):
     raise web.HTTPFound("/loop")
 
 
+async def goto(request):
+    raise web.HTTPFound(request.query["to"])
+
+
 async def listing(request):
     n = int(request.query.get("n", "10"))
     html = int(request.query.get("html", "0"))
@@ -230,7 +235,7 @@ async def main():
     app.add_routes([
         web.get("/", root), web.get("/files/{name}", files), web.get("/jpeg/{name}", jpeg), web.get("/photos/{name}", photos), web.get("/status/{code}", status), web.get("/empty", empty),
         web.get("/flaky/{key}", flaky), web.get("/stall", stall), web.get("/huge", huge),
-        web.get("/redirect/{n}", redirect), web.get("/loop", loop), web.get("/listing.json", listing),
+        web.get("/redirect/{n}", redirect), web.get("/loop", loop), web.get("/goto/{name}", goto), web.get("/listing.json", listing),
         web.get("/bad.json", bad_json), web.get("/book/{name}", book), web.get("/latin1.txt", latin1),
         web.get("/header/{name}", header), web.get("/stats", stats),
     ])

@@ -6,8 +6,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <gtest/gtest.h>
 #include <chrono>
+#include <cstdlib>
 #include <map>
 #include <thread>
 #include <string>
@@ -153,7 +155,8 @@ TEST(Pool, BadKindOptionsAreReportedByTheChild) {
   Recorder rec;
   const RunOutcome out = pool.run(rec);
   EXPECT_NE(out.error.find("thumbnail option 'size' must be WIDTHxHEIGHT"), std::string::npos) << out.error;
-  EXPECT_EQ(rec.results.size(), 1u);
+  ASSERT_EQ(rec.results.size(), 1u);
+  EXPECT_EQ(rec.results.begin()->second.status, Status::cancelled);  // never run: the pool could not start
 }
 
 TEST(Pool, AnOversizedInputIsAnErrorResult) {
@@ -184,4 +187,61 @@ TEST(Pool, AChildIdleLongerThanTheTimeoutIsNotMistakenForAStalledOne) {
   ASSERT_EQ(rec.results.size(), 3u);
   for (const auto& [id, r] : rec.results) EXPECT_EQ(r.status, Status::ok) << id << ": " << r.output;
   EXPECT_EQ(pool.restarts(), 0u);
+}
+
+// A worker whose records cannot be trusted is treated as one that crashed: killed, its
+// task retried on a fresh worker up to max_attempts, then reported with the cause; the
+// pool goes on.
+TEST(Pool, AWorkerThatBreaksTheProtocolIsKilledAsIfItCrashed) {
+  const std::map<std::string, std::string> causes = {
+      {"malformed-result", "killed for a protocol violation (malformed result record)"},
+      {"unknown-record", "killed for a protocol violation (unknown record type)"},
+      {"foreign-result", "killed for a protocol violation (result for a task the worker does not hold)"},
+  };
+  for (const auto& [lie, cause] : causes) {
+    setenv("PROCPOOL_TEST_LIE", lie.c_str(), 1);
+    PoolOptions o = options(1);
+    o.child_exe = LYING_CHILD;
+    o.max_attempts = 2;
+    Supervisor pool(o, {{"noop", ""}});
+    pool.submit(0, "x");
+    Recorder rec;
+    const RunOutcome out = pool.run(rec);
+    unsetenv("PROCPOOL_TEST_LIE");
+    EXPECT_EQ(out.error, "") << lie;
+    ASSERT_EQ(rec.results.size(), 1u) << lie;
+    const Recorded& r = rec.results.begin()->second;
+    EXPECT_EQ(r.status, Status::crashed) << lie << ": " << r.output;
+    EXPECT_EQ(r.attempts, 2u) << lie;
+    EXPECT_NE(r.output.find(cause), std::string::npos) << lie << ": " << r.output;
+    EXPECT_EQ(pool.restarts(), 2u) << lie;
+  }
+}
+
+// A worker that keeps crashing is replaced after a delay from its 2nd crash in a row:
+// 10 ms, doubling, at most 2 s (so a crash loop costs little CPU), on top of the time a
+// worker takes to start.
+TEST(Pool, ReplacementsOfAWorkerThatKeepsCrashingBackOffFrom10msTo2s) {
+  PoolOptions o = options(1);
+  o.plugins = {TEST_PLUGIN};
+  o.max_attempts = 1;
+  o.max_restarts = 100;
+  Supervisor pool(o, {{"misbehave", ""}});
+  constexpr int kCrashes = 11;
+  for (int i = 0; i < kCrashes; ++i) pool.submit(0, "segv");
+  pool.submit(0, "ok");
+  Recorder rec;
+  const RunOutcome out = pool.run(rec);
+  EXPECT_EQ(out.error, "");
+  ASSERT_EQ(rec.results.size(), static_cast<std::size_t>(kCrashes + 1));
+  const std::vector<uint64_t>& latencies = pool.respawn_latencies_ns();  // died -> replacement ready
+  ASSERT_EQ(latencies.size(), static_cast<std::size_t>(kCrashes));
+  const double start_ms = static_cast<double>(latencies[0]) / 1e6;  // the 1st: no delay, a start alone
+  for (int crash = 1; crash <= kCrashes; ++crash) {
+    const double backoff_ms = crash == 1 ? 0 : std::min(10.0 * (1 << (crash - 2)), 2000.0);
+    const double ms = static_cast<double>(latencies[crash - 1]) / 1e6;
+    EXPECT_GE(ms, backoff_ms) << "crash " << crash;
+    // A start takes 10-20 ms here, 150-350 ms under a sanitizer.
+    EXPECT_LE(ms, backoff_ms + start_ms + 400) << "crash " << crash;
+  }
 }

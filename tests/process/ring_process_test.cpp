@@ -22,6 +22,7 @@
 
 #include "ipc/clock.hpp"
 #include "ipc/segment.hpp"
+#include "tests/ci_skip.hpp"
 
 extern char** environ;
 
@@ -389,7 +390,7 @@ constexpr uid_t kOtherUid = 65534;
 constexpr gid_t kOtherGid = 65534;
 
 TEST(Segment, ASecondUserCannotOpenIt) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root, to become a second user (CI runs as root)";
+  if (geteuid() != 0) PROCPOOL_SKIP_OUTSIDE_CI("needs root, to become a second user");
   auto seg = Segment::create(1, 4096);
   const pid_t pid = fork();
   if (pid == 0) {
@@ -410,7 +411,7 @@ TEST(Segment, ASecondUserCannotOpenIt) {
 }
 
 TEST(Segment, AnotherUsersSegmentsAreNeverTouchedBySweeping) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root, to create another user's files (CI runs as root)";
+  if (geteuid() != 0) PROCPOOL_SKIP_OUTSIDE_CI("needs root, to create another user's files");
   // A pid that is surely dead: a child that has exited and been reaped.
   const pid_t dead = fork();
   if (dead == 0) _exit(0);
