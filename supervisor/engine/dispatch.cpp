@@ -24,7 +24,7 @@ constexpr uint64_t kRebalanceAfterNs = 20'000'000;
 bool Supervisor::Impl::collect() {
   bool any = false;
   for (ChildSlot& slot : slots_)
-    if (slot.state != SlotState::Dead && !slot.violated) any |= drain(slot);  // loop.cpp's reads_results
+    if (reads_results(slot)) any |= drain(slot);
   if (any) retire_finished();
   return any;
 }

@@ -17,10 +17,6 @@
 namespace procpool::supervisor {
 
 namespace {
-// A ring the loop reads: a live child's that kept to the protocol. A violator's ring holds
-// the record it was killed for, unread for ever: looking at it would keep the loop busy
-// and its death (an epoll event) would never be handled.
-bool reads_results(const ChildSlot& slot) { return slot.state != SlotState::Dead && !slot.violated; }
 constexpr uint64_t kSpinNs = 20'000;         // look again before sleeping: results are often close
 constexpr uint64_t kBusyPollNs = 1'000'000;  // while busy, still look at exits/signals this often
 }  // namespace

@@ -89,6 +89,11 @@ struct ChildSlot {
   uint64_t oom_kills = 0;              // its container's OOM kills already told (Containment::oom_kills)
 };
 
+// A ring the supervisor reads: a live child's that kept to the protocol. A violator's ring
+// holds the record it was killed for, unread for ever: looking at it would keep the loop
+// busy, and the child's death (an epoll event) would never be handled.
+inline bool reads_results(const ChildSlot& slot) { return slot.state != SlotState::Dead && !slot.violated; }
+
 struct Supervisor::Impl {
   Impl(PoolOptions options, std::vector<KindSpec> kinds);
   ~Impl();
