@@ -3,19 +3,11 @@
 #include <algorithm>
 #include <cctype>
 
+#include "child/kinds/utf8.hpp"
+
 namespace procpool::kinds {
 
 namespace {
-// Length of the UTF-8 sequence at s[i], or 0 if it is not valid there.
-std::size_t utf8_length(std::string_view s, std::size_t i) {
-  const auto c = static_cast<unsigned char>(s[i]);
-  std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-  if (n == 0 || i + n > s.size()) return 0;
-  for (std::size_t k = 1; k < n; ++k)
-    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
-  if (n == 2 && c < 0xC2) return 0;  // overlong
-  return n;
-}
 bool word_byte(unsigned char c) { return std::isalnum(c) != 0 || c >= 0x80; }
 }  // namespace
 

@@ -5,11 +5,14 @@
 // tests/unit/usable_cores_test.cpp.
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
 #include <sstream>
 #include <string>
+#include <system_error>
+#include <thread>
 #include <vector>
 
 #include "tests/ci_skip.hpp"
@@ -58,12 +61,21 @@ int workers_listed(const std::string& summary) {
 
 class CpuQuota : public ::testing::Test {
  protected:
-  void TearDown() override {
-    if (!dir_.empty()) fs::remove(dir_);  // empty again: its one process has exited
+  void TearDown() override { remove_cgroup(); }
+  // The cgroup, once the last of the pool's processes has left it: procpool has exited,
+  // and its workers follow it within milliseconds (their leaving is the kernel's).
+  void remove_cgroup() {
+    if (dir_.empty()) return;
+    std::error_code error;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!fs::remove(dir_, error) && error && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_FALSE(fs::exists(dir_)) << "still in it after 5 s: " << read_file((dir_ / "cgroup.procs").string());
+    dir_.clear();
   }
   // A cgroup of the hierarchy limited to `cpus`, with procpool run inside it.
   int workers_under(const Hierarchy& h, double cpus) {
-    if (!dir_.empty()) fs::remove(dir_);
+    remove_cgroup();
     dir_ = h.mount / ("procpool-quota-" + std::to_string(getpid()));
     fs::create_directories(dir_);
     const long quota = static_cast<long>(cpus * 100000);
