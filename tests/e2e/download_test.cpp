@@ -1,5 +1,6 @@
 // The download kind end to end: `procpool run download` against a real HTTP server on
 // loopback (tests/http/server.py) with slow, failing, stalling, huge and hostile endpoints.
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <sys/wait.h>
@@ -411,9 +412,8 @@ class Http2Server {
       port_ = procpool::testing::free_loopback_port();
       pid_ = fork();
       if (pid_ == 0) {
-        const std::string log = d + "/nghttpd.log";
-        freopen(log.c_str(), "w", stdout);
-        freopen(log.c_str(), "a", stderr);
+        const int log = open((d + "/nghttpd.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (log < 0 || dup2(log, STDOUT_FILENO) < 0 || dup2(log, STDERR_FILENO) < 0) _exit(126);
         execlp("nghttpd", "nghttpd", "-a", "127.0.0.1", "-d", docroot.c_str(), std::to_string(port_).c_str(),
                (d + "/server.key").c_str(), (d + "/server.pem").c_str(), static_cast<char*>(nullptr));
         _exit(127);
