@@ -10,28 +10,6 @@
 namespace procpool::supervisor::cgroup {
 namespace {
 
-struct Mount {
-  std::string root, point, type, options;
-};
-
-// /proc/self/mountinfo: "ID PARENT MAJ:MIN ROOT POINT OPTS [OPTIONAL...] - TYPE SOURCE SUPER".
-std::vector<Mount> cgroup_mounts() {
-  std::vector<Mount> out;
-  std::ifstream in("/proc/self/mountinfo");
-  for (std::string line; std::getline(in, line);) {
-    std::istringstream s(line);
-    std::string id, parent, dev, root, point, opts, word;
-    s >> id >> parent >> dev >> root >> point >> opts;
-    while (s >> word && word != "-") {
-    }
-    Mount m{root, point, "", ""};
-    std::string source;
-    s >> m.type >> source >> m.options;
-    if (m.type == "cgroup" || m.type == "cgroup2") out.push_back(std::move(m));
-  }
-  return out;
-}
-
 bool has_option(const std::string& options, const std::string& name) {
   std::istringstream s(options);
   for (std::string o; std::getline(s, o, ',');)
@@ -61,23 +39,35 @@ std::optional<Hierarchy> relative(const Mount& m, const std::string& path) {
   return Hierarchy{m.point, path.substr(m.root.size())};
 }
 
+// The hierarchy of `controller` (v2 when empty) as mounted, seen from this process.
+std::optional<Hierarchy> find(const std::string& controller) {
+  const auto path = own_path(controller, controller.empty());
+  if (!path) return std::nullopt;
+  std::ifstream in("/proc/self/mountinfo");
+  for (std::string line; std::getline(in, line);)
+    if (const auto m = mount_of(line, controller)) return relative(*m, *path);
+  return std::nullopt;
+}
+
 }  // namespace
 
-std::optional<Hierarchy> find_v2() {
-  const auto path = own_path("", true);
-  if (!path) return std::nullopt;
-  for (const Mount& m : cgroup_mounts())
-    if (m.type == "cgroup2") return relative(m, *path);
-  return std::nullopt;
+std::optional<Mount> mount_of(const std::string& line, const std::string& controller) {
+  // ID PARENT MAJ:MIN ROOT POINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER_OPTIONS
+  const auto dash = line.find(" - ");
+  if (dash == std::string::npos) return std::nullopt;
+  std::istringstream head(line.substr(0, dash)), tail(line.substr(dash + 3));
+  std::string id, parent, dev, fstype, source, super;
+  Mount mount;
+  if (!(head >> id >> parent >> dev >> mount.root >> mount.point) || !(tail >> fstype >> source >> super))
+    return std::nullopt;
+  if (controller.empty() ? fstype != "cgroup2" : fstype != "cgroup" || !has_option(super, controller))
+    return std::nullopt;
+  return mount;
 }
 
-std::optional<Hierarchy> find_v1(const std::string& controller) {
-  const auto path = own_path(controller, false);
-  if (!path) return std::nullopt;
-  for (const Mount& m : cgroup_mounts())
-    if (m.type == "cgroup" && has_option(m.options, controller)) return relative(m, *path);
-  return std::nullopt;
-}
+std::optional<Hierarchy> find_v2() { return find(""); }
+
+std::optional<Hierarchy> find_v1(const std::string& controller) { return find(controller); }
 
 bool write_file(const std::string& path, const std::string& text) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);

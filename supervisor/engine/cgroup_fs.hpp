@@ -18,6 +18,14 @@ struct Hierarchy {
   std::string own_dir() const { return mount + own_path; }
 };
 
+// One line of /proc/self/mountinfo, if it mounts a cgroup hierarchy: v2 (controller
+// empty) or the v1 hierarchy that has `controller` among its options. Exposed for tests.
+struct Mount {
+  std::string root;   // the hierarchy's path that is mounted (its "/" unless namespaced)
+  std::string point;  // where
+};
+std::optional<Mount> mount_of(const std::string& mountinfo_line, const std::string& controller);
+
 // The v2 hierarchy, if one is mounted and this process is in it.
 std::optional<Hierarchy> find_v2();
 // The v1 hierarchy with this controller ("memory", "pids"), if one is mounted.

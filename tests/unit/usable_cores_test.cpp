@@ -1,11 +1,12 @@
 #include "supervisor/engine/usable_cores.hpp"
 
+#include "supervisor/engine/cgroup_fs.hpp"
+
 #include <sched.h>
 
 #include <gtest/gtest.h>
 
 using procpool::supervisor::cfs_quota;
-using procpool::supervisor::cgroup_mount_of;
 using procpool::supervisor::cpu_max_quota;
 using procpool::supervisor::usable_cores;
 
@@ -28,6 +29,7 @@ TEST(UsableCores, ReadsCgroupV1CfsQuotas) {
 }
 
 TEST(UsableCores, FindsEachHierarchyInMountinfo) {
+  const auto cgroup_mount_of = procpool::supervisor::cgroup::mount_of;
   const std::string v2 = "35 24 0:30 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:9 - cgroup2 cgroup2 "
                          "rw,nsdelegate,memory_recursiveprot";
   const std::string v1 = "40 30 0:35 / /sys/fs/cgroup/cpu,cpuacct rw,relatime shared:15 - cgroup cgroup rw,cpu,cpuacct";
