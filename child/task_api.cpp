@@ -4,6 +4,13 @@
 
 namespace procpool {
 
+namespace {
+TaskContext g_current_task;  // a worker runs its tasks on one thread
+}  // namespace
+
+const TaskContext& current_task() { return g_current_task; }
+void set_current_task(const TaskContext& context) { g_current_task = context; }
+
 KindOptions KindInfo::check(const KindOptions& given) const {
   KindOptions options = schema().checked(given);
   (void)make(options);

@@ -38,6 +38,16 @@ struct TaskOutput {
   }
 };
 
+// Which task a kind is running, for the kinds that name it (exec's {#} and {%}, its spool
+// files). Set by the worker before each run() and begin(); read it during the call.
+struct TaskContext {
+  uint64_t task_id = 0;  // 0, 1, 2, ... in the order the pool's tasks were submitted
+  uint32_t attempt = 1;  // 1 on the first run, more after a crash or timeout
+  uint32_t slot = 0;     // the worker's slot: 0 .. workers-1
+};
+const TaskContext& current_task();
+void set_current_task(const TaskContext& context);  // the worker's
+
 class TaskKind {
  public:
   virtual ~TaskKind() = default;

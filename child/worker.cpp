@@ -287,6 +287,7 @@ class Worker {
     control.show_running(task.header.task_id, result.start_ns);
 
     TaskKind& kind = *kinds_[task.header.kind];
+    set_current_task({task.header.task_id, task.header.attempt, args_.slot});
     if ((task.header.flags & ipc::kTaskChunk) != 0) {
       run_chunk(kind, task.input);
     } else {
@@ -354,6 +355,7 @@ class Worker {
       return;
     }
     try {
+      set_current_task({entry.task_id, entry.attempt, args_.slot});
       kind.begin(tasks_taken_, std::move(input));
     } catch (const std::exception& e) {
       output_.fail(e.what());

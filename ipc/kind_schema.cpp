@@ -269,13 +269,19 @@ std::string options_to_json(const KindOptions& options) {
   return out.dump();
 }
 
-KindOptions KindSchema::task_options(const KindOptions& options) const {
+namespace {
+KindOptions with_scopes(const KindSchema& schema, const KindOptions& options, bool batch) {
   KindOptions out;
   for (const auto& [key, value] : options.values()) {
-    const OptionSpec* spec = find(key);
-    if (spec == nullptr || spec->scope == OptionScope::Task) out.set(key, value);
+    const OptionSpec* spec = schema.find(key);
+    if (spec == nullptr || spec->scope == OptionScope::Task || (batch && spec->scope == OptionScope::Batch))
+      out.set(key, value);
   }
   return out;
 }
+}  // namespace
+
+KindOptions KindSchema::task_options(const KindOptions& options) const { return with_scopes(*this, options, false); }
+KindOptions KindSchema::run_task_options(const KindOptions& options) const { return with_scopes(*this, options, true); }
 
 }  // namespace procpool

@@ -28,8 +28,10 @@ enum class OptionType { Bool, Int, Float, Size, Duration, String, List, Enum };
 // Where an option is read: Task options travel to the workers (and with serve and Redis
 // requests); Run options are read only by the kind's hooks in `run` (how to split a range,
 // how many words to print) and mean nothing to a worker or a service; Host options are a
-// service's policy, set in its config file only (exec's allow list), never by a request.
-enum class OptionScope { Task, Run, Host };
+// service's policy, set in its config file only (exec's allow list), never by a request;
+// Batch options travel to the workers of `run` only (how exec hands its commands' output to
+// run's printing): a service neither reads them from its config nor takes them in a request.
+enum class OptionScope { Task, Run, Host, Batch };
 
 struct OptionSpec {
   std::string name;  // lower-case words and dashes: the flag --NAME, the TOML key NAME
@@ -49,13 +51,17 @@ struct OptionSpec {
   // It names a file or folder of whoever wrote it (thumbnail's --out): `submit` sends it
   // absolute, since the server's working folder is not the caller's.
   bool local_path = false;
+  // A one-letter flag too (exec's -k for --keep-order, as GNU parallel has it); 0: none.
+  char letter = 0;
 
   OptionSpec&& run_side() && { scope = OptionScope::Run; return std::move(*this); }
   OptionSpec&& host_policy() && { scope = OptionScope::Host; return std::move(*this); }
+  OptionSpec&& batch_only() && { scope = OptionScope::Batch; return std::move(*this); }
   OptionSpec&& with_env() && { expand_env = true; return std::move(*this); }
   OptionSpec&& given_after_dashes() && { after_dashes = true; return std::move(*this); }
   OptionSpec&& shown_as(std::string u) && { unit = std::move(u); return std::move(*this); }
   OptionSpec&& a_local_path() && { local_path = true; return std::move(*this); }
+  OptionSpec&& with_letter(char c) && { letter = c; return std::move(*this); }
   bool takes_value() const { return type != OptionType::Bool; }
 };
 
@@ -96,6 +102,31 @@ std::string options_to_json(const KindOptions& options);
 
 // The combined answer of a run whose tasks each do one piece (a range of a sum, one
 // book's words): `run` hands it every ok output, then prints what finish() returns.
+// What a kind prints on `run`'s stdout and stderr as its tasks end (exec: each command's
+// output, spooled to files by the workers). Made once per run before the pool starts;
+// handed every final result, in the order they land, on the supervisor's loop; ticked
+// about every 100 ms; finished once every result is in.
+class RunPrinter {
+ public:
+  struct Result {
+    uint64_t id = 0;        // the task's: 0, 1, 2, ... in the order the inputs were given
+    uint32_t attempts = 0;  // runs started, the last one's output is the one printed
+    bool ok = false;
+    std::string_view input;
+    // The worker that ran its last attempt, and whether it died in it (crashed, timed out,
+    // killed): then what it had written is where that worker left it.
+    long worker_pid = 0;
+    bool worker_died = false;
+  };
+  virtual ~RunPrinter() = default;
+  // Each task as it is submitted, before the pool runs it.
+  virtual void submitted(uint64_t /*id*/, std::string_view /*input*/) {}
+  // False once stdout is closed by its reader (`| head -1`): the run should stop.
+  virtual bool add(const Result& result) = 0;
+  virtual bool tick() { return true; }
+  virtual void finish() {}
+};
+
 class Reducer {
  public:
   virtual ~Reducer() = default;
@@ -112,6 +143,9 @@ struct KindHooks {
                                          unsigned workers)>
       expand_inputs;
   std::function<std::unique_ptr<Reducer>(const KindOptions& options)> reducer;
+  // Makes the run's printer; it may complete the options the workers will get (exec: the
+  // private folder it made for the spool). results_on_stdout: `--results -` holds stdout.
+  std::function<std::unique_ptr<RunPrinter>(KindOptions& options, bool results_on_stdout)> printer;
   // What `run` prints on stdout for each ok result as it lands, a line without its
   // newline (checksum's "HEX  NAME", as sha256sum prints it); empty: nothing.
   std::function<std::string(std::string_view output)> stdout_line;
@@ -146,8 +180,10 @@ struct KindSchema {
   // Every option of the given ones checked and made canonical, defaults filled in. An
   // unknown option is an OptionError that lists the kind's options.
   KindOptions checked(const KindOptions& given) const;
-  // Only the options that travel to the workers (OptionScope::Task).
+  // Only the options that travel to a service's or the API's workers (OptionScope::Task).
   KindOptions task_options(const KindOptions& options) const;
+  // Those that travel to `run`'s workers (OptionScope::Task and Batch).
+  KindOptions run_task_options(const KindOptions& options) const;
   // "quality, size, out" or "none", for messages.
   std::string option_names() const;
 };

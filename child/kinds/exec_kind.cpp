@@ -1,23 +1,29 @@
-// exec: runs a command per input, GNU parallel style. The command is a template of
-// arguments (no shell) in which {} is the input, {.} the input without its extension,
-// {/} its file name, {/.} its file name without extension and {//} its folder. The
-// command's exit status, and its stdout and stderr up to a bound, are the result; a
-// non-zero exit status is an error.
+// exec: runs a command per input, GNU parallel style (the template: exec_template.hpp).
+// The command's exit status is the result (a non-zero one is an error), with a bounded
+// copy of its stdout and stderr. Where they go while it runs:
+//   - into memory through pipes, for a service or the C++ API (no --tmpdir);
+//   - into spool files that `run`'s printer copies to its own stdout and stderr once the
+//     job is over (exec_spool.hpp, exec_printer.hpp), bounded by --max-spool;
+//   - straight to the worker's stdout and stderr, which are run's (--ungroup).
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
-#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
-#include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "child/kinds/exec_printer.hpp"
+#include "child/kinds/exec_spawn.hpp"
+#include "child/kinds/exec_spool.hpp"
+#include "child/kinds/exec_template.hpp"
 #include "child/task_api.hpp"
 #include "ipc/status.hpp"
 
@@ -25,96 +31,173 @@ namespace procpool::kinds {
 
 namespace {
 
-std::string substitute(const std::string& arg, const std::string& input) {
-  const std::filesystem::path p(input);
-  const std::string no_ext = (p.parent_path() / p.stem()).string();
-  const std::pair<const char*, std::string> table[] = {
-      {"{/.}", p.stem().string()}, {"{//}", p.parent_path().string()}, {"{/}", p.filename().string()},
-      {"{.}", no_ext}, {"{}", input}};
-  std::string out;
-  for (std::size_t i = 0; i < arg.size();) {
-    bool replaced = false;
-    for (const auto& [token, value] : table) {
-      const std::size_t n = std::strlen(token);
-      if (arg.compare(i, n, token) == 0) {
-        out += value;
-        i += n;
-        replaced = true;
-        break;
-      }
-    }
-    if (!replaced) out += arg[i++];
+// A file descriptor closed when it goes.
+struct Fd {
+  int fd = -1;
+  explicit Fd(int f = -1) : fd(f) {}
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
   }
-  return out;
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+};
+
+// What the command wrote, as the result keeps it: at most `max` bytes from its start.
+struct Captured {
+  std::string text;
+  bool cut = false;
+};
+
+// The first max bytes of a spool file (and whether there was more).
+Captured head_of(int fd, std::size_t max) {
+  Captured c;
+  struct stat st{};
+  if (fstat(fd, &st) != 0 || st.st_size <= 0) return c;
+  const auto size = static_cast<std::size_t>(st.st_size);
+  c.text.resize(std::min(size, max));
+  const ssize_t n = pread(fd, c.text.data(), c.text.size(), 0);
+  c.text.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+  c.cut = size > max;
+  return c;
+}
+
+// Its last max bytes, for an error message.
+std::string tail_of(int fd, std::size_t max) {
+  struct stat st{};
+  if (fstat(fd, &st) != 0 || st.st_size <= 0) return "";
+  const auto size = static_cast<std::size_t>(st.st_size);
+  std::string text(std::min(size, max), '\0');
+  const ssize_t n = pread(fd, text.data(), text.size(), static_cast<off_t>(size - text.size()));
+  text.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+  return text;
+}
+
+// Reads both pipes until they close or, once the command exited (exited_fd, its pidfd,
+// readable), until nothing more is waiting in them: what the command started in the
+// background may hold them open (the worker kills those when the task is over). A full
+// pipe would block the command: everything is read, at most max kept of each.
+void drain(int out_fd, int err_fd, int exited_fd, std::size_t max, Captured& out, Captured& err) {
+  pollfd fds[3] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}, {exited_fd, POLLIN, 0}};
+  Captured* bufs[2] = {&out, &err};
+  int open_fds = 2;
+  bool command_ended = false;
+  int reads_after_end = 0;
+  char chunk[16384];
+  while (open_fds > 0) {
+    if (poll(fds, 3, command_ended ? 0 : -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (fds[2].fd >= 0 && fds[2].revents != 0) {
+      command_ended = true;
+      fds[2].fd = -1;
+      continue;  // one more look at the pipes, without waiting
+    }
+    if (command_ended && ((fds[0].revents | fds[1].revents) == 0 || ++reads_after_end > 64)) break;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      const ssize_t n = read(fds[i].fd, chunk, sizeof chunk);
+      if (n <= 0) {
+        fds[i].fd = -1;
+        --open_fds;
+        continue;
+      }
+      const std::size_t room = max - std::min(max, bufs[i]->text.size());
+      bufs[i]->text.append(chunk, std::min<std::size_t>(room, static_cast<std::size_t>(n)));
+      if (static_cast<std::size_t>(n) > room) bufs[i]->cut = true;
+    }
+  }
 }
 
 class ExecKind final : public TaskKind {
  public:
-  ExecKind(std::vector<std::string> command, std::size_t max_output)
-      : command_(std::move(command)), max_output_(max_output) {}
+  ExecKind(std::vector<std::string> command, std::size_t max_output, const std::string& spool, bool named_spool,
+           uint64_t max_spool, bool ungroup)
+      : command_(std::move(command)), max_output_(max_output),
+        spool_(spool.empty() ? nullptr : std::make_unique<SpoolPair>(spool, named_spool)), max_spool_(max_spool),
+        ungroup_(ungroup) {}
 
   void run(std::string_view input, TaskOutput& out) override {
-    std::vector<std::string> args;
-    bool uses_input = false;
-    for (const std::string& a : command_) {
-      args.push_back(substitute(a, std::string(input)));
-      uses_input |= args.back() != a;
-    }
-    if (!uses_input) args.emplace_back(input);  // as GNU parallel: no {} means "append the input"
-    int out_pipe[2], err_pipe[2];
-    if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) return out.fail(std::string("pipe: ") + std::strerror(errno));
-    int exec_error[2];
-    if (pipe2(exec_error, O_CLOEXEC) != 0) return out.fail(std::string("pipe: ") + std::strerror(errno));
-    std::vector<char*> argv;
-    argv.reserve(args.size() + 1);
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    // A worker is single-threaded: fork then exec at once is safe here.
-    const pid_t pid = fork();
-    if (pid == 0) {
-      // Any step failing is reported as the exec's failure: the command never ran as asked.
-      const int devnull = open("/dev/null", O_RDONLY);
-      if (prctl(PR_SET_PDEATHSIG, SIGKILL) == 0 &&  // killed with its worker (a timeout, say)
-          dup2(out_pipe[1], STDOUT_FILENO) >= 0 && dup2(err_pipe[1], STDERR_FILENO) >= 0 && devnull >= 0 &&
-          dup2(devnull, STDIN_FILENO) >= 0)
-        execvp(argv[0], argv.data());
-      const int err = errno;
-      [[maybe_unused]] ssize_t n = write(exec_error[1], &err, sizeof err);
-      _exit(127);
-    }
-    close(out_pipe[1]);
-    close(err_pipe[1]);
-    close(exec_error[1]);
-    if (pid < 0) {
-      close(out_pipe[0]);
-      close(err_pipe[0]);
-      close(exec_error[0]);
-      return out.fail(std::string("fork: ") + std::strerror(errno));
-    }
-    std::string stdout_text, stderr_text;
-    bool out_cut = false, err_cut = false;
-    // The command's end is the task's end, even if what it started in the background
-    // still holds its output open (the worker kills those when the task is over).
-    const int exited = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-    drain(out_pipe[0], err_pipe[0], exited, stdout_text, stderr_text, out_cut, err_cut);
-    if (exited >= 0) close(exited);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    int exec_errno = 0;
-    const bool exec_failed = read(exec_error[0], &exec_errno, sizeof exec_errno) == static_cast<ssize_t>(sizeof exec_errno);
-    close(exec_error[0]);
-    if (exec_failed) {
-      out.fail("cannot run '" + args[0] + "': " + std::strerror(exec_errno));
+    const TaskContext& task = current_task();
+    std::vector<std::string> args = command_for(command_, input, task);
+    const std::string program = args[0];
+    if (!resolve(args[0])) {
+      out.fail("cannot run '" + program + "': " + std::strerror(ENOENT));
       out.exit_code = 127;  // as a shell says of a command it cannot run
       return;
     }
+    Captured stdout_copy, stderr_copy;
+    std::string stderr_tail;
+    bool over_spool = false;
+    int status = 0;
+    pid_t pid = -1;
+    if (ungroup_) {
+      pid = spawn_command(args, -1, -1);
+      if (pid > 0) status = wait_command(pid, {});
+    } else if (spool_) {
+      if (!spool_->open_for(task.task_id, task.attempt))
+        return out.fail("cannot spool the output in " + spool_->folder() + ": " + std::strerror(errno));
+      const int out_fd = spool_->fd(Stream::out), err_fd = spool_->fd(Stream::err);
+      pid = spawn_command(args, out_fd, err_fd);
+      if (pid > 0) status = wait_command(pid, [&] { return over_spool = spool_->bytes() > max_spool_; });
+      stdout_copy = head_of(out_fd, max_output_);
+      stderr_copy = head_of(err_fd, max_output_);
+      stderr_tail = tail_of(err_fd, 500);
+      spool_->hand_over();
+    } else {
+      int out_pipe[2], err_pipe[2];
+      if (pipe2(out_pipe, O_CLOEXEC) != 0) return out.fail(std::string("pipe: ") + std::strerror(errno));
+      const Fd out_read(out_pipe[0]);
+      Fd out_write(out_pipe[1]);
+      if (pipe2(err_pipe, O_CLOEXEC) != 0) return out.fail(std::string("pipe: ") + std::strerror(errno));
+      const Fd err_read(err_pipe[0]);
+      Fd err_write(err_pipe[1]);
+      pid = spawn_command(args, out_write.fd, err_write.fd);
+      ::close(out_write.fd);
+      ::close(err_write.fd);
+      out_write.fd = err_write.fd = -1;
+      if (pid > 0) {
+        const Fd exited(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
+        drain(out_read.fd, err_read.fd, exited.fd, max_output_, stdout_copy, stderr_copy);
+        status = wait_command(pid, {});
+      }
+      const std::string& e = stderr_copy.text;
+      stderr_tail = e.size() > 500 ? e.substr(e.size() - 500) : e;
+    }
+    if (pid < 0) {
+      out.fail("cannot run '" + program + "': " + std::strerror(static_cast<int>(-pid)));
+      out.exit_code = 127;  // as a shell says of a command it cannot run
+      return;
+    }
+    report(program, status, over_spool, stdout_copy, stderr_copy, stderr_tail, out);
+  }
+
+ private:
+  // program's path, found in PATH once (the template's first word seldom varies).
+  bool resolve(std::string& program) {
+    auto found = paths_.find(program);
+    if (found == paths_.end()) {
+      if (paths_.size() > 1000) paths_.clear();  // a program per input: bounded
+      found = paths_.emplace(program, find_program(program)).first;
+    }
+    if (found->second.empty()) return false;
+    program = found->second;
+    return true;
+  }
+
+  void report(const std::string& program, int status, bool over_spool, const Captured& stdout_copy,
+              const Captured& stderr_copy, const std::string& stderr_tail, TaskOutput& out) const {
     const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (over_spool) {
+      out.fail(program + " wrote more than --max-spool " + std::to_string(max_spool_ >> 20) + " MiB" +
+               " of output and was killed (raise --max-spool, or --ungroup writes it straight out)");
+      out.signal = SIGKILL;
+      return;
+    }
     if (code != 0) {
-      const std::string tail = stderr_text.size() > 500 ? stderr_text.substr(stderr_text.size() - 500) : stderr_text;
-      out.fail(args[0] + (WIFSIGNALED(status) ? " killed by " + ipc::signal_name(WTERMSIG(status))
+      out.fail(program + (WIFSIGNALED(status) ? " killed by " + ipc::signal_name(WTERMSIG(status))
                                                : " exited with status " + std::to_string(code)) +
-               (tail.empty() ? "" : ": " + tail));
+               (stderr_tail.empty() ? "" : ": " + stderr_tail));
       if (WIFSIGNALED(status)) {
         out.signal = WTERMSIG(status);
       } else {
@@ -123,59 +206,19 @@ class ExecKind final : public TaskKind {
       return;
     }
     out.exit_code = 0;
-    nlohmann::json j{{"exit", code}, {"stdout", stdout_text}, {"stderr", stderr_text}};
-    if (out_cut) j["stdout_truncated"] = true;
-    if (err_cut) j["stderr_truncated"] = true;
+    nlohmann::json j{{"exit", code}, {"stdout", stdout_copy.text}, {"stderr", stderr_copy.text}};
+    if (stdout_copy.cut) j["stdout_truncated"] = true;
+    if (stderr_copy.cut) j["stderr_truncated"] = true;
     out.output_is_json = true;
     out.data = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
 
- private:
-  // Reads both pipes to their end (a full pipe would block the command), keeping at most
-  // max_output_ bytes of each.
-  // Reads both pipes until they close or, once the command exited (exited_fd, its pidfd,
-  // readable), until nothing more is waiting in them.
-  void drain(int out_fd, int err_fd, int exited_fd, std::string& out, std::string& err, bool& out_cut,
-             bool& err_cut) const {
-    pollfd fds[3] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}, {exited_fd, POLLIN, 0}};
-    std::string* bufs[2] = {&out, &err};
-    bool* cut[2] = {&out_cut, &err_cut};
-    int open_fds = 2;
-    bool command_ended = false;
-    int reads_after_end = 0;
-    char chunk[16384];
-    while (open_fds > 0) {
-      if (poll(fds, 3, command_ended ? 0 : -1) < 0) {
-        if (errno == EINTR) continue;
-        break;
-      }
-      if (fds[2].fd >= 0 && fds[2].revents != 0) {
-        command_ended = true;
-        fds[2].fd = -1;
-        continue;  // one more look at the pipes, without waiting
-      }
-      // After the end, what is waiting is read; a background writer does not hold us.
-      if (command_ended && ((fds[0].revents | fds[1].revents) == 0 || ++reads_after_end > 64)) break;
-      for (int i = 0; i < 2; ++i) {
-        if (fds[i].fd < 0 || fds[i].revents == 0) continue;
-        const ssize_t n = read(fds[i].fd, chunk, sizeof chunk);
-        if (n <= 0) {
-          close(fds[i].fd);
-          fds[i].fd = -1;
-          --open_fds;
-          continue;
-        }
-        const std::size_t room = max_output_ - std::min(max_output_, bufs[i]->size());
-        bufs[i]->append(chunk, std::min<std::size_t>(room, static_cast<std::size_t>(n)));
-        if (static_cast<std::size_t>(n) > room) *cut[i] = true;
-      }
-    }
-    for (int i = 0; i < 2; ++i)
-      if (fds[i].fd >= 0) close(fds[i].fd);
-  }
-
   std::vector<std::string> command_;
+  std::map<std::string, std::string> paths_;  // program as written -> its path
   std::size_t max_output_;
+  std::unique_ptr<SpoolPair> spool_;  // into run's private spool folder; null: none
+  uint64_t max_spool_;
+  bool ungroup_;
 };
 
 std::unique_ptr<TaskKind> make_exec(const KindOptions& options) {
@@ -183,7 +226,9 @@ std::unique_ptr<TaskKind> make_exec(const KindOptions& options) {
   if (command.empty())
     throw std::invalid_argument("exec needs a command: procpool run exec [INPUT...] -- COMMAND [ARG...]");
   const auto max_output = static_cast<std::size_t>(options.integer("max-output-kb")) << 10;
-  return std::make_unique<ExecKind>(std::move(command), max_output);
+  return std::make_unique<ExecKind>(std::move(command), max_output, options.get("tmpdir", ""),
+                                    options.flag("line-buffer"), static_cast<uint64_t>(options.integer("max-spool")),
+                                    options.flag("ungroup"));
 }
 
 }  // namespace
@@ -205,17 +250,40 @@ void register_exec_kind(KindRegistry& registry) {
     throw std::invalid_argument("exec: this host runs no command '" + program + "' for requests (its [exec] allow " +
                                 (listed.empty() ? "is empty" : "lists " + listed) + ")");
   };
-  registry.add({"exec", "runs '-- COMMAND ARGS' per input ({} {.} {/} {/.} {//} replaced), GNU parallel style",
-                make_exec,
-                {opt::list("command", "the command and its arguments, a template per input (no shell)", "COMMAND")
-                     .given_after_dashes(),
-                 opt::integer("max-output-kb", "64", 1, 65536, "the command's stdout and stderr kept in the result"),
-                 opt::list("allow",
-                           "serve and Redis hosts: the programs a request's command may start, each exactly as the "
-                           "request names it (e.g. \"/usr/bin/convert\"); empty: a request may run none",
-                           "PROGRAM")
-                     .host_policy()},
-                std::move(hooks)});
+  hooks.printer = make_exec_printer;
+  registry.add(
+      {"exec",
+       "runs '-- COMMAND ARGS' per input ({} {.} {/} {/.} {//} {#} {%} replaced), GNU parallel style; each command's "
+       "output is printed when it ends, a job's together",
+       make_exec,
+       {opt::list("command", "the command and its arguments, a template per input (no shell)", "COMMAND")
+            .given_after_dashes(),
+        opt::integer("max-output-kb", "64", 1, 65536, "the command's stdout and stderr kept in the result"),
+        opt::boolean("keep-order", false, "print the jobs' output in the order of their inputs, not as they end")
+            .run_side()
+            .with_letter('k'),
+        opt::boolean("tag", false, "begin each line a command prints with its input and a tab").run_side(),
+        opt::boolean("line-buffer", false,
+                     "print each whole line as soon as a command has written it, not the job's output at its end")
+            .batch_only(),
+        opt::boolean("ungroup", false,
+                     "commands write straight to procpool's stdout and stderr: fastest, lines of jobs may mix")
+            .batch_only(),
+        opt::text("tmpdir", "",
+                  "where a private folder holds each running command's output until it is printed (default: "
+                  "$TMPDIR, else /tmp)",
+                  "DIR")
+            .batch_only(),
+        opt::size("max-spool", "1G", 1, 0,
+                  "a job's output spooled at most while it runs; a command that writes more is killed, its "
+                  "result an error")
+            .batch_only(),
+        opt::list("allow",
+                  "serve and Redis hosts: the programs a request's command may start, each exactly as the "
+                  "request names it (e.g. \"/usr/bin/convert\"); empty: a request may run none",
+                  "PROGRAM")
+            .host_policy()},
+       std::move(hooks)});
 }
 
 }  // namespace procpool::kinds

@@ -51,6 +51,12 @@ class BatchEvents final : public PoolEvents {
       timeline_->push_back(std::move(t));
     }
     if (reducer_ && c.status == ipc::Status::ok) reducer_->add(c.output);
+    if (printer_ != nullptr && c.kind == 0 && !output_closed_) {
+      clear_progress();
+      const bool died = c.status == ipc::Status::crashed || c.status == ipc::Status::timeout ||
+                        (c.status == ipc::Status::cancelled && c.attempts > 0);
+      if (!printer_->add({c.id, c.attempts, c.status == ipc::Status::ok, c.input, c.pid, died})) reader_gone();
+    }
     if (stdout_line_ && c.kind == 0 && c.status == ipc::Status::ok && results_ != stdout) {
       const std::string line = stdout_line_(c.output);
       if (!line.empty()) {
@@ -70,6 +76,7 @@ class BatchEvents final : public PoolEvents {
     }
   }
   void on_tick() override {
+    if (printer_ != nullptr && !output_closed_ && !printer_->tick()) reader_gone();
     if (results_ != nullptr) std::fflush(results_);
     if (stdout_line_) std::fflush(stdout);
     if (progress_) {
@@ -95,6 +102,14 @@ class BatchEvents final : public PoolEvents {
     if (shown_) std::fprintf(stderr, "\r\033[K");
     shown_ = false;
   }
+  // The run's pool, which the printer stops when the reader of its output is gone.
+  void print_with(RunPrinter* printer, Supervisor* pool) {
+    printer_ = printer;
+    pool_ = pool;
+  }
+  // stdout (or stderr) closed by its reader (`| head -1`): as a pipeline's writer dies of
+  // SIGPIPE, the run stops at once, silently; what ran is killed.
+  bool output_closed() const { return output_closed_; }
   RunStats& stats() { return stats_; }
   uint64_t total() const { return total_; }
   std::unique_ptr<Reducer> reducer_;
@@ -107,6 +122,11 @@ class BatchEvents final : public PoolEvents {
   void make_room_on_terminal() {
     if (!shown_ || !stdout_is_terminal_) return;
     clear_progress();
+  }
+
+  void reader_gone() {
+    output_closed_ = true;
+    pool_->halt(true);
   }
 
   // The output's "path" when it is a JSON object with one (download), else the output.
@@ -125,6 +145,9 @@ class BatchEvents final : public PoolEvents {
 
  private:
   Supervisor* then_pool_ = nullptr;
+  RunPrinter* printer_ = nullptr;
+  Supervisor* pool_ = nullptr;
+  bool output_closed_ = false;
   uint64_t total_;
   bool progress_;
   bool shown_ = false;
@@ -303,17 +326,34 @@ int run_batch(const RunRequest& request) {
   ResultsFile results_file(request);
   std::FILE* results_stream = results_file.stream();
 
+  // The kind's own printing (exec's commands' output); it may add to the workers' options.
+  KindOptions options = request.options;
+  std::unique_ptr<RunPrinter> printer;
+  if (request.schema.hooks.printer) {
+    try {
+      printer = request.schema.hooks.printer(options, results_stream == stdout);
+    } catch (const std::invalid_argument& e) {
+      throw UsageError(e.what());
+    }
+    // A reader that closed stdout is seen as EPIPE by the printer, which stops the run;
+    // commands get SIGPIPE's default again (exec_spawn.hpp).
+    if (printer) std::signal(SIGPIPE, SIG_IGN);
+  }
+
   const uint64_t start_ns = ipc::monotonic_ns();
   PoolOptions pool_options = request.pool;
   pool_options.handle_signals = true;  // ^C drains the run, a second ^C kills it
-  std::vector<KindSpec> kinds{KindSpec{request.kind, request.schema.task_options(request.options).encode()}};
+  std::vector<KindSpec> kinds{KindSpec{request.kind, request.schema.run_task_options(options).encode()}};
   std::vector<std::string> kind_names{request.kind};
   if (!request.then_kind.empty()) {
-    kinds.push_back(KindSpec{request.then_kind, request.then_schema.task_options(request.then_options).encode()});
+    kinds.push_back(KindSpec{request.then_kind, request.then_schema.run_task_options(request.then_options).encode()});
     kind_names.push_back(request.then_kind);
   }
   Supervisor pool(pool_options, kinds);
-  for (const std::string& input : inputs) pool.submit(0, input);
+  for (const std::string& input : inputs) {
+    const uint64_t id = pool.submit(0, input);
+    if (printer) printer->submitted(id, input);
+  }
 
   BatchEvents events(results_stream, kind_names, inputs.size(), request.progress && isatty(STDERR_FILENO) != 0,
                      start_ns);
@@ -322,8 +362,11 @@ int run_batch(const RunRequest& request) {
   if (!request.timeline_path.empty()) events.timeline_ = &timeline;
   if (request.schema.hooks.reducer) events.reducer_ = request.schema.hooks.reducer(request.options);
   events.stdout_line_ = request.schema.hooks.stdout_line;
+  events.print_with(printer.get(), &pool);
   const RunOutcome outcome = pool.run(events);
   pool.shutdown();
+  if (printer) printer->finish();
+  if (events.output_closed()) return 128 + SIGPIPE;
   const uint64_t end_ns = ipc::monotonic_ns();
   events.clear_progress();
   if (results_stream != nullptr) std::fflush(results_stream);

@@ -31,7 +31,7 @@ void KindFlags::add_to(CLI::App* app, const std::vector<KindSchema>& kinds) {
   for (const OptionSpec* spec : seen) {
     auto flag = std::make_unique<Flag>();
     flag->name = spec->name;
-    const std::string name = "--" + spec->name;
+    const std::string name = (spec->letter != 0 ? std::string{'-', spec->letter, ','} : "") + "--" + spec->name;
     if (spec->takes_value()) {
       flag->option = app->add_option(name, flag->values, spec->help)->allow_extra_args(false);
     } else {

@@ -97,7 +97,7 @@ std::function<std::optional<supervisor::KindSpec>(const std::string&, const Kind
     for (const auto& [key, value] : requested.values()) {
       const OptionSpec* spec = schema.find(key);
       if (spec == nullptr) continue;  // checked() names it with the kind's options
-      if (spec->scope == OptionScope::Run)
+      if (spec->scope == OptionScope::Run || spec->scope == OptionScope::Batch)
         throw std::invalid_argument(name + " option '" + key + "' is for procpool run, not for a service");
       if (spec->scope == OptionScope::Host)
         throw std::invalid_argument(name + " option '" + key + "' is the host's to set, in its config file");

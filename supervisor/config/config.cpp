@@ -385,7 +385,7 @@ std::vector<Described> every_key(const std::vector<KindSchema>& kinds) {
       else if (!o.fallback.empty()) fallback = toml_literal(type, o.fallback);
       std::string help = o.help;
       if (o.type == OptionType::Enum) help += " (" + o.unit + ")";
-      if (o.scope == OptionScope::Run) help += " [procpool run only]";
+      if (o.scope == OptionScope::Run || o.scope == OptionScope::Batch) help += " [procpool run only]";
       out.push_back({kind.name, o.name, help, fallback, type});
     }
   }

@@ -97,20 +97,24 @@ void Supervisor::Impl::handle_signal() {
     if (first_signal_ == 0) first_signal_ = static_cast<int>(info.ssi_signo);
     if (events_ != nullptr) events_->on_stop_signal(static_cast<int>(info.ssi_signo), signals_seen_ > 1);
     if (signals_seen_ == 1) {
-      // Drain: nothing new starts; what runs now finishes; the rest is cancelled.
-      stopping_ = true;
-      cancel_pending();
-      for (ChildSlot& slot : slots_) {
-        if (slot.state == SlotState::Dead) continue;
-        const ipc::SlotView view = segment_->slot(static_cast<uint32_t>(slot.index));
-        // Release: pairs with the child's acquire load before it takes each task.
-        view.control->request_stop();
-        ipc::doorbell_ring(view.to_child->data_ready);
-        slot.state = SlotState::Stopping;
-      }
+      drain();
     } else {
       kill_all_children();
     }
+  }
+}
+
+// Nothing new starts; what runs now finishes; the rest is cancelled.
+void Supervisor::Impl::drain() {
+  stopping_ = true;
+  cancel_pending();
+  for (ChildSlot& slot : slots_) {
+    if (slot.state == SlotState::Dead) continue;
+    const ipc::SlotView view = segment_->slot(static_cast<uint32_t>(slot.index));
+    // Release: pairs with the child's acquire load before it takes each task.
+    view.control->request_stop();
+    ipc::doorbell_ring(view.to_child->data_ready);
+    slot.state = SlotState::Stopping;
   }
 }
 
@@ -181,6 +185,11 @@ std::string Supervisor::start_up() {
 
 uint64_t Supervisor::unfinished() const { return impl_->next_id_ - impl_->done_count_; }
 bool Supervisor::stopping() const { return impl_->stopping_; }
+
+void Supervisor::halt(bool kill_running) {
+  impl_->drain();
+  if (kill_running) impl_->kill_all_children();
+}
 const std::string& Supervisor::segment_name() const { return impl_->segment_->name(); }
 const std::string& Supervisor::containment() const { return impl_->containment_->description(); }
 

@@ -159,6 +159,10 @@ class Supervisor {
   uint64_t unfinished() const;
   // True once a signal or an error stopped the pool taking work.
   bool stopping() const;
+  // Loop thread (a PoolEvents call): stops the run as a first signal does (queued tasks
+  // cancelled, running ones finish) or, kill_running, as a second (they are killed and
+  // reported cancelled). RunOutcome::signal stays 0.
+  void halt(bool kill_running);
   // Loop thread: applies new options and kind options to a running pool. The pool grows
   // or shrinks to options.workers (up to max_workers as given at construction): extra
   // children finish what they hold and leave, new ones start; no task is dropped. Limits

@@ -102,6 +102,7 @@ struct Supervisor::Impl {
   RunOutcome run(PoolEvents& events, Remote* remote);
   void wait_for_events(int timeout_ms);
   void handle_signal();
+  void drain();  // as a first SIGINT: see Supervisor::halt
   void on_tick();
   bool all_done() const { return done_count_ == next_id_; }
   TaskEntry& task_entry(uint64_t id) { return tasks_[id - first_id_]; }
