@@ -162,6 +162,13 @@ struct KindHooks {
   // number): `submit` sends it absolute, resolved in the caller's working folder, since
   // the server's is another (a packaged service's is /). Empty: inputs are not paths.
   std::function<bool(std::string_view input)> local_path;
+  // --dry-run: what the task for this input (id: 0, 1, ... in input order) would do, as
+  // a line (exec: its command, quoted for a shell). Empty: the input is printed.
+  std::function<std::string(const KindOptions& options, std::string_view input, uint64_t id)> describe;
+  // An input may be several values joined by NUL (run's ":::" sources combined,
+  // --colsep, -n; supervisor/batch/input_sources.hpp): exec's {1} {2}. Other kinds take
+  // one value per input, and run refuses such inputs for them.
+  bool several_values = false;
   // Appended to "no inputs: give them as arguments or with --input-file" when there are none.
   std::string inputs_hint;
   // A service's (serve, a Redis host) last word on options a request brought, checked and

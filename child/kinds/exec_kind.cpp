@@ -112,14 +112,14 @@ void drain(int out_fd, int err_fd, int exited_fd, std::size_t max, Captured& out
 class ExecKind final : public TaskKind {
  public:
   ExecKind(std::vector<std::string> command, std::size_t max_output, const std::string& spool, bool named_spool,
-           uint64_t max_spool, bool ungroup)
-      : command_(std::move(command)), max_output_(max_output),
+           uint64_t max_spool, bool ungroup, bool shell)
+      : command_(std::move(command)), shell_(shell), max_output_(max_output),
         spool_(spool.empty() ? nullptr : std::make_unique<SpoolPair>(spool, named_spool)), max_spool_(max_spool),
         ungroup_(ungroup) {}
 
   void run(std::string_view input, TaskOutput& out) override {
     const TaskContext& task = current_task();
-    std::vector<std::string> args = command_for(command_, input, task);
+    std::vector<std::string> args = shell_ ? shell_command_for(command_, input, task) : command_for(command_, input, task);
     const std::string program = args[0];
     if (!resolve(args[0])) {
       out.fail("cannot run '" + program + "': " + std::strerror(ENOENT));
@@ -214,6 +214,7 @@ class ExecKind final : public TaskKind {
   }
 
   std::vector<std::string> command_;
+  bool shell_;  // --shell: command_ is a line for sh -c
   std::map<std::string, std::string> paths_;  // program as written -> its path
   std::size_t max_output_;
   std::unique_ptr<SpoolPair> spool_;  // into run's private spool folder; null: none
@@ -228,7 +229,7 @@ std::unique_ptr<TaskKind> make_exec(const KindOptions& options) {
   const auto max_output = static_cast<std::size_t>(options.integer("max-output-kb")) << 10;
   return std::make_unique<ExecKind>(std::move(command), max_output, options.get("tmpdir", ""),
                                     options.flag("line-buffer"), static_cast<uint64_t>(options.integer("max-spool")),
-                                    options.flag("ungroup"));
+                                    options.flag("ungroup"), options.flag("shell"));
 }
 
 }  // namespace
@@ -251,6 +252,15 @@ void register_exec_kind(KindRegistry& registry) {
                                 (listed.empty() ? "is empty" : "lists " + listed) + ")");
   };
   hooks.printer = make_exec_printer;
+  hooks.several_values = true;
+  hooks.describe = [](const KindOptions& options, std::string_view input, uint64_t id) {
+    const TaskContext task{id, 1, 0};
+    const std::vector<std::string> templ = options.list("command");
+    if (options.flag("shell")) return shell_command_for(templ, input, task)[2];
+    std::string line;
+    for (const std::string& a : command_for(templ, input, task)) line += (line.empty() ? "" : " ") + shell_quoted(a);
+    return line;
+  };
   registry.add(
       {"exec",
        "runs '-- COMMAND ARGS' per input ({} {.} {/} {/.} {//} {#} {%} replaced), GNU parallel style; each command's "
@@ -259,6 +269,10 @@ void register_exec_kind(KindRegistry& registry) {
        {opt::list("command", "the command and its arguments, a template per input (no shell)", "COMMAND")
             .given_after_dashes(),
         opt::integer("max-output-kb", "64", 1, 65536, "the command's stdout and stderr kept in the result"),
+        opt::boolean("shell", false,
+                     "the command is a shell line, run by /bin/sh -c, each value replaced into it quoted (default: "
+                     "no shell, the words after -- are the command and its arguments)")
+            .batch_only(),
         opt::boolean("keep-order", false, "print the jobs' output in the order of their inputs, not as they end")
             .run_side()
             .with_letter('k'),

@@ -170,11 +170,22 @@ std::vector<std::string> gather_inputs(const RunRequest& request) {
   std::vector<std::string> inputs = request.inputs;
   if (!request.input_file.empty()) {
     try {
-      auto more = read_input_file(request.input_file);
+      auto more = read_input_file(request.input_file, request.shape.null);
       inputs.insert(inputs.end(), more.begin(), more.end());
     } catch (const std::runtime_error& e) {
       throw UsageError(e.what());
     }
+  }
+  const InputShape& shape = request.shape;
+  if (!request.sources.empty() || !shape.colsep.empty() || shape.max_args > 1) {
+    try {
+      inputs = combine_sources(std::move(inputs), request.sources, shape);
+    } catch (const std::invalid_argument& e) {
+      throw UsageError(e.what());
+    }
+    if (!request.schema.hooks.several_values && has_several_values(inputs))
+      throw UsageError(request.kind + " takes one value per input: several ':::' sources, --colsep and -n give "
+                       "several, for exec's {1} {2} ...");
   }
   if (request.schema.hooks.expand_inputs) {
     const unsigned workers = request.pool.workers != 0 ? request.pool.workers : usable_cores();
@@ -289,7 +300,7 @@ std::vector<std::string> inputs_to_run(const RunRequest& request) {
   }
   // Nothing given is a mistake; something given that holds nothing (an empty file, an
   // empty folder) is a run with nothing to do, as xargs has it: a cron job succeeds.
-  if (inputs.empty() && request.inputs.empty() && request.input_file.empty())
+  if (inputs.empty() && request.inputs.empty() && request.input_file.empty() && request.sources.empty())
     throw UsageError("no inputs: give them as arguments or with --input-file FILE (- for stdin)" +
                      request.schema.hooks.inputs_hint);
   if (inputs.empty()) std::fprintf(stderr, "procpool: no inputs in what was given: nothing to do\n");
@@ -319,6 +330,14 @@ int run_batch(const RunRequest& request) {
     throw UsageError("--resume does not combine with --then (yet): run the steps separately");
   check_before_run(request);
   std::vector<std::string> inputs = inputs_to_run(request);
+  if (request.dry_run) {
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      const std::string line =
+          request.schema.hooks.describe ? request.schema.hooks.describe(request.options, inputs[i], i) : inputs[i];
+      std::printf("%s\n", line.c_str());
+    }
+    return std::fflush(stdout) == 0 ? 0 : 1;
+  }
   if (inputs.empty()) {  // resumed and all done, or given nothing to do
     if (!request.resume) ResultsFile empty_results(request);  // this run's results: none
     return 0;

@@ -1,11 +1,13 @@
 #include "supervisor/cli/pool_flags.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <tuple>
 
 #include "ipc/units.hpp"
 #include "supervisor/batch/run.hpp"
 #include "supervisor/cli/help_format.hpp"
+#include "supervisor/engine/usable_cores.hpp"
 
 namespace procpool::cli {
 
@@ -35,8 +37,30 @@ void add_producer_flags(CLI::App* app, ProducerFlags& f, const std::string& redi
       ->group(section::kRedis);
 }
 
+namespace {
+
+// GNU parallel's -j forms relative to the usable cores, as a count: "150%", "+1", "-1"
+// (at least 1). A plain count stays as it is; anything else is left for the range check.
+std::string workers_as_count(std::string& text) {
+  if (text.empty()) return "";
+  const bool percent = text.back() == '%', relative = text[0] == '+' || text[0] == '-';
+  if (!percent && !relative) return "";
+  const std::string digits = percent ? text.substr(0, text.size() - 1) : text.substr(1);
+  if (digits.empty() || digits.size() > 6 || digits.find_first_not_of("0123456789") != std::string::npos)
+    return "must be N, N%, +N or -N, not '" + text + "'";
+  const long n = std::stol(digits), cores = static_cast<long>(supervisor::usable_cores());
+  long count = percent ? cores * n / 100 : text[0] == '+' ? cores + n : cores - n;
+  text = std::to_string(std::max(1L, count));
+  return "";
+}
+
+}  // namespace
+
 void add_pool_flags(CLI::App* app, PoolFlags& f) {
-  app->add_option("-j,--workers", f.pool.workers, "Worker processes (default: the usable cores: CPU affinity and the cgroup's cpu.max)")
+  app->add_option("-j,--workers", f.pool.workers,
+                  "Worker processes: N, or as GNU parallel N% of the usable cores, +N or -N of them (default: the "
+                  "usable cores: CPU affinity and the cgroup's cpu.max)")
+      ->transform(CLI::Validator(workers_as_count, "N|N%|+N|-N"))
       ->check(CLI::Range(1u, 1024u))
       ->option_text("N")
       ->group(section::kPool);

@@ -33,6 +33,24 @@ class RunCommand final : public Command {
     app_->add_option("--input-file", request_.input_file, "Read more inputs from FILE, one per line (- for stdin)")
         ->option_text("FILE")
         ->group(section::kInput);
+    app_->add_flag("-0,--null", request_.shape.null,
+                   "Inputs in --input-file, stdin and ':::: FILE' end with NUL, not newline (find -print0)")
+        ->group(section::kInput);
+    app_->add_option("--colsep", request_.shape.colsep,
+                     "Split each input into values at REGEX: {1} {2} ... in exec's command")
+        ->option_text("REGEX")
+        ->group(section::kInput);
+    app_->add_option("-n,-N,--max-args", request_.shape.max_args,
+                     "N inputs per task, {1} .. {N} in exec's command ({} all of them)")
+        ->option_text("N")
+        ->check(CLI::Range(1u, 100000u))
+        ->group(section::kInput);
+    app_->add_flag("--link", request_.shape.link,
+                   "Take the ':::' sources value by value (shorter ones wrap round), not every combination")
+        ->group(section::kInput);
+    app_->add_flag("--dry-run", request_.dry_run,
+                   "Print what each task would do (exec: its command, quoted for a shell) and run nothing")
+        ->group(section::kInput);
     app_->add_flag("--resume", request_.resume,
                    "With --results FILE: skip inputs already ok in FILE, append the rest (restart a killed run)")
         ->group(section::kInput);
@@ -61,7 +79,8 @@ class RunCommand final : public Command {
     kind_flags_.add_to(app_, flag_kinds);
     document({"Each task runs in a worker process of its own; one that crashes, hangs or runs out of memory "
               "takes only itself down, and its task is retried. Inputs come as arguments, from --input-file "
-              "(- for stdin) or both; what follows -- is exec's command (procpool run exec *.txt -- wc -l {}). "
+              "(- for stdin), from ':::' values and ':::: FILE's, or all of these; what follows -- is exec's "
+              "command (procpool run exec *.txt -- wc -l {}; procpool run exec -- echo {1} {2} ::: a b ::: 1 2). "
               "sum-squares and wordcount print their combined answer on stdout at the end.",
               schemas(*inv.registry), flag_kinds,
               "0 all tasks ok, 1 some task not ok, 2 usage error, 128+N after signal N."});
@@ -83,8 +102,16 @@ class RunCommand final : public Command {
     const KindSchema then_schema = then != nullptr ? then->schema() : KindSchema{};
     std::vector<const KindSchema*> claimants{&schema};
     if (then != nullptr) claimants.push_back(&then_schema);
-    if (takes_words(schema)) kind_flags_.set_after_dashes(inv.after_dashes);
-    else request_.inputs.insert(request_.inputs.end(), inv.after_dashes.begin(), inv.after_dashes.end());
+    std::vector<std::string> after_dashes = inv.after_dashes;
+    try {  // GNU parallel's "::: a b" and ":::: FILE", after the command or among the inputs
+      request_.sources = supervisor::take_sources(after_dashes, request_.shape);
+      std::vector<supervisor::InputSource> among_inputs = supervisor::take_sources(request_.inputs, request_.shape);
+      request_.sources.insert(request_.sources.begin(), among_inputs.begin(), among_inputs.end());
+    } catch (const std::runtime_error& e) {
+      throw supervisor::UsageError(e.what());
+    }
+    if (takes_words(schema)) kind_flags_.set_after_dashes(after_dashes);
+    else request_.inputs.insert(request_.inputs.end(), after_dashes.begin(), after_dashes.end());
     kind_flags_.check_all_claimed(claimants);  // a kind not known here (remote) has no flags
     const KindOptions flags = kind_flags_.given_for(schema);
     for (const auto& [key, value] : flags.values())
