@@ -326,7 +326,9 @@ class Worker {
         out.data += marker;
       }
     }
-    result.status = static_cast<uint8_t>(out.ok ? ipc::Status::ok : ipc::Status::error);
+    // A command the task ran that a signal killed (exec) crashed, though the worker lives.
+    const ipc::Status failed = out.signal != 0 ? ipc::Status::crashed : ipc::Status::error;
+    result.status = static_cast<uint8_t>(out.ok ? ipc::Status::ok : failed);
     result.flags = static_cast<uint8_t>((out.output_is_json ? ipc::kResultOutputIsJson : 0) | flags);
     result.exit_code = std::clamp(out.exit_code, -1, 255);
     result.signal = std::clamp(out.signal, 0, 64);

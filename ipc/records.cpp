@@ -108,7 +108,8 @@ std::optional<ResultView> decode_result(std::string_view in) {
   if (!get(in, &view.header) || view.header.type != static_cast<uint8_t>(RecordType::Result))
     return std::nullopt;
   const auto status = view.header.status;
-  if (status != static_cast<uint8_t>(Status::ok) && status != static_cast<uint8_t>(Status::error))
+  const bool command_crashed = status == static_cast<uint8_t>(Status::crashed) && view.header.signal > 0;
+  if (status != static_cast<uint8_t>(Status::ok) && status != static_cast<uint8_t>(Status::error) && !command_crashed)
     return std::nullopt;
   if (view.header.end_ns < view.header.start_ns) return std::nullopt;
   if (view.header.exit_code < -1 || view.header.exit_code > 255 || view.header.signal < 0 || view.header.signal > 64)

@@ -45,7 +45,8 @@ static_assert(sizeof(TaskHeader) == 16 && std::is_trivially_copyable_v<TaskHeade
 
 struct ResultHeader {
   uint8_t type;    // RecordType::Result
-  uint8_t status;  // Status::ok or Status::error
+  uint8_t status;  // Status::ok, Status::error, or Status::crashed with the signal that killed the task's
+                   // command (exec): a worker's own crash is the supervisor's to see, never sent
   uint8_t flags;   // kResultOutputIsJson
   uint8_t reserved;
   uint32_t attempt;

@@ -1,7 +1,8 @@
 #pragma once
 // A task's status: one enum for the rings, the engine, every report and the C++ API
-// (procpool::Status is this type). The child reports only ok and error; the supervisor
-// decides crashed, timeout and cancelled. The values travel in ResultHeader::status and
+// (procpool::Status is this type). The child reports ok, error, and crashed only for a
+// command its task ran that a signal killed (exec); the supervisor decides a worker's
+// crash, timeout and cancelled. The values travel in ResultHeader::status and
 // index PoolStats::done, so they are dense from 0 and never renumbered.
 #include <cstdint>
 #include <optional>

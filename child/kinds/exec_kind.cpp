@@ -191,8 +191,7 @@ class ExecKind final : public TaskKind {
     if (over_spool) {
       out.fail(program + " wrote more than --max-spool " + std::to_string(max_spool_ >> 20) + " MiB" +
                " of output and was killed (raise --max-spool, or --ungroup writes it straight out)");
-      out.signal = SIGKILL;
-      return;
+      return;  // an error, not a crash: the limit is procpool's
     }
     if (code != 0) {
       out.fail(program + (WIFSIGNALED(status) ? " killed by " + ipc::signal_name(WTERMSIG(status))

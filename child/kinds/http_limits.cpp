@@ -16,7 +16,7 @@ std::vector<OptionSpec> http_limit_options(const std::string& max_size) {
                    "give up an attempt after SECONDS without a byte (whole seconds, rounded up)"),
       opt::size("max-size", max_size, 0, int64_t{1} << 50, "largest body"),
       opt::integer("max-redirects", "10", 0, 100, "redirects to follow"),
-      opt::integer("retries", "3", 0, 100,
+      opt::integer("http-retries", "3", 0, 100,
                    "retries after a connection error, a stall, 408, 429 or 5xx, with exponential backoff or "
                    "the server's Retry-After"),
       opt::seconds("retry-max-wait", "60", 0, 86400, "longest wait before a retry"),
@@ -33,7 +33,7 @@ HttpLimits http_limits_from(const KindOptions& options) {
   l.stall_timeout_s = std::max<int64_t>(1, (options.milliseconds("stall-timeout") + 999) / 1000);
   l.max_bytes = options.integer("max-size");
   l.max_redirects = options.integer("max-redirects");
-  l.retries = options.integer("retries");
+  l.retries = options.integer("http-retries");
   l.retry_max_wait_ms = options.milliseconds("retry-max-wait");
   l.ca_file = options.get("ca-file", "");
   for (const std::string& h : options.list("header")) {

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "ipc/clock.hpp"
@@ -38,6 +39,7 @@ class BatchEvents final : public PoolEvents {
 
   void on_result(const Completion& c) override {
     stats_.add(c);
+    count_for_halt(c);
     if (timeline_ != nullptr) {
       TimelineTask t;
       t.worker = c.worker;
@@ -53,9 +55,8 @@ class BatchEvents final : public PoolEvents {
     if (reducer_ && c.status == ipc::Status::ok) reducer_->add(c.output);
     if (printer_ != nullptr && c.kind == 0 && !output_closed_) {
       clear_progress();
-      const bool died = c.status == ipc::Status::crashed || c.status == ipc::Status::timeout ||
-                        (c.status == ipc::Status::cancelled && c.attempts > 0);
-      if (!printer_->add({c.id, c.attempts, c.status == ipc::Status::ok, c.input, c.pid, died})) reader_gone();
+      if (!printer_->add({c.id, c.attempts, c.status == ipc::Status::ok, c.input, c.pid, c.worker_died}))
+        reader_gone();
     }
     if (stdout_line_ && c.kind == 0 && c.status == ipc::Status::ok && results_ != stdout) {
       const std::string line = stdout_line_(c.output);
@@ -124,6 +125,36 @@ class BatchEvents final : public PoolEvents {
     clear_progress();
   }
 
+  // --halt: the first task that reaches the policy stops the run, and says so.
+  void count_for_halt(const Completion& c) {
+    if (halt_.when == HaltPolicy::When::never || halted_ || pool_ == nullptr) return;
+    const bool failed = c.status == ipc::Status::error || c.status == ipc::Status::crashed ||
+                        c.status == ipc::Status::timeout;
+    if (failed) {
+      ++failed_;
+      // The exit status then is the failing command's own, as GNU parallel's is.
+      halt_exit_ = c.exit_code > 0 ? c.exit_code : 1;
+    } else if (c.status == ipc::Status::ok) {
+      ++succeeded_;
+    }
+    if (!halt_.reached(failed_, succeeded_, total_)) return;
+    halted_ = true;
+    if (halt_.count != HaltPolicy::Count::fail) halt_exit_ = halt_.count == HaltPolicy::Count::success ? 0 : -1;
+    clear_progress();
+    const bool now = halt_.when == HaltPolicy::When::now;
+    std::fprintf(stderr, "procpool: --halt %s: task %llu (%.*s) %s; %s\n", halt_.text().c_str(),
+                 static_cast<unsigned long long>(c.id), static_cast<int>(std::min<std::size_t>(c.input.size(), 200)),
+                 c.input.data(), ipc::status_name(c.status),
+                 now ? "killing the running tasks" : "starting no more, the running ones finish");
+    pool_->halt(now);
+  }
+
+ public:
+  void halt_on(const HaltPolicy& policy) { halt_ = policy; }
+  // After --halt stopped the run: the exit status it gives (-1: the usual one).
+  std::optional<int> halt_exit() const { return halted_ ? std::optional<int>(halt_exit_) : std::nullopt; }
+
+ private:
   void reader_gone() {
     output_closed_ = true;
     pool_->halt(true);
@@ -147,6 +178,10 @@ class BatchEvents final : public PoolEvents {
   Supervisor* then_pool_ = nullptr;
   RunPrinter* printer_ = nullptr;
   Supervisor* pool_ = nullptr;
+  HaltPolicy halt_;
+  bool halted_ = false;
+  uint64_t failed_ = 0, succeeded_ = 0;
+  int halt_exit_ = 1;
   bool output_closed_ = false;
   uint64_t total_;
   bool progress_;
@@ -382,6 +417,7 @@ int run_batch(const RunRequest& request) {
   if (request.schema.hooks.reducer) events.reducer_ = request.schema.hooks.reducer(request.options);
   events.stdout_line_ = request.schema.hooks.stdout_line;
   events.print_with(printer.get(), &pool);
+  events.halt_on(request.halt);
   const RunOutcome outcome = pool.run(events);
   pool.shutdown();
   if (printer) printer->finish();
@@ -399,6 +435,7 @@ int run_batch(const RunRequest& request) {
   }
   if (events.reducer_ && outcome.error.empty() && outcome.signal == 0) print_reduced(*events.reducer_, events.stats());
   if (outcome.signal != 0) return 128 + outcome.signal;
+  if (const auto halted = events.halt_exit(); halted && *halted >= 0 && outcome.error.empty()) return *halted;
   return events.stats().all_ok() && outcome.error.empty() ? 0 : 1;
 }
 

@@ -7,6 +7,7 @@
 
 #include "ipc/kind_options.hpp"
 #include "ipc/kind_schema.hpp"
+#include "supervisor/batch/halt.hpp"
 #include "supervisor/batch/input_sources.hpp"
 #include "supervisor/engine/supervisor.hpp"
 #include "supervisor/observe/timeline.hpp"
@@ -26,6 +27,7 @@ struct RunRequest {
   InputShape shape;          // -0, --colsep, -n, --link
   std::string results_path;  // "-" for stdout, empty for none
   bool resume = false;       // skip inputs already ok in results_path, append the rest
+  HaltPolicy halt;           // --halt: stop the run early (GNU parallel's)
   bool dry_run = false;      // print what each task would do (KindHooks::describe); run none
   KindSchema schema;         // the kind's: its hooks expand the inputs and reduce the outputs
   KindOptions options;       // the kind's options, checked and canonical (run-side ones too)

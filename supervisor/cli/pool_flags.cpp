@@ -69,6 +69,17 @@ void add_pool_flags(CLI::App* app, PoolFlags& f) {
       ->check(CLI::Range(1u, 100u))
       ->option_text("N")
       ->group(section::kPool);
+  app->add_option("--retries", f.pool.retries,
+                  "Run a task that ended in error (exec: a non-zero exit, or killed by a signal) again, up to N "
+                  "times, as GNU parallel's --retries; what is reported is its last run (default: 0)")
+      ->check(CLI::Range(0u, 1000u))
+      ->option_text("N")
+      ->group(section::kLimits);
+  app->add_option("--retry-delay", f.retry_delay, "SECONDS before the first rerun of --retries, doubling for each "
+                  "(at most 10 s; default: 0.1)")
+      ->check(CLI::Range(0.0, 10.0))
+      ->option_text("SECONDS")
+      ->group(section::kLimits);
   app->add_option("--timeout", f.timeout,
                   "Kill a task's worker after SECONDS (e.g. 30, 2.5), or after N% of the kind's median run "
                   "time (e.g. 300%, at least 100 ms); the task is reported timeout (default: none)")
@@ -121,6 +132,7 @@ void add_pool_flags(CLI::App* app, PoolFlags& f) {
 
 supervisor::PoolOptions pool_options(PoolFlags f) {
   f.pool.restart_period_ns = uint64_t{f.restart_period} * 1'000'000'000ull;
+  f.pool.retry_delay_ns = static_cast<uint64_t>(f.retry_delay * 1e9);
   if (!f.timeout.empty()) {
     const auto spec = procpool::parse_timeout(f.timeout);
     if (!spec)

@@ -14,6 +14,7 @@ struct PoolFlags {
   std::string timeout, max_memory, hard_memory;  // kept as text, checked by pool_options()
   std::string containment = "auto";
   unsigned restart_period = 10;
+  double retry_delay = 0.1;
 };
 
 struct ProducerFlags {

@@ -48,6 +48,13 @@ class RunCommand final : public Command {
     app_->add_flag("--link", request_.shape.link,
                    "Take the ':::' sources value by value (shorter ones wrap round), not every combination")
         ->group(section::kInput);
+    app_->add_option("--halt", halt_,
+                     "Stop the run early, as GNU parallel: never (the default), soon,fail=N (start no more once N "
+                     "tasks failed), now,fail=N (kill the running ones too), N% for a share of all tasks, "
+                     "success=N or done=N instead of fail=N; the exit status is then the failing command's "
+                     "(0 for success=)")
+        ->option_text("WHEN,WHAT=N")
+        ->group(section::kInput);
     app_->add_flag("--dry-run", request_.dry_run,
                    "Print what each task would do (exec: its command, quoted for a shell) and run nothing")
         ->group(section::kInput);
@@ -91,6 +98,11 @@ class RunCommand final : public Command {
     const std::vector<supervisor::ConfigSetting> settings = effective_config(config_path_, registry);
     apply_config(app_, settings, false);
     request_.progress = !no_progress_;
+    const auto halt = supervisor::parse_halt(halt_);
+    if (!halt)
+      throw supervisor::UsageError("--halt must be never, now|soon,fail|success|done=N or N%, or 0, 1, 2, -1, -2, not '" +
+                                   halt_ + "'");
+    request_.halt = *halt;
     request_.pool = pool_options(pool_);
     load_plugins(request_.pool.plugins, registry);
 
@@ -153,7 +165,7 @@ class RunCommand final : public Command {
   PoolFlags pool_;
   ProducerFlags producer_;
   KindFlags kind_flags_;
-  std::string config_path_, then_kind_;
+  std::string config_path_, then_kind_, halt_ = "never";
   bool no_progress_ = false;
 };
 

@@ -35,6 +35,8 @@ constexpr int64_t kHuge = int64_t{1} << 62;
 const Key kKeys[] = {
     {"pool", "workers", Type::Int, 1, 1024, "", "worker processes (default: usable cores: affinity and cgroup cpu.max)"},
     {"pool", "max-attempts", Type::Int, 1, 100, "3", "runs of a task that may crash its worker before it is reported crashed"},
+    {"pool", "retries", Type::Int, 0, 1000, "0", "run a task that ended in error (exec: a non-zero exit or a signal) again, up to N times"},
+    {"pool", "retry-delay", Type::Seconds, 0, 0, "0.1", "seconds before the first rerun of --retries, doubling for each (at most 10)"},
     {"pool", "timeout", Type::Timeout, 0, 0, "", "kill a task's worker after SECONDS, or N% of the kind's median run time, e.g. \"300%\" (default: none)"},
     {"pool", "retry-timeouts", Type::Bool, 0, 0, "false", "retry a timed-out task, up to max-attempts"},
     {"pool", "max-tasks-per-child", Type::Int, 1, kHuge, "", "replace a worker after N tasks (default: never)"},

@@ -125,7 +125,7 @@ void Supervisor::Impl::handle_result(ChildSlot& slot, const ipc::ResultView& res
   c.output = result.output;
   c.output_is_json = (result.header.flags & ipc::kResultOutputIsJson) != 0;
   c.cpu_measured = (result.header.flags & ipc::kResultCpuNotMeasured) == 0;
-  c.attempts = task.charged + 1;
+  c.attempts = task.charged + task.retried + 1;
   c.worker = slot.index;
   c.pid = slot.process ? slot.process->pid() : 0;
   c.queued_ns = task.queued_ns;
@@ -138,10 +138,11 @@ void Supervisor::Impl::handle_result(ChildSlot& slot, const ipc::ResultView& res
   // A command the task ran was the OOM killer's choice (v1 kills the largest process, the
   // worker survives): the error says so.
   std::string error;
-  if (c.status == ipc::Status::error && !(error = oom_verdict(slot)).empty()) {
+  if ((c.status == ipc::Status::error || c.status == ipc::Status::crashed) && !(error = oom_verdict(slot)).empty()) {
     error += ": " + std::string(c.output);
     c.output = error;
   }
+  if (retry_after_error(id, task, c)) return;
   events_->on_result(c);
   task.done = true;
   std::string().swap(task.input);
@@ -214,7 +215,7 @@ void Supervisor::Impl::dispatch() {
       ipc::TaskHeader header{};
       header.type = static_cast<uint8_t>(RecordType::Task);
       header.kind = task.kind;
-      header.attempt = task.charged + 1;
+      header.attempt = task.charged + task.retried + 1;
       header.task_id = id;
       header.flags = task.flags;
       if (!slot.tasks.try_write(&header, sizeof header, task.input.data(), task.input.size())) continue;
@@ -290,8 +291,9 @@ void Supervisor::Impl::finish_task(uint64_t id, ipc::Status status, std::string_
   c.status = status;
   c.input = task.input;
   c.output = text;
-  c.attempts = task.charged;
+  c.attempts = task.charged + task.retried;
   c.worker = slot ? slot->index : -1;
+  c.worker_died = slot != nullptr;
   c.pid = slot && slot->process ? slot->process->pid() : 0;
   c.queued_ns = task.queued_ns;
   c.start_ns = ran_ns.first;
@@ -318,7 +320,29 @@ std::string Supervisor::Impl::stop_cause() const {
   return "the pool stopped";
 }
 
+// A task that ended in error (exec: its command exited non-zero or was killed) runs again
+// while it has retries left, after a delay that doubles with each: nothing is reported
+// until its last run. Not once the pool is stopping: then this error is its result.
+bool Supervisor::Impl::retry_after_error(uint64_t id, TaskEntry& task, const Completion& c) {
+  const bool failed = c.status == ipc::Status::error || c.status == ipc::Status::crashed;
+  if (!failed || task.retried >= options_.retries || stopping_ || !fatal_.empty()) return false;
+  const uint64_t delay = std::min<uint64_t>(options_.retry_delay_ns << std::min(task.retried, 20u), 10'000'000'000ull);
+  ++task.retried;
+  task.sent = false;
+  if (delay == 0) {
+    pending_.push_back(id);
+  } else {
+    retry_at_.emplace(ipc::monotonic_ns() + delay, id);
+  }
+  return true;
+}
+
 void Supervisor::Impl::cancel_pending() {
+  if (!retry_at_.empty()) {
+    const std::string why = "cancelled before its retry (" + stop_cause() + ")";
+    for (const auto& [due, id] : retry_at_) finish_task(id, ipc::Status::cancelled, why, nullptr);
+    retry_at_.clear();
+  }
   if (pending_.empty()) return;
   const std::string reason = "cancelled before it started (" + stop_cause() + ")";
   while (!pending_.empty()) {

@@ -47,6 +47,10 @@ void Supervisor::Impl::update_tick_period() {
 void Supervisor::Impl::service_timers() {
   const uint64_t now = ipc::monotonic_ns();
   ipc::PoolStats& stats = segment_->stats();
+  while (!retry_at_.empty() && retry_at_.begin()->first <= now) {
+    pending_.push_back(retry_at_.begin()->second);
+    retry_at_.erase(retry_at_.begin());
+  }
   stats.queued.store(pending_.size(), std::memory_order_relaxed);
   stats.updated_ns.store(now, std::memory_order_relaxed);
   // The finishing rate over the last ~5 s, from a sample a second.

@@ -33,7 +33,7 @@ RunOutcome Supervisor::Impl::run(PoolEvents& events, Remote* remote) {
   for (;;) {
     bool worked = remote != nullptr && remote->take(self);
     worked |= collect();
-    if (stopping_ && !pending_.empty()) cancel_pending();
+    if (stopping_ && (!pending_.empty() || !retry_at_.empty())) cancel_pending();
     dispatch();
     if (remote == nullptr ? all_done() && fatal_.empty() : remote->finished(self)) break;
     if (!fatal_.empty() && std::all_of(slots_.begin(), slots_.end(),
@@ -104,9 +104,15 @@ void Supervisor::Impl::handle_signal() {
   }
 }
 
-// Nothing new starts; what runs now finishes; the rest is cancelled.
+// Nothing new starts; what runs now finishes; the rest is cancelled, also what waits in
+// a worker's ring (taken back first, as rebalance() does).
 void Supervisor::Impl::drain() {
   stopping_ = true;
+  for (ChildSlot& slot : slots_) {
+    if (slot.state != SlotState::Ready || slot.violated || slot.revoking || slot.inflight.empty()) continue;
+    if (slot.inflight.back().seq < segment_->slot(static_cast<uint32_t>(slot.index)).control->tasks_taken()) continue;
+    revoke_queue(slot);
+  }
   cancel_pending();
   for (ChildSlot& slot : slots_) {
     if (slot.state == SlotState::Dead) continue;

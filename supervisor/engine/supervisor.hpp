@@ -33,6 +33,8 @@ struct PoolOptions {
   bool handle_signals = false;          // SIGINT/SIGTERM drain the pool (the command line's way);
                                         // a library leaves the program's signals alone
   unsigned max_attempts = 3;            // runs of a task that may crash its child
+  unsigned retries = 0;                 // reruns of a task that ended in error (GNU parallel's --retries)
+  uint64_t retry_delay_ns = 100'000'000;  // before the first rerun; doubling, at most 10 s
   uint64_t start_timeout_ns = 30'000'000'000ull;  // a child must be ready within this
   uint64_t target_queue_ns = 2'000'000; // prefetch ~ this much work per child ahead
   uint32_t max_prefetch = 1024;         // queued tasks per child, at most
@@ -68,6 +70,9 @@ struct Completion {
   // with, -1 if it did not exit; ok or error: the same of the command the task ran (exec)
   int signal = 0;
   int exit_code = -1;
+  // Its last run's worker died in it (a crash, a timeout, a kill): not a result the
+  // worker sent, so what the task wrote is where the worker left it.
+  bool worker_died = false;
 };
 
 // A worker process ended; for a service's log.

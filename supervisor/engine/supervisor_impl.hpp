@@ -3,6 +3,7 @@
 // timers), children.cpp (spawn, exits, recovery) and dispatch.cpp (scheduler
 // and collector). Single-threaded: only the loop's thread touches any of it.
 #include <deque>
+#include <map>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -27,6 +28,7 @@ struct TaskEntry {
   std::string input;
   uint64_t queued_ns = 0;
   uint32_t charged = 0;  // runs that ended in a crash of their child
+  uint32_t retried = 0;  // runs that ended in error and were run again (PoolOptions::retries)
   uint8_t kind = 0;
   uint16_t flags = 0;  // ipc::kTask* flags, sent with the task
   bool done = false;
@@ -103,6 +105,7 @@ struct Supervisor::Impl {
   void wait_for_events(int timeout_ms);
   void handle_signal();
   void drain();  // as a first SIGINT: see Supervisor::halt
+  bool retry_after_error(uint64_t id, TaskEntry& task, const Completion& c);
   void on_tick();
   bool all_done() const { return done_count_ == next_id_; }
   TaskEntry& task_entry(uint64_t id) { return tasks_[id - first_id_]; }
@@ -194,6 +197,9 @@ struct Supervisor::Impl {
   uint64_t first_id_ = 0;
   uint64_t next_id_ = 0;
   std::deque<uint64_t> pending_;
+  // Tasks that ended in error, waiting for their rerun (PoolOptions::retries): id by the
+  // time it is due. service_timers() queues them; a stop cancels them.
+  std::multimap<uint64_t, uint64_t> retry_at_;
   std::vector<uint64_t> run_ewma_ns_;          // per kind, smoothed run time
   std::vector<std::vector<uint64_t>> run_samples_;  // per kind, recent run times (for % timeouts)
   std::vector<std::size_t> run_sample_next_;

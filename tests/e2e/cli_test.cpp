@@ -429,7 +429,7 @@ TEST(Cli, ExecFailuresAreErrorsWithTheirCause) {
   r = run_cli("run exec --results - a -- sh -c 'kill -SEGV $$'");
   results = lines(r.out);
   ASSERT_EQ(results.size(), 1u);
-  EXPECT_EQ(results[0]["status"], "error") << results[0];  // the command crashed, not its worker
+  EXPECT_EQ(results[0]["status"], "crashed") << results[0];  // the command crashed, not its worker
   EXPECT_EQ(results[0]["error"], "sh killed by SIGSEGV");
   EXPECT_EQ(results[0]["signal"], "SIGSEGV");
   EXPECT_FALSE(results[0].contains("exit_code")) << results[0];

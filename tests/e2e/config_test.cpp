@@ -40,7 +40,7 @@ TEST_F(Config, MistakesNameTheFileLineColumnKeyAndWhatIsAccepted) {
   const Case cases[] = {
       {"[pool]\nworkers = 5000\n", ":2:11: key 'workers' in [pool] must be from 1 to 1024, not 5000"},
       {"[pool]\n\nworkerz = 5\n", ":3:11: unknown key 'workerz' in [pool] (keys: workers, max-attempts,"},
-      {"[download]\nretries = \"three\"\n", ":2:11: key 'retries' in [download] must be an integer"},
+      {"[download]\nhttp-retries = \"three\"\n", ":2:16: key 'http-retries' in [download] must be an integer"},
       {"[download]\nstall-timeout = 0\n", ":2:17: key 'stall-timeout' in [download] must be seconds: a number from 0.001"},
       {"[download]\nmax-size = \"lots\"\n", ":2:12: key 'max-size' in [download] must be a size"},
       {"[pool]\ntimeout = \"soon\"\n", ":2:11: key 'timeout' in [pool] must be seconds (0.001 to 2592000), or a string like"},

@@ -132,7 +132,7 @@ TEST_F(Download, EachBadUrlIsAClearErrorAndLeavesNothingBehind) {
   };
   std::string inputs;
   for (const auto& [u, e] : expected) inputs += u + "\n";
-  const CliRun r = download("--retries 0 --max-size 2M --stall-timeout 1 --accept image/jpeg,image/png --input-file -",
+  const CliRun r = download("--http-retries 0 --max-size 2M --stall-timeout 1 --accept image/jpeg,image/png --input-file -",
                             inputs + url("/files/fine.jpg") + "\n");
   EXPECT_EQ(r.status, 1) << r.err;
   auto results = by_input(r.out);
@@ -172,7 +172,7 @@ TEST_F(Download, RetriesFailuresWithBackoffAndHonoursRetryAfter) {
   const std::string twice = url("/flaky/twice.jpg?fail=2");
   const std::string always = url("/flaky/always.jpg?fail=100&code=502");
   const std::string polite = url("/flaky/polite.jpg?fail=1&code=429&retry_after=1");
-  const CliRun r = download("--retries 2 --input-file -", twice + "\n" + always + "\n" + polite + "\n");
+  const CliRun r = download("--http-retries 2 --input-file -", twice + "\n" + always + "\n" + polite + "\n");
   EXPECT_EQ(r.status, 1) << r.err;
   auto results = by_input(r.out);
   EXPECT_EQ(results[twice]["status"], "ok");
@@ -268,7 +268,7 @@ TEST_F(Download, HeadersMayComeFromTheEnvironment) {
 void Download::kill_mid_transfer() {
   const std::string out_file = (dir_ / "results").string(), err_file = (dir_ / "err").string();
   const pid_t run = procpool::testing::start_background(
-      "run download -j 1 --retries 0 --stall-timeout 1 --out " + out_ + " --results - " +
+      "run download -j 1 --http-retries 0 --stall-timeout 1 --out " + out_ + " --results - " +
           quoted("/stall?size=100000&n=1") + " " + quoted("/stall?size=100000&n=2") + " " + quoted("/stall?size=100000&n=3"),
       out_file, err_file);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
@@ -348,7 +348,7 @@ TEST_F(Download, ABadListingIsAClearError) {
 }
 
 TEST_F(Download, WordcountOverUrlsMergesBooksAndRefusesWhatIsNotText) {
-  const CliRun r = run_cli("run wordcount --retries 0 --top 1 --results " + (dir_ / "r.jsonl").string() + " " +
+  const CliRun r = run_cli("run wordcount --http-retries 0 --top 1 --results " + (dir_ / "r.jsonl").string() + " " +
                            quoted("/book/moby.txt?words=7000") + " " + quoted("/book/short.txt?words=700") + " " +
                            quoted("/latin1.txt") + " " + quoted("/status/404"));
   EXPECT_EQ(r.status, 1) << r.err;
@@ -476,7 +476,7 @@ TEST_F(Download, HttpsOverHttp2WithAPrivateCa) {
   const Http2Server server(dir_, docroot);
   ASSERT_TRUE(server.up()) << read_file((dir_ / "openssl.log").string()) << read_file((dir_ / "nghttpd.log").string());
   for (const auto& [name, body] : bodies) inputs += server.url(name) + "\n";
-  CliRun r = download("-j 1 --retries 0 --ca-file " + (dir_ / "ca.pem").string() + " --input-file -", inputs);
+  CliRun r = download("-j 1 --http-retries 0 --ca-file " + (dir_ / "ca.pem").string() + " --input-file -", inputs);
   ASSERT_EQ(r.status, 0) << r.err << read_file((dir_ / "nghttpd.log").string());
   const auto results = by_input(r.out);
   ASSERT_EQ(results.size(), bodies.size());
@@ -487,7 +487,7 @@ TEST_F(Download, HttpsOverHttp2WithAPrivateCa) {
     EXPECT_EQ(read_file(out_ + "/" + name), body) << name;
   }
   fs::remove_all(out_);
-  r = download("--retries 0 " + server.url("photo0.jpg"));
+  r = download("--http-retries 0 " + server.url("photo0.jpg"));
   EXPECT_EQ(r.status, 1) << r.err;
   const json refused = json_lines(r.out).at(0);
   EXPECT_EQ(refused["status"], "error") << refused;

@@ -43,7 +43,11 @@ TEST(Records, ResultValidatesStatusAndTimes) {
   EXPECT_EQ(view->output, "boom");
 
   ResultHeader bad = h;
-  bad.status = static_cast<uint8_t>(Status::crashed);  // only the supervisor decides crashes
+  bad.status = static_cast<uint8_t>(Status::crashed);  // only the supervisor sees a worker crash
+  EXPECT_FALSE(decode_result(std::string(reinterpret_cast<const char*>(&bad), sizeof bad)));
+  bad.signal = 11;  // the task's command was killed by SIGSEGV, its worker lives
+  EXPECT_TRUE(decode_result(std::string(reinterpret_cast<const char*>(&bad), sizeof bad)));
+  bad.status = static_cast<uint8_t>(Status::timeout);
   EXPECT_FALSE(decode_result(std::string(reinterpret_cast<const char*>(&bad), sizeof bad)));
   bad = h;
   bad.end_ns = 5;  // ends before it starts
