@@ -10,13 +10,16 @@
 #include <functional>
 #include <fstream>
 #include <cstring>
+#include <ctime>
 #include <memory>
+#include <set>
 #include <optional>
 #include <nlohmann/json.hpp>
 
 #include "ipc/clock.hpp"
 #include "ipc/status.hpp"
 #include "supervisor/batch/intake.hpp"
+#include "supervisor/batch/joblog.hpp"
 #include "supervisor/engine/supervisor.hpp"
 #include "supervisor/batch/resume.hpp"
 #include "supervisor/engine/usable_cores.hpp"
@@ -40,6 +43,7 @@ class BatchEvents final : public PoolEvents {
   void on_result(const Completion& c) override {
     stats_.add(c);
     count_for_halt(c);
+    if (joblog_ != nullptr && c.kind == 0 && c.attempts > 0) log_job(c);
     if (timeline_ != nullptr) {
       TimelineTask t;
       t.worker = c.worker;
@@ -97,6 +101,7 @@ class BatchEvents final : public PoolEvents {
                    "kills them now)\n", name.c_str(), signo == SIGINT ? "Ctrl-C" : name.c_str());
   }
   void on_idle() override {
+    if (joblog_ != nullptr) joblog_->flush();
     if (results_ != nullptr) std::fflush(results_);
   }
   void clear_progress() {
@@ -125,6 +130,19 @@ class BatchEvents final : public PoolEvents {
     clear_progress();
   }
 
+  // A line of GNU parallel's joblog; its Starttime from the monotonic start.
+  void log_job(const Completion& c) {
+    timespec wall{};
+    clock_gettime(CLOCK_REALTIME, &wall);
+    const double now_s = static_cast<double>(wall.tv_sec) + static_cast<double>(wall.tv_nsec) / 1e9;
+    const uint64_t mono = ipc::monotonic_ns();
+    const double start_s = now_s - static_cast<double>(mono > c.start_ns ? mono - c.start_ns : 0) / 1e9;
+    const double run_s = static_cast<double>(c.end_ns > c.start_ns ? c.end_ns - c.start_ns : 0) / 1e9;
+    const int exitval = c.exit_code >= 0 ? c.exit_code : c.status == ipc::Status::ok || c.signal != 0 ? 0 : 1;
+    const uint64_t seq = c.id < seqs_.size() ? seqs_[c.id] : c.id + 1;
+    joblog_->add(seq, start_s, run_s, exitval, c.signal, command_(c.input, seq));
+  }
+
   // --halt: the first task that reaches the policy stops the run, and says so.
   void count_for_halt(const Completion& c) {
     if (halt_.when == HaltPolicy::When::never || halted_ || pool_ == nullptr) return;
@@ -151,6 +169,12 @@ class BatchEvents final : public PoolEvents {
 
  public:
   void halt_on(const HaltPolicy& policy) { halt_ = policy; }
+  void log_jobs(Joblog* joblog, std::vector<uint64_t> seqs,
+                std::function<std::string(std::string_view, uint64_t)> command) {
+    joblog_ = joblog;
+    seqs_ = std::move(seqs);
+    command_ = std::move(command);
+  }
   // After --halt stopped the run: the exit status it gives (-1: the usual one).
   std::optional<int> halt_exit() const { return halted_ ? std::optional<int>(halt_exit_) : std::nullopt; }
 
@@ -179,6 +203,9 @@ class BatchEvents final : public PoolEvents {
   RunPrinter* printer_ = nullptr;
   Supervisor* pool_ = nullptr;
   HaltPolicy halt_;
+  Joblog* joblog_ = nullptr;
+  std::vector<uint64_t> seqs_;  // each task's input number (Seq), by task id
+  std::function<std::string(std::string_view, uint64_t)> command_;
   bool halted_ = false;
   uint64_t failed_ = 0, succeeded_ = 0;
   int halt_exit_ = 1;
@@ -316,9 +343,28 @@ int draw_timeline(const std::string& results_path, const std::string& svg_path) 
   return 0;
 }
 
-std::vector<std::string> inputs_to_run(const RunRequest& request) {
+std::vector<std::string> inputs_to_run(const RunRequest& request, std::vector<uint64_t>* seqs) {
   std::vector<std::string> inputs = gather_inputs(request);
   const std::size_t given = inputs.size();
+  if (seqs != nullptr)
+    for (uint64_t i = 1; i <= given; ++i) seqs->push_back(i);
+  if ((request.resume || request.resume_failed) && !request.joblog_path.empty()) {
+    // GNU parallel's way: a job whose Seq the joblog holds is done (--resume-failed: only
+    // if it succeeded there).
+    const std::set<uint64_t> done = joblog_seqs(request.joblog_path, request.resume_failed);
+    std::vector<std::string> left;
+    std::vector<uint64_t> left_seqs;
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      if (done.count(i + 1) != 0) continue;
+      left.push_back(std::move(inputs[i]));
+      left_seqs.push_back(i + 1);
+    }
+    std::fprintf(stderr, "procpool: resuming from %s: %zu of %zu inputs done\n",
+                 joblog_file(request.joblog_path).c_str(), given - left.size(), given);
+    if (seqs != nullptr) *seqs = std::move(left_seqs);
+    return left;
+  }
+  if (request.resume_failed) throw UsageError("--resume-failed needs --joblog FILE: the file says what failed");
   if (request.resume) {
     if (request.results_path.empty() || request.results_path == "-")
       throw UsageError("--resume needs --results FILE: the file says what is already done");
@@ -331,6 +377,7 @@ std::vector<std::string> inputs_to_run(const RunRequest& request) {
     if (skipped != 0)
       std::fprintf(stderr, "procpool: %zu unreadable lines in %s were ignored\n", skipped, request.results_path.c_str());
     std::fprintf(stderr, "procpool: resuming: %zu of %zu inputs already ok\n", given - inputs.size(), given);
+    if (seqs != nullptr) seqs->resize(inputs.size());  // numbered anew
     return inputs;  // empty: nothing left to do
   }
   // Nothing given is a mistake; something given that holds nothing (an empty file, an
@@ -364,7 +411,8 @@ int run_batch(const RunRequest& request) {
   if (!request.then_kind.empty() && request.resume)
     throw UsageError("--resume does not combine with --then (yet): run the steps separately");
   check_before_run(request);
-  std::vector<std::string> inputs = inputs_to_run(request);
+  std::vector<uint64_t> seqs;
+  std::vector<std::string> inputs = inputs_to_run(request, &seqs);
   if (request.dry_run) {
     for (std::size_t i = 0; i < inputs.size(); ++i) {
       const std::string line =
@@ -412,6 +460,18 @@ int run_batch(const RunRequest& request) {
   BatchEvents events(results_stream, kind_names, inputs.size(), request.progress && isatty(STDERR_FILENO) != 0,
                      start_ns);
   if (!request.then_kind.empty()) events.feed_into(&pool);
+  std::unique_ptr<Joblog> joblog;
+  if (!request.joblog_path.empty()) {
+    try {
+      joblog = std::make_unique<Joblog>(request.joblog_path, request.resume || request.resume_failed);
+    } catch (const std::runtime_error& e) {
+      throw UsageError(e.what());
+    }
+    events.log_jobs(joblog.get(), std::move(seqs), [&request](std::string_view input, uint64_t seq) {
+      return request.schema.hooks.describe ? request.schema.hooks.describe(request.options, input, seq - 1)
+                                           : std::string(input);
+    });
+  }
   std::vector<TimelineTask> timeline;
   if (!request.timeline_path.empty()) events.timeline_ = &timeline;
   if (request.schema.hooks.reducer) events.reducer_ = request.schema.hooks.reducer(request.options);

@@ -26,7 +26,9 @@ struct RunRequest {
   std::vector<InputSource> sources;  // ":::" and "::::" (input_sources.hpp)
   InputShape shape;          // -0, --colsep, -n, --link
   std::string results_path;  // "-" for stdout, empty for none
-  bool resume = false;       // skip inputs already ok in results_path, append the rest
+  bool resume = false;       // skip inputs already ok in results_path (or run in joblog_path), append the rest
+  bool resume_failed = false;  // with joblog_path: run again the inputs that failed in it too
+  std::string joblog_path;   // --joblog: GNU parallel's format ("+FILE" appends); empty: none
   HaltPolicy halt;           // --halt: stop the run early (GNU parallel's)
   bool dry_run = false;      // print what each task would do (KindHooks::describe); run none
   KindSchema schema;         // the kind's: its hooks expand the inputs and reduce the outputs
@@ -62,7 +64,9 @@ void write_timeline(const std::string& path, const std::vector<TimelineTask>& ta
 // The inputs the run will give its tasks: the arguments, --input-file, expanded by the
 // kind's hook (a folder's images, a range split), less what --resume finds done (then
 // empty when everything is). Throws UsageError when there are none to begin with.
-std::vector<std::string> inputs_to_run(const RunRequest& request);
+// seqs (when given) gets each input's number, 1, 2, ... in the order given: after a
+// resume from a joblog, the numbers of those that are left.
+std::vector<std::string> inputs_to_run(const RunRequest& request, std::vector<uint64_t>* seqs = nullptr);
 
 // Where result lines go: --results FILE (created owner-only, appended with --resume),
 // "-" for stdout, or nowhere (stream() null). Throws UsageError when it cannot be opened.

@@ -58,8 +58,17 @@ class RunCommand final : public Command {
     app_->add_flag("--dry-run", request_.dry_run,
                    "Print what each task would do (exec: its command, quoted for a shell) and run nothing")
         ->group(section::kInput);
+    app_->add_option("--joblog", request_.joblog_path,
+                     "A line per task in GNU parallel's joblog format (Seq, Host, Starttime, JobRuntime, Send, "
+                     "Receive, Exitval, Signal, Command) into FILE; +FILE appends")
+        ->option_text("FILE")
+        ->group(section::kOutput);
+    app_->add_flag("--resume-failed", request_.resume_failed,
+                   "With --joblog FILE: run what FILE does not hold or holds as failed, append the rest")
+        ->group(section::kInput);
     app_->add_flag("--resume", request_.resume,
-                   "With --results FILE: skip inputs already ok in FILE, append the rest (restart a killed run)")
+                   "With --results FILE: skip inputs already ok in FILE, append the rest (restart a killed run); "
+                   "with --joblog FILE: skip the inputs FILE holds, as GNU parallel")
         ->group(section::kInput);
     app_->add_option("--then", then_kind_,
                      "Give each ok result's path to a task of this KIND as soon as it lands, e.g. "
@@ -132,6 +141,8 @@ class RunCommand final : public Command {
     request_.options = merged(options_from_config(schema, settings), flags);
     if (kind != nullptr) request_.options = checked_options(*kind, request_.options);
     if (then != nullptr) set_then(*then, then_schema, schema, settings);
+    if (remote && !request_.joblog_path.empty())
+      throw supervisor::UsageError("--joblog is for a run on this machine, not with --redis (its results: --results)");
     if (remote) return supervisor::redis::run_batch_redis(request_, producer_.resolved());
     return supervisor::run_batch(request_);
   }

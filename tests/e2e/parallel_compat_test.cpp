@@ -5,12 +5,20 @@
 // half), par_delimiter (its NUL case), par_link_files_as_only_arg and
 // par_negative_replacement (its --colsep case, {-1} written {4}). Then procpool's own
 // cases of the same options: sources combined and linked, --colsep, -n, --shell's quoting,
-// --dry-run, -j forms, and the mistakes they refuse.
+// --dry-run, -j forms, and the mistakes they refuse; --joblog in GNU parallel's format,
+// read back by GNU parallel itself (Debian's parallel, which scripts/setup installs).
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
+#include <ctime>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
 #include <string>
+#include <vector>
 
+#include "tests/ci_skip.hpp"
 #include "tests/test_support.hpp"
 
 namespace fs = std::filesystem;
@@ -129,4 +137,82 @@ TEST(InputSources, MistakesAreUsageErrors) {
   r = run_cli("run exec -j 12x% a -- echo");
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("must be N, N%, +N or -N, not '12x%'"), std::string::npos) << r.err;
+}
+
+namespace {
+
+std::vector<std::vector<std::string>> joblog_rows(const fs::path& path) {
+  std::vector<std::vector<std::string>> rows;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    std::vector<std::string> fields;
+    std::istringstream split(line);
+    for (std::string f; std::getline(split, f, '\t');) fields.push_back(f);
+    rows.push_back(fields);
+  }
+  return rows;
+}
+
+bool have_gnu_parallel() { return std::system("parallel --version >/dev/null 2>&1") == 0; }
+
+}  // namespace
+
+TEST(Joblog, GnuParallelsFormatFieldByField) {
+  const fs::path log = write_file("joblog", "");
+  fs::remove(log);
+  const CliRun r = run_cli("run exec --no-summary --joblog " + log.string() +
+                           " -- sh -c 'sleep 0.$0; [ $0 != 2 ] || kill -SEGV $$; exit $0' ::: 0 3 2 1");
+  EXPECT_EQ(r.status, 1) << r.err;
+  const auto rows = joblog_rows(log);
+  ASSERT_EQ(rows.size(), 5u);
+  EXPECT_EQ(rows[0], (std::vector<std::string>{"Seq", "Host", "Starttime", "JobRuntime", "Send", "Receive", "Exitval",
+                                               "Signal", "Command"}));
+  const std::regex start(R"(\d{10}\.\d{3})"), runtime(R"( *\d+\.\d{3})");
+  const double now = static_cast<double>(std::time(nullptr));
+  std::map<std::string, std::vector<std::string>> by_seq;
+  for (std::size_t i = 1; i < rows.size(); ++i) {
+    ASSERT_EQ(rows[i].size(), 9u) << i;
+    EXPECT_EQ(rows[i][1], ":");
+    EXPECT_TRUE(std::regex_match(rows[i][2], start)) << rows[i][2];
+    EXPECT_NEAR(std::stod(rows[i][2]), now, 60);
+    EXPECT_TRUE(std::regex_match(rows[i][3], runtime)) << rows[i][3];
+    EXPECT_EQ(rows[i][3].size(), 10u) << "'% 10.3f' as GNU parallel pads it: '" << rows[i][3] << "'";
+    by_seq[rows[i][0]] = rows[i];
+  }
+  ASSERT_EQ(by_seq.size(), 4u);
+  EXPECT_EQ(by_seq["2"][6], "3");   // Exitval
+  EXPECT_EQ(by_seq["3"][6], "0");
+  EXPECT_EQ(by_seq["3"][7], "11");  // Signal: SIGSEGV
+  EXPECT_EQ(by_seq["1"][8], "sh -c 'sleep 0.$0; [ $0 != 2 ] || kill -SEGV $$; exit $0' 0");
+  EXPECT_GE(std::stod(by_seq["4"][3]), 0.1);  // it slept 0.1 s
+  fs::remove(log);
+}
+
+TEST(Joblog, ResumeFromEitherToolsJoblog) {
+  if (!have_gnu_parallel()) PROCPOOL_SKIP_OUTSIDE_CI("GNU parallel is not installed (scripts/setup installs it)");
+  const fs::path log = write_file("resume", "");
+  fs::remove(log);
+  // procpool writes, GNU parallel resumes: it runs only what procpool's log lacks.
+  EXPECT_EQ(run_cli("run exec --no-summary -k --joblog " + log.string() + " -- sh -c 'exit $0' ::: 0 1 0").status, 1);
+  std::string out;
+  {
+    FILE* p = popen(("parallel -k --resume --joblog " + log.string() + " echo ran ::: 0 1 0 7 8").c_str(), "r");
+    char buf[256];
+    while (fgets(buf, sizeof buf, p) != nullptr) out += buf;
+    pclose(p);
+  }
+  EXPECT_EQ(out, "ran 7\nran 8\n");
+  // GNU parallel's lines (4, 5) and procpool's (1-3): --resume-failed reruns Seq 2 only,
+  // --resume nothing of them.
+  EXPECT_EQ(exec("-k --joblog " + log.string() + " --resume-failed -- echo again ::: 0 1 0 7 8 9"), "again 1\nagain 9\n");
+  EXPECT_EQ(exec("-k --joblog " + log.string() + " --resume -- echo once more ::: 0 1 0 7 8 9 10"), "once more 10\n");
+  // What GNU parallel makes of the whole file now: every job done.
+  std::set<std::string> seqs;
+  for (const auto& row : joblog_rows(log))
+    if (!row.empty() && row[0] != "Seq") seqs.insert(row[0]);
+  EXPECT_EQ(seqs, (std::set<std::string>{"1", "2", "3", "4", "5", "6", "7"}));
+  const CliRun r = run_cli("run exec --resume-failed a -- true");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--resume-failed needs --joblog FILE"), std::string::npos) << r.err;
+  fs::remove(log);
 }
