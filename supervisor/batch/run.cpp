@@ -82,6 +82,7 @@ class BatchEvents final : public PoolEvents {
   }
   void on_tick() override {
     if (printer_ != nullptr && !output_closed_ && !printer_->tick()) reader_gone();
+    say_why_waiting();
     if (results_ != nullptr) std::fflush(results_);
     if (stdout_line_) std::fflush(stdout);
     if (progress_) {
@@ -179,6 +180,17 @@ class BatchEvents final : public PoolEvents {
   std::optional<int> halt_exit() const { return halted_ ? std::optional<int>(halt_exit_) : std::nullopt; }
 
  private:
+  // Tasks wait for --memfree or --load while nothing runs: said once a wait begins.
+  void say_why_waiting() {
+    if (pool_ == nullptr) return;
+    const std::string why = pool_->waiting_for();
+    if (!why.empty() && why_waiting_.empty()) {
+      clear_progress();
+      std::fprintf(stderr, "procpool: no task starts while the %s\n", why.c_str());
+    }
+    why_waiting_ = why;
+  }
+
   void reader_gone() {
     output_closed_ = true;
     pool_->halt(true);
@@ -207,6 +219,7 @@ class BatchEvents final : public PoolEvents {
   std::vector<uint64_t> seqs_;  // each task's input number (Seq), by task id
   std::function<std::string(std::string_view, uint64_t)> command_;
   bool halted_ = false;
+  std::string why_waiting_;
   uint64_t failed_ = 0, succeeded_ = 0;
   int halt_exit_ = 1;
   bool output_closed_ = false;

@@ -4,6 +4,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ipc/units.hpp"
 #include "supervisor/batch/run.hpp"
 #include "supervisor/cli/command.hpp"
 #include "supervisor/cli/config_flags.hpp"
@@ -55,6 +56,18 @@ class RunCommand final : public Command {
                      "(0 for success=)")
         ->option_text("WHEN,WHAT=N")
         ->group(section::kInput);
+    app_->add_option("--delay", delay_s_, "SECONDS between the starts of two tasks, as GNU parallel (default: 0)")
+        ->check(CLI::Range(0.0, 86400.0))
+        ->option_text("SECONDS")
+        ->group(section::kPool);
+    app_->add_option("--memfree", memfree_,
+                     "Start a task only while SIZE of memory is available (MemAvailable), as GNU parallel")
+        ->option_text("SIZE")
+        ->group(section::kPool);
+    app_->add_option("--load", max_load_, "Start a task only while the 1-minute load average is under N")
+        ->check(CLI::Range(0.01, 100000.0))
+        ->option_text("N")
+        ->group(section::kPool);
     app_->add_flag("--dry-run", request_.dry_run,
                    "Print what each task would do (exec: its command, quoted for a shell) and run nothing")
         ->group(section::kInput);
@@ -113,6 +126,7 @@ class RunCommand final : public Command {
                                    halt_ + "'");
     request_.halt = *halt;
     request_.pool = pool_options(pool_);
+    request_.pool.admission = admission();
     load_plugins(request_.pool.plugins, registry);
 
     const bool remote = !producer_.address.empty();
@@ -160,6 +174,24 @@ class RunCommand final : public Command {
     return schemas(*inv.registry);
   }
 
+  // --delay, --memfree, --load. A --memfree past the machine's memory could never be met:
+  // refused, rather than a run that waits for ever.
+  supervisor::AdmissionLimits admission() const {
+    supervisor::AdmissionLimits a;
+    a.delay_ns = static_cast<uint64_t>(delay_s_ * 1e9);
+    a.max_load = max_load_;
+    if (!memfree_.empty()) {
+      const auto bytes = procpool::parse_bytes(memfree_);
+      if (!bytes) throw supervisor::UsageError("--memfree must be a SIZE such as 2G, not '" + memfree_ + "'");
+      const uint64_t total = supervisor::memory_total();
+      if (total != 0 && *bytes >= total)
+        throw supervisor::UsageError("--memfree " + memfree_ + " is more than this machine's memory (" +
+                                     std::to_string(total >> 20) + " MiB): no task could ever start");
+      a.memfree_bytes = *bytes;
+    }
+    return a;
+  }
+
   // Flags go to the first kind; those it does not have, to the second.
   void set_then(const KindInfo& then, const KindSchema& then_schema, const KindSchema& first,
                 const std::vector<supervisor::ConfigSetting>& settings) {
@@ -176,7 +208,8 @@ class RunCommand final : public Command {
   PoolFlags pool_;
   ProducerFlags producer_;
   KindFlags kind_flags_;
-  std::string config_path_, then_kind_, halt_ = "never";
+  std::string config_path_, then_kind_, halt_ = "never", memfree_;
+  double delay_s_ = 0, max_load_ = 0;
   bool no_progress_ = false;
 };
 

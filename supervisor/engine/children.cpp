@@ -28,6 +28,7 @@ Supervisor::Impl::Impl(PoolOptions options, std::vector<KindSpec> kinds)
   if (options_.initializer_kind >= static_cast<int>(kinds_.size()))
     throw std::invalid_argument("the initializer names no kind of this pool");
   exe_ = options_.child_exe.empty() ? self_executable() : options_.child_exe;
+  admission_ = Admission(options_.admission);
   if (options_.workers == 0) options_.workers = usable_cores();
   capacity_ = std::max(options_.workers, options_.max_workers);
   target_workers_ = options_.workers;

@@ -181,6 +181,7 @@ uint32_t Supervisor::Impl::prefetch_limit(const ChildSlot& slot, uint8_t kind) c
 
 void Supervisor::Impl::dispatch() {
   if (pending_.empty() || stopping_) return;
+  const bool admitting = admission_.active();
   bool progress = true;
   // Round-robin, one task per child per round, so a short queue spreads evenly.
   while (progress && !pending_.empty()) {
@@ -210,6 +211,7 @@ void Supervisor::Impl::dispatch() {
         continue;
       }
       if (slot.inflight.size() >= prefetch_limit(slot, task.kind) || slot.isolating) continue;
+      if (admitting && (!slot.inflight.empty() || !admission_.open(ipc::monotonic_ns()))) continue;
       if (task.isolate && !slot.inflight.empty()) continue;  // waits for an empty child
       if (task.revoked && slot.inflight.size() >= slot.concurrency[task.kind]) continue;  // no queue for it
       ipc::TaskHeader header{};
@@ -221,6 +223,7 @@ void Supervisor::Impl::dispatch() {
       if (!slot.tasks.try_write(&header, sizeof header, task.input.data(), task.input.size())) continue;
       pending_.pop_front();
       task.sent = true;
+      if (admitting) admission_.started(ipc::monotonic_ns());
       if (slot.inflight.empty()) slot.progress_ns = ipc::monotonic_ns();  // the stall clock starts with work
       slot.inflight.push_back({id, slot.dispatched++});
       slot.isolating = task.isolate;

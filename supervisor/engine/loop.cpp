@@ -192,6 +192,12 @@ std::string Supervisor::start_up() {
 uint64_t Supervisor::unfinished() const { return impl_->next_id_ - impl_->done_count_; }
 bool Supervisor::stopping() const { return impl_->stopping_; }
 
+std::string Supervisor::waiting_for() const {
+  const Impl& p = *impl_;
+  const bool running = std::any_of(p.slots_.begin(), p.slots_.end(), [](const ChildSlot& s) { return !s.inflight.empty(); });
+  return running || p.pending_.empty() ? std::string() : p.admission_.waiting_for();
+}
+
 void Supervisor::halt(bool kill_running) {
   impl_->drain();
   if (kill_running) impl_->kill_all_children();

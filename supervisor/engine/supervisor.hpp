@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "supervisor/engine/admission.hpp"
 #include "supervisor/engine/containment_mode.hpp"
 #include "ipc/records.hpp"
 
@@ -51,6 +52,7 @@ struct PoolOptions {
                                         // its task charged; 0: 2 x max_memory, else half of RAM
   ContainmentMode containment = ContainmentMode::Auto;  // what holds each worker's tree
   unsigned max_procs_per_child = 1024;  // processes and threads of a worker's tree (pids.max); 0: no cap
+  AdmissionLimits admission;            // --delay, --memfree, --load (admission.hpp)
 };
 
 // One task's one and only result, handed to PoolEvents::on_result.
@@ -164,6 +166,8 @@ class Supervisor {
   uint64_t unfinished() const;
   // True once a signal or an error stopped the pool taking work.
   bool stopping() const;
+  // Why tasks wait for PoolOptions::admission while none runs, "" when they do not.
+  std::string waiting_for() const;
   // Loop thread (a PoolEvents call): stops the run as a first signal does (queued tasks
   // cancelled, running ones finish) or, kill_running, as a second (they are killed and
   // reported cancelled). RunOutcome::signal stays 0.

@@ -221,6 +221,7 @@ struct Supervisor::Impl {
   uint64_t restarts_ = 0;
   std::vector<uint64_t> respawn_latencies_;
   uint64_t last_poll_ns_ = 0;
+  Admission admission_{AdmissionLimits{}};
   uint64_t tick_period_ns_ = 0;
   uint64_t last_user_tick_ns_ = 0;
   uint64_t last_memory_check_ns_ = 0;

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
+#include <algorithm>
 #include <ctime>
 #include <map>
 #include <regex>
@@ -215,4 +216,39 @@ TEST(Joblog, ResumeFromEitherToolsJoblog) {
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("--resume-failed needs --joblog FILE"), std::string::npos) << r.err;
   fs::remove(log);
+}
+
+TEST(Admission, DelaySpacesTheStarts) {
+  const CliRun r = run_cli("run exec -j 4 --delay 0.3 --results - 1 2 3 4 -- true");
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::vector<double> starts;
+  for (const auto& j : procpool::testing::json_lines(r.out)) starts.push_back(j["start_ms"].get<double>());
+  ASSERT_EQ(starts.size(), 4u);
+  std::sort(starts.begin(), starts.end());
+  for (std::size_t i = 1; i < starts.size(); ++i) EXPECT_GE(starts[i] - starts[i - 1], 290.0) << i;
+}
+
+TEST(Admission, MemfreeThatCannotBeMetSaysSoAndNeverHangs) {
+  // More than the machine has: refused at once.
+  CliRun r = run_cli("run exec --memfree 1024G a -- true");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("is more than this machine's memory"), std::string::npos) << r.err;
+  // More than is free now: nothing starts, the wait is said, and Ctrl-C ends it.
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  uint64_t total_kb = 0;
+  while (meminfo >> key >> total_kb && key != "MemTotal:") meminfo.ignore(1000, '\n');
+  ASSERT_GT(total_kb, 0u);
+  const fs::path err = write_file("memfree-err", "");
+  const std::string cmd = "timeout -s INT 3 " + std::string(PROCPOOL_EXE) + " run exec --memfree " +
+                          std::to_string(total_kb / 1024 - 10) + "M --results - a b -- true >" + err.string() +
+                          ".out 2>" + err.string();
+  const int raw = std::system(cmd.c_str());
+  EXPECT_EQ(WEXITSTATUS(raw), 124);  // timeout's word that it sent the signal
+  std::ifstream e(err);
+  const std::string text((std::istreambuf_iterator<char>(e)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("no task starts while the MemAvailable"), std::string::npos) << text;
+  EXPECT_NE(text.find("2 cancelled"), std::string::npos) << text;
+  fs::remove(err);
+  fs::remove(err.string() + ".out");
 }
