@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <string>
 
 namespace procpool {
@@ -19,6 +20,14 @@ std::optional<double> number(std::string_view text) {
   return std::stod(std::string(text));
 }
 }  // namespace
+
+std::string bytes_text(uint64_t bytes) {
+  if (bytes < (uint64_t{1} << 20)) return std::to_string((bytes + 1023) >> 10) + " KiB";
+  if (bytes < (uint64_t{1} << 30)) return std::to_string(bytes >> 20) + " MiB";
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f GiB", static_cast<double>(bytes) / (uint64_t{1} << 30));
+  return text;
+}
 
 std::optional<uint64_t> parse_bytes(std::string_view text) {
   if (text.size() >= 2 && (text.substr(text.size() - 2) == "iB")) text.remove_suffix(2);

@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "child/kinds/exec_grouping.hpp"
 #include "child/kinds/exec_printer.hpp"
 #include "child/kinds/exec_spawn.hpp"
 #include "child/kinds/exec_spool.hpp"
@@ -112,14 +113,15 @@ void drain(int out_fd, int err_fd, int exited_fd, std::size_t max, Captured& out
 class ExecKind final : public TaskKind {
  public:
   ExecKind(std::vector<std::string> command, std::size_t max_output, const std::string& spool, bool named_spool,
-           uint64_t max_spool, bool ungroup, bool shell)
-      : command_(std::move(command)), shell_(shell), max_output_(max_output),
+           uint64_t max_spool, bool ungroup, bool shell, bool context)
+      : command_(std::move(command)), shell_(shell), context_(context), max_output_(max_output),
         spool_(spool.empty() ? nullptr : std::make_unique<SpoolPair>(spool, named_spool)), max_spool_(max_spool),
         ungroup_(ungroup) {}
 
   void run(std::string_view input, TaskOutput& out) override {
     const TaskContext& task = current_task();
-    std::vector<std::string> args = shell_ ? shell_command_for(command_, input, task) : command_for(command_, input, task);
+    std::vector<std::string> args = shell_ ? shell_command_for(command_, input, task, context_)
+                                             : command_for(command_, input, task, context_);
     const std::string program = args[0];
     if (!resolve(args[0])) {
       out.fail("cannot run '" + program + "': " + std::strerror(ENOENT));
@@ -213,7 +215,8 @@ class ExecKind final : public TaskKind {
   }
 
   std::vector<std::string> command_;
-  bool shell_;  // --shell: command_ is a line for sh -c
+  bool shell_;    // --shell: command_ is a line for sh -c
+  bool context_;  // -X: a word with {} repeated per value
   std::map<std::string, std::string> paths_;  // program as written -> its path
   std::size_t max_output_;
   std::unique_ptr<SpoolPair> spool_;  // into run's private spool folder; null: none
@@ -228,7 +231,8 @@ std::unique_ptr<TaskKind> make_exec(const KindOptions& options) {
   const auto max_output = static_cast<std::size_t>(options.integer("max-output-kb")) << 10;
   return std::make_unique<ExecKind>(std::move(command), max_output, options.get("tmpdir", ""),
                                     options.flag("line-buffer"), static_cast<uint64_t>(options.integer("max-spool")),
-                                    options.flag("ungroup"), options.flag("shell"));
+                                    options.flag("ungroup"), options.flag("shell"),
+                                    options.flag("context-replace"));
 }
 
 }  // namespace
@@ -251,13 +255,20 @@ void register_exec_kind(KindRegistry& registry) {
                                 (listed.empty() ? "is empty" : "lists " + listed) + ")");
   };
   hooks.printer = make_exec_printer;
+  hooks.expand_inputs = [](std::vector<std::string> inputs, const KindOptions& options, unsigned workers) {
+    if (!options.flag("multiple-args") && !options.flag("context-replace")) return inputs;
+    return grouped_for_command_line(inputs, options.list("command"), options.flag("context-replace"),
+                                    options.flag("shell"), static_cast<std::size_t>(options.integer("max-chars")),
+                                    workers);
+  };
   hooks.several_values = true;
   hooks.describe = [](const KindOptions& options, std::string_view input, uint64_t id) {
     const TaskContext task{id, 1, 0};
     const std::vector<std::string> templ = options.list("command");
-    if (options.flag("shell")) return shell_command_for(templ, input, task)[2];
+    const bool context = options.flag("context-replace");
+    if (options.flag("shell")) return shell_command_for(templ, input, task, context)[2];
     std::string line;
-    for (const std::string& a : command_for(templ, input, task)) line += (line.empty() ? "" : " ") + shell_quoted(a);
+    for (const std::string& a : command_for(templ, input, task, context)) line += (line.empty() ? "" : " ") + shell_quoted(a);
     return line;
   };
   registry.add(
@@ -272,6 +283,21 @@ void register_exec_kind(KindRegistry& registry) {
                      "the command is a shell line, run by /bin/sh -c, each value replaced into it quoted (default: "
                      "no shell, the words after -- are the command and its arguments)")
             .batch_only(),
+        opt::boolean("multiple-args", false,
+                     "as many inputs per command as its line has room for (--max-chars), spread evenly over the "
+                     "jobs: {} is all of them, each its own argument, as GNU parallel's -m")
+            .batch_only()
+            .with_letter('m'),
+        opt::boolean("context-replace", false,
+                     "as --multiple-args, and a word with {} in it is repeated for each input (pic{}.jpg: "
+                     "pica.jpg picb.jpg), as GNU parallel's -X")
+            .batch_only()
+            .with_letter('X'),
+        opt::integer("max-chars", "130000", 64, 131072,
+                     "-m and -X: the longest command line, its arguments and a byte between each (Linux takes at "
+                     "most 131072 in one argument, --shell's line)")
+            .batch_only()
+            .with_letter('s'),
         opt::boolean("keep-order", false, "print the jobs' output in the order of their inputs, not as they end")
             .run_side()
             .with_letter('k'),

@@ -20,6 +20,7 @@
 #include "ipc/status.hpp"
 #include "supervisor/batch/intake.hpp"
 #include "supervisor/batch/joblog.hpp"
+#include "supervisor/engine/admission.hpp"
 #include "supervisor/engine/supervisor.hpp"
 #include "supervisor/batch/resume.hpp"
 #include "supervisor/engine/usable_cores.hpp"
@@ -42,6 +43,7 @@ class BatchEvents final : public PoolEvents {
 
   void on_result(const Completion& c) override {
     stats_.add(c);
+    say_if_too_big(c);
     count_for_halt(c);
     if (joblog_ != nullptr && c.kind == 0 && c.attempts > 0) log_job(c);
     if (timeline_ != nullptr) {
@@ -170,6 +172,11 @@ class BatchEvents final : public PoolEvents {
 
  public:
   void halt_on(const HaltPolicy& policy) { halt_ = policy; }
+  // --memfree: say once when a task is too big to fit beside its reserve.
+  void check_fit(uint64_t memfree_bytes) {
+    memfree_bytes_ = memfree_bytes;
+    memory_total_ = memory_total();
+  }
   void log_jobs(Joblog* joblog, std::vector<uint64_t> seqs,
                 std::function<std::string(std::string_view, uint64_t)> command) {
     joblog_ = joblog;
@@ -189,6 +196,15 @@ class BatchEvents final : public PoolEvents {
       std::fprintf(stderr, "procpool: no task starts while the %s\n", why.c_str());
     }
     why_waiting_ = why;
+  }
+
+  void say_if_too_big(const Completion& c) {
+    if (memfree_bytes_ == 0 || fit_said_) return;
+    const std::string note = memfree_fit_note(c.max_rss_kb << 10, memfree_bytes_, memory_total_);
+    if (note.empty()) return;
+    clear_progress();
+    std::fprintf(stderr, "procpool: %s\n", note.c_str());
+    fit_said_ = true;
   }
 
   void reader_gone() {
@@ -220,6 +236,8 @@ class BatchEvents final : public PoolEvents {
   std::function<std::string(std::string_view, uint64_t)> command_;
   bool halted_ = false;
   std::string why_waiting_;
+  uint64_t memfree_bytes_ = 0, memory_total_ = 0;
+  bool fit_said_ = false;
   uint64_t failed_ = 0, succeeded_ = 0;
   int halt_exit_ = 1;
   bool output_closed_ = false;
@@ -491,6 +509,7 @@ int run_batch(const RunRequest& request) {
   events.stdout_line_ = request.schema.hooks.stdout_line;
   events.print_with(printer.get(), &pool);
   events.halt_on(request.halt);
+  events.check_fit(request.pool.admission.memfree_bytes);
   const RunOutcome outcome = pool.run(events);
   pool.shutdown();
   if (printer) printer->finish();

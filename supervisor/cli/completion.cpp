@@ -35,8 +35,12 @@ std::vector<Flag> command_flags(const CLI::App* app) {
 
 std::vector<Flag> kind_flags(const KindSchema& kind) {
   std::vector<Flag> out;
-  for (const OptionSpec& spec : kind.options)
-    if (!spec.after_dashes) out.push_back({{"--" + spec.name}, placeholder(spec), first_sentence(option_help(spec))});
+  for (const OptionSpec& spec : kind.options) {
+    if (spec.after_dashes) continue;
+    std::vector<std::string> names{"--" + spec.name};
+    if (spec.letter != 0) names.push_back(std::string{'-', spec.letter});
+    out.push_back({names, placeholder(spec), first_sentence(option_help(spec))});
+  }
   return out;
 }
 

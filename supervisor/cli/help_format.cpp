@@ -93,7 +93,8 @@ std::string kind_options_help(const std::vector<KindSchema>& kinds, std::size_t 
     for (const OptionSpec& spec : kind.options) {
       if (spec.after_dashes) continue;
       const std::string value = placeholder(spec);
-      entries += help_entry("    --" + spec.name + (value.empty() ? "" : " " + value), option_help(spec), width);
+      const std::string letter = spec.letter != 0 ? std::string{'-', spec.letter, ','} + " " : "    ";
+      entries += help_entry("  " + letter + "--" + spec.name + (value.empty() ? "" : " " + value), option_help(spec), width);
     }
     if (!entries.empty()) out += "\n" + kind.name + " options:\n" + entries;
   }

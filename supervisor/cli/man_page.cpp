@@ -115,7 +115,8 @@ std::string command_man_page(const CLI::App& root, const Command& command, const
     for (const OptionSpec& spec : kind.options) {
       if (spec.after_dashes) continue;
       const std::string value = placeholder(spec);
-      entries += entry("\\fB" + roff("--" + spec.name) + "\\fR" + (value.empty() ? "" : " \\fI" + roff(value) + "\\fR"),
+      const std::string letter = spec.letter != 0 ? std::string{'-', spec.letter, ','} + " " : "";
+      entries += entry("\\fB" + roff(letter + "--" + spec.name) + "\\fR" + (value.empty() ? "" : " \\fI" + roff(value) + "\\fR"),
                        option_help(spec));
     }
     if (!entries.empty()) kind_sections += ".SS " + roff(kind.name) + "\n" + entries;

@@ -4,6 +4,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "ipc/units.hpp"
+
 namespace procpool::supervisor {
 
 namespace {
@@ -27,13 +29,16 @@ double load_average() {
   return one;
 }
 
-std::string gib(uint64_t bytes) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.1f GiB", static_cast<double>(bytes) / (1u << 30));
-  return text;
-}
 
 }  // namespace
+
+std::string memfree_fit_note(uint64_t peak_bytes, uint64_t memfree_bytes, uint64_t total_bytes) {
+  if (memfree_bytes == 0 || total_bytes == 0 || peak_bytes + memfree_bytes <= total_bytes) return "";
+  return "a task peaked at " + bytes_text(peak_bytes) + " RSS, more than the " +
+         bytes_text(total_bytes > memfree_bytes ? total_bytes - memfree_bytes : 0) + " that --memfree " + bytes_text(memfree_bytes) +
+         " leaves of this machine's " + bytes_text(total_bytes) +
+         ": while one that big runs no other task starts, and it may not fit itself";
+}
 
 uint64_t memory_available() { return meminfo("MemAvailable"); }
 uint64_t memory_total() { return meminfo("MemTotal"); }
@@ -47,8 +52,10 @@ bool Admission::open(uint64_t now_ns) {
     why_.clear();
     if (limits_.memfree_bytes != 0) {
       const uint64_t available = memory_available();
-      if (available < limits_.memfree_bytes)
-        why_ = "MemAvailable " + gib(available) + ", under --memfree " + gib(limits_.memfree_bytes);
+      if (available < limits_.memfree_bytes) {
+        why_ = "MemAvailable " + bytes_text(available) + ", under --memfree " + bytes_text(limits_.memfree_bytes);
+        if (peak_bytes_ != 0) why_ += " (tasks so far peaked at " + bytes_text(peak_bytes_) + " RSS)";
+      }
     }
     if (why_.empty() && limits_.max_load > 0) {
       const double load = load_average();

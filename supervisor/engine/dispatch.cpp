@@ -133,6 +133,7 @@ void Supervisor::Impl::handle_result(ChildSlot& slot, const ipc::ResultView& res
   c.end_ns = result.header.end_ns;
   c.cpu_ns = result.header.cpu_ns;
   c.max_rss_kb = result.header.max_rss_kb;
+  admission_.finished(c.max_rss_kb << 10);
   c.exit_code = result.header.exit_code;
   c.signal = result.header.signal;
   // A command the task ran was the OOM killer's choice (v1 kills the largest process, the

@@ -39,6 +39,19 @@ fs::path write_file(const std::string& name, const std::string& text) {
   return p;
 }
 
+bool have_gnu_parallel() { return std::system("parallel --version >/dev/null 2>&1") == 0; }
+
+// What sh -c LINE prints on stdout.
+std::string run_shell(const std::string& line) {
+  std::string out;
+  FILE* p = popen(line.c_str(), "r");
+  if (p == nullptr) return out;
+  char buf[4096];
+  for (std::size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+  pclose(p);
+  return out;
+}
+
 std::string seq(int from, int to, const std::string& before = "") {
   std::string out;
   for (int i = from; i <= to; ++i) out += before + std::to_string(i) + "\n";
@@ -118,6 +131,56 @@ TEST(InputSources, TheShellNeverRunsAnInput) {
   EXPECT_EQ(exec("--dry-run -- printf '%s\\n' {} ::: \"a'b\" c"), "printf '%s\\n' 'a'\\''b'\nprintf '%s\\n' c\n");
 }
 
+// -m and -X as GNU parallel's, and -n's {} in a word, which GNU parallel's shell splits.
+// Each case is run by GNU parallel too where it is installed (with -q: the words as one
+// argv, not a shell line), and both must print what is written here.
+TEST(MultipleArgs, AsGnuParallelPutsThemInOneCommand) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"-k -n 2 printf '<%s>' x{}y ::: a b c d", "<xa><by><xc><dy>"},
+      {"-k -X -j 1 printf '<%s>' x{}y ::: a b c d", "<xay><xby><xcy><xdy>"},
+      {"-k -m -j 1 printf '<%s>' x{}y ::: a b c d", "<xa><b><c><dy>"},
+      {"-k -m -j 1 printf '<%s>' ::: a b c d", "<a><b><c><d>"},
+      {"-k -X -j 1 sh -c 'echo $#' sh {} ::: a b c d e", "5\n"},
+      // Spread evenly over the jobs while the line has room: 10 inputs, 2 jobs, 5 each.
+      {"-k -m -j 2 sh -c 'echo $#' sh ::: 1 2 3 4 5 6 7 8 9 10", "5\n5\n"},
+  };
+  const bool gnu = have_gnu_parallel();
+  for (const auto& [args, want] : cases) {
+    const std::size_t command = args.find(" printf") != std::string::npos ? args.find(" printf") : args.find(" sh ");
+    const std::string flags = args.substr(0, command), rest = args.substr(command + 1);
+    EXPECT_EQ(exec(flags + " -- " + rest), want) << args;
+    if (gnu) {
+      EXPECT_EQ(run_shell("parallel -q " + args), want) << "GNU parallel " << args;
+    }
+  }
+  // --max-chars bounds each line: 200 inputs of 4 characters ("1000".."1199"), 100 at most.
+  std::string inputs;
+  for (int i = 1000; i < 1200; ++i) inputs += " " + std::to_string(i);
+  const std::string lines = exec("-k -m -j 1 -s 100 -- echo :::" + inputs);
+  std::istringstream split(lines);
+  int count = 0, values = 0;
+  for (std::string line; std::getline(split, line); ++count) {
+    EXPECT_LE(line.size() + 6, 100u) << line;  // "echo " and the ending NUL are in the line too
+    values += static_cast<int>(std::count(line.begin(), line.end(), ' ')) + 1;
+  }
+  EXPECT_EQ(values, 200);
+  EXPECT_GE(count, 10);
+  // -X in a --shell line repeats the word (what spaces part), each value quoted.
+  EXPECT_EQ(exec("--shell -X -j 1 -- 'echo x{}y' ::: a 'b c'"), "xay xb cy\n");
+  EXPECT_EQ(exec("--dry-run -X -j 1 -- convert {} pic{}.jpg ::: a b"), "convert a b pica.jpg picb.jpg\n");
+}
+
+TEST(MultipleArgs, WhatCannotBeGroupedIsAUsageError) {
+  CliRun r = run_cli("run exec -m -- echo ::: a b ::: c");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("-m and -X put several inputs in one command: each must be one value"), std::string::npos)
+      << r.err;
+  r = run_cli("run exec -X -s 64 -- echo ::: " + std::string(80, 'v'));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("input 1 makes a command of"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("more than --max-chars 64"), std::string::npos) << r.err;
+}
+
 TEST(InputSources, MistakesAreUsageErrors) {
   CliRun r = run_cli("run exec -- echo :::");
   EXPECT_EQ(r.status, 2);
@@ -152,8 +215,6 @@ std::vector<std::vector<std::string>> joblog_rows(const fs::path& path) {
   }
   return rows;
 }
-
-bool have_gnu_parallel() { return std::system("parallel --version >/dev/null 2>&1") == 0; }
 
 }  // namespace
 
@@ -257,4 +318,28 @@ TEST(Admission, MemfreeThatCannotBeMetSaysSoAndNeverHangs) {
   EXPECT_NE(text.find("2 cancelled"), std::string::npos) << text;
   fs::remove(err);
   fs::remove(err.string() + ".out");
+}
+
+TEST(Admission, MemfreeSaysWhenATaskIsTooBigForItsReserve) {
+  // --memfree leaves 512 MiB of what is available now, and the one task takes 768 MiB more
+  // than the machine has beside that reserve: the run says so once, and still runs it.
+  uint64_t total_kb = 0, available_kb = 0;
+  std::ifstream meminfo("/proc/meminfo");
+  for (std::string key; meminfo >> key;) {
+    uint64_t kb = 0;
+    meminfo >> kb;
+    if (key == "MemTotal:") total_kb = kb;
+    if (key == "MemAvailable:") available_kb = kb;
+    meminfo.ignore(1000, '\n');
+  }
+  ASSERT_GT(available_kb, 2u << 20) << "the test needs 2 GiB available";
+  const uint64_t memfree_mb = available_kb / 1024 - 512;
+  const uint64_t task_mb = total_kb / 1024 - memfree_mb + 256;
+  // Python's b'x' * N writes every byte, so its RSS is N.
+  const CliRun r = run_cli("run exec --no-summary -j 1 --memfree " + std::to_string(memfree_mb) +
+                           "M a -- python3 -c 'b = b\"x\" * (" + std::to_string(task_mb) + " << 20)'");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("procpool: a task peaked at"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("that --memfree"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("while one that big runs no other task starts"), std::string::npos) << r.err;
 }

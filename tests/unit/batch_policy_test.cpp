@@ -4,6 +4,7 @@
 
 #include "supervisor/batch/halt.hpp"
 #include "supervisor/batch/input_sources.hpp"
+#include "supervisor/engine/admission.hpp"
 
 using namespace procpool::supervisor;
 
@@ -54,4 +55,14 @@ TEST(InputSourceCombinations, EveryCombinationOrLinked) {
   EXPECT_EQ(out, (std::vector<std::string>{"a" + nul + "b" + nul + "c"}));
   EXPECT_FALSE(has_several_values({"a", "b"}));
   EXPECT_TRUE(has_several_values({"a", "b" + nul + "c"}));
+}
+
+TEST(Memfree, ATaskFitsWhenItAndTheReserveDoNotPassTheMachine) {
+  constexpr uint64_t G = uint64_t{1} << 30;
+  EXPECT_EQ(memfree_fit_note(3 * G, 4 * G, 8 * G), "");
+  EXPECT_EQ(memfree_fit_note(4 * G, 4 * G, 8 * G), "");
+  EXPECT_EQ(memfree_fit_note(9 * G, 0, 8 * G), "");  // no --memfree: nothing to say
+  EXPECT_EQ(memfree_fit_note(5 * G, 4 * G, 8 * G),
+            "a task peaked at 5.0 GiB RSS, more than the 4.0 GiB that --memfree 4.0 GiB leaves of this machine's "
+            "8.0 GiB: while one that big runs no other task starts, and it may not fit itself");
 }
