@@ -15,6 +15,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include "ipc/sanitizers.hpp"
+
 namespace procpool::ipc {
 
 // ThreadSanitizer does not model standalone fences, so sanitizer builds use the
@@ -23,7 +25,7 @@ namespace procpool::ipc {
 // RMW comes second it reads 1; if first, the waiter's RMW reads from it and so sees the
 // published data). It is not the default because the notifier's RMW would take the
 // flag's cache line from the waiter on every publish, where the fence form only reads it.
-#if defined(__SANITIZE_THREAD__)
+#if defined(PROCPOOL_TSAN)
 #define PROCPOOL_DOORBELL_RMW 1
 #endif
 

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "ipc/sanitizers.hpp"
 #include "supervisor/redis/client.hpp"
 #include "tests/test_support.hpp"
 
@@ -152,7 +153,7 @@ class Redis : public ::testing::Test {
 TEST_F(Redis, TasksOverThreeHostsAreEachAnsweredOnce) {
   for (const char* name : {"a", "b", "c"}) host(name, "-j 1");
   std::string inputs;
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if defined(PROCPOOL_ASAN) || defined(PROCPOOL_TSAN)
   const int n = 20'000;
 #else
   const int n = 100'000;

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "ipc/sanitizers.hpp"
 #include "supervisor/engine/supervisor.hpp"
 #include "tests/test_support.hpp"
 
@@ -73,7 +74,7 @@ struct StormRun final : PoolEvents, Remote {
 }  // namespace
 
 TEST(Storm, KillsEvery50msAndAStoppedChildLoseNothing) {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if defined(PROCPOOL_ASAN) || defined(PROCPOOL_TSAN)
   // A sanitized worker takes 150-350 ms to start here, so most of a sanitized run is
   // respawning: a smaller first batch, topped up until the storm is done.
   constexpr std::size_t kFirstBatch = 200;
