@@ -6,6 +6,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -61,6 +62,14 @@ struct Posted {
   std::shared_ptr<TaskState> state;
 };
 
+// cancel() or kill() of some tasks, answered by the loop thread: for each, whether it
+// will end cancelled (cancel: already has; kill: once its worker is reaped).
+struct Control {
+  std::vector<std::shared_ptr<TaskState>> states;
+  bool kill = false;
+  std::promise<std::vector<bool>> answer;
+};
+
 Result to_result(const supervisor::Completion& c, Status status, std::string_view bytes, bool json) {
   Result r;
   r.status = status;
@@ -106,9 +115,10 @@ struct PoolCore final : supervisor::Remote, supervisor::PoolEvents {
 
   std::mutex m;  // guards the inbox below
   std::vector<Posted> posts;
-  std::vector<std::shared_ptr<TaskState>> cancels;
+  std::vector<Control> controls;
   bool stop_requested = false;
   bool cancel_pending = false;
+  bool kill_running = false;
   bool closed = false;  // the loop has ended: posts are refused
   // Bumped (release) after each post; the loop compares it with what it took (acquire).
   std::atomic<uint64_t> posted{0};
@@ -142,14 +152,21 @@ struct PoolCore final : supervisor::Remote, supervisor::PoolEvents {
     if (bell.should_wake()) wake();
   }
 
-  void post_cancel(std::shared_ptr<TaskState> state) {
+  // Any thread: the loop's answer for each state (false for all once the loop has ended).
+  std::vector<bool> control(std::vector<std::shared_ptr<TaskState>> states, bool kill) {
+    Control c;
+    c.states = std::move(states);
+    c.kill = kill;
+    std::future<std::vector<bool>> answer = c.answer.get_future();
+    const std::size_t n = c.states.size();
     {
       std::lock_guard<std::mutex> lock(m);
-      if (closed) return;
-      cancels.push_back(std::move(state));
+      if (closed) return std::vector<bool>(n, false);
+      controls.push_back(std::move(c));
     }
     posted.fetch_add(1, std::memory_order_release);
     wake();
+    return answer.get();
   }
 
   // Remote, on the loop thread.
@@ -158,16 +175,17 @@ struct PoolCore final : supervisor::Remote, supervisor::PoolEvents {
   bool take(supervisor::Supervisor& pool) override {
     ipc::eventfd_drain(efd);
     std::vector<Posted> new_posts;
-    std::vector<std::shared_ptr<TaskState>> new_cancels;
-    bool cancel_all = false;
+    std::vector<Control> new_controls;
+    bool cancel_all = false, kill_all = false;
     taken = posted.load(std::memory_order_acquire);  // before the swap: later posts stay visible
     {
       std::lock_guard<std::mutex> lock(m);
       new_posts.swap(posts);
-      new_cancels.swap(cancels);
+      new_controls.swap(controls);
       if (stop_requested && !stopping) {
         stopping = true;
-        cancel_all = cancel_pending;
+        cancel_all = cancel_pending || kill_running;
+        kill_all = kill_running;
       }
     }
     for (Posted& p : new_posts) {
@@ -175,20 +193,27 @@ struct PoolCore final : supervisor::Remote, supervisor::PoolEvents {
       p.state->id.store(id, std::memory_order_release);
       by_id.push_back(std::move(p.state));
     }
-    for (const auto& state : new_cancels) {
-      const uint64_t id = state->id.load(std::memory_order_acquire);
-      if (id != kNoId) pool.cancel(id, "cancelled");
+    for (Control& c : new_controls) {
+      std::vector<bool> answers;
+      answers.reserve(c.states.size());
+      for (const auto& state : c.states) {
+        const uint64_t id = state->id.load(std::memory_order_acquire);
+        answers.push_back(id != kNoId && (c.kill ? pool.kill(id, "killed by TaskFuture::kill()")
+                                                 : pool.cancel(id, "cancelled")));
+      }
+      c.answer.set_value(std::move(answers));
     }
     if (cancel_all)
       for (std::size_t i = 0; i < by_id.size(); ++i)
         if (by_id[i]) pool.cancel(first_id + i, "cancelled by shutdown");
-    return !new_posts.empty() || !new_cancels.empty() || cancel_all;
+    if (kill_all) pool.halt(/*kill_running=*/true);  // what runs is reported cancelled as its worker is reaped
+    return !new_posts.empty() || !new_controls.empty() || cancel_all;
   }
 
   bool prepare_sleep() override {
     bell.announce_sleep();
     std::lock_guard<std::mutex> lock(m);
-    const bool pending = !posts.empty() || !cancels.empty() || (stop_requested && !stopping);
+    const bool pending = !posts.empty() || !controls.empty() || (stop_requested && !stopping);
     if (pending) bell.clear();
     return pending;
   }
@@ -224,12 +249,15 @@ struct PoolCore final : supervisor::Remote, supervisor::PoolEvents {
   // The loop ends: nothing posted later or left untaken may wait forever.
   void close_with(const std::string& reason) {
     std::vector<Posted> leftover;
+    std::vector<Control> unanswered;
     {
       std::lock_guard<std::mutex> lock(m);
       closed = true;
       closed_reason = reason;
       leftover.swap(posts);
+      unanswered.swap(controls);
     }
+    for (Control& c : unanswered) c.answer.set_value(std::vector<bool>(c.states.size(), false));
     for (Posted& p : leftover) {
       Result r;
       r.status = Status::cancelled;
@@ -244,9 +272,30 @@ struct PoolCore final : supervisor::Remote, supervisor::PoolEvents {
 using detail::PoolCore;
 using detail::TaskState;
 
+namespace {
+
+// The ranges the command line and the config file hold these to, in the config file's words.
+void check_range(const char* name, uint64_t value, uint64_t min, uint64_t max, const char* zero = nullptr) {
+  if (zero != nullptr && value == 0) return;
+  if (value >= min && value <= max) return;
+  throw PoolError(std::string("Options::") + name + " must be from " + std::to_string(min) + " to " +
+                  std::to_string(max) + (zero != nullptr ? std::string(" (0: ") + zero + ")" : "") + ", not " +
+                  std::to_string(value));
+}
+
+void check_options(const Options& o) {
+  check_range("workers", o.workers, 1, 1024, "the usable cores");
+  check_range("max_attempts", o.max_attempts, 1, 100);
+  check_range("max_procs_per_child", o.max_procs_per_child, 16, 4194304, "no limit");
+  if (o.task_timeout.count() < 0) throw PoolError("Options::task_timeout must not be negative");
+}
+
+}  // namespace
+
 Pool::Pool(Options options) : core_(std::make_shared<PoolCore>()) {
   if (std::getenv("PROCPOOL_CHILD") != nullptr)
     throw PoolError("a worker process tried to start a pool: call procpool::init(argc, argv) first thing in main()");
+  check_options(options);
   KindRegistry registry;
   register_builtin_kinds(registry);
   for (const KindInfo* kind : program_kinds().all()) registry.add(*kind);
@@ -337,12 +386,13 @@ Pool::~Pool() { shutdown(true, false); }
 unsigned Pool::workers() const { return core_->workers; }
 const std::string& Pool::containment() const { return core_->containment; }
 
-void Pool::shutdown(bool wait, bool cancel_pending) {
+void Pool::shutdown(bool wait, bool cancel_pending, bool kill_running) {
   {
     std::lock_guard<std::mutex> lock(core_->m);
     if (!core_->stop_requested) {
       core_->stop_requested = true;
       core_->cancel_pending = cancel_pending;
+      core_->kill_running = kill_running;
     }
   }
   core_->wake();
@@ -395,21 +445,68 @@ std::vector<TaskFuture> Pool::submit_chunks(const std::string& kind, const std::
   return futures;
 }
 
+TimeoutError::TimeoutError(const std::string& what, std::vector<Result> done)
+    : std::runtime_error(what), finished(std::move(done)) {}
+
 std::vector<Result> Pool::map(const std::string& kind, const std::vector<std::string>& inputs, std::size_t chunksize,
-                              std::chrono::nanoseconds timeout) {
+                              std::chrono::nanoseconds timeout, OnTimeout on_timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::vector<TaskFuture> futures = submit_chunks(kind, inputs, chunksize, nullptr);
   std::vector<Result> out(inputs.size());
-  for (TaskFuture& f : futures) {
-    std::unique_lock<std::mutex> lock(f.state_->m);
+  for (std::size_t i = 0; i < futures.size(); ++i) {
+    TaskState& state = *futures[i].state_;
+    std::unique_lock<std::mutex> lock(state.m);
     if (timeout.count() == 0) {
-      f.state_->cv.wait(lock, [&] { return f.state_->done; });
-    } else if (!f.state_->cv.wait_until(lock, deadline, [&] { return f.state_->done; })) {
-      throw TimeoutError("map: not every result arrived within the timeout");
+      state.cv.wait(lock, [&] { return state.done; });
+    } else if (!state.cv.wait_until(lock, deadline, [&] { return state.done; })) {
+      lock.unlock();
+      timed_out(futures, i, out, on_timeout);
     }
-    for (Result& r : f.state_->results) out[r.index] = std::move(r);
+    for (Result& r : state.results) out[r.index] = std::move(r);
   }
   return out;
+}
+
+// map()'s timeout passed while futures[from] was not done (the results of those before
+// it are in out): the tasks not done are cancelled (or killed), and what had arrived is
+// thrown with TimeoutError.
+void Pool::timed_out(std::vector<TaskFuture>& futures, std::size_t from, std::vector<Result>& out,
+                     OnTimeout on_timeout) {
+  std::vector<std::shared_ptr<TaskState>> open;
+  for (std::size_t i = from; i < futures.size(); ++i)
+    if (!futures[i].ready()) open.push_back(futures[i].state_);
+  const std::vector<bool> stopped = core_->control(open, on_timeout == OnTimeout::kill);
+  std::size_t cancelled = 0, running = 0;
+  for (std::size_t i = 0; i < open.size(); ++i) {
+    if (stopped[i]) {
+      ++cancelled;
+      if (on_timeout == OnTimeout::kill) {  // its result comes as the worker is reaped
+        std::unique_lock<std::mutex> lock(open[i]->m);
+        open[i]->cv.wait_for(lock, std::chrono::seconds(10), [&] { return open[i]->done; });
+      }
+    } else if (!open[i]->done_flag.load(std::memory_order_acquire)) {
+      ++running;
+    }
+  }
+  std::vector<const TaskState*> stopped_states;
+  for (std::size_t i = 0; i < open.size(); ++i)
+    if (stopped[i]) stopped_states.push_back(open[i].get());
+  std::vector<Result> finished;
+  for (std::size_t i = 0; i < futures.size(); ++i) {
+    const TaskState& state = *futures[i].state_;
+    if (i < from) {
+      for (std::size_t k = 0; k < state.count; ++k) finished.push_back(std::move(out[state.first_index + k]));
+      continue;
+    }
+    if (std::find(stopped_states.begin(), stopped_states.end(), &state) != stopped_states.end()) continue;
+    std::lock_guard<std::mutex> lock(futures[i].state_->m);
+    if (state.done) finished.insert(finished.end(), state.results.begin(), state.results.end());
+  }
+  std::string what = "map: " + std::to_string(finished.size()) + " of " + std::to_string(out.size()) +
+                     " results arrived within the timeout; " + std::to_string(cancelled) +
+                     (on_timeout == OnTimeout::kill ? " tasks killed or cancelled" : " tasks cancelled");
+  if (running != 0) what += ", " + std::to_string(running) + " left running";
+  throw TimeoutError(what, std::move(finished));
 }
 
 ResultStream Pool::map_unordered(const std::string& kind, const std::vector<std::string>& inputs, std::size_t chunksize) {
@@ -469,8 +566,13 @@ bool TaskFuture::ready() const {
 
 bool TaskFuture::cancel() {
   if (!state_ || ready()) return false;
-  core_->post_cancel(state_);
-  wait();
+  return core_->control({state_}, false).front();
+}
+
+bool TaskFuture::kill() {
+  if (!state_ || ready()) return false;
+  if (!core_->control({state_}, true).front()) return false;
+  if (!wait_for(std::chrono::seconds(10))) return true;  // a SIGKILL that took this long: it ends cancelled yet
   std::lock_guard<std::mutex> lock(state_->m);
   return state_->results.front().status == Status::cancelled;
 }

@@ -42,10 +42,6 @@ struct TaskFailed : std::runtime_error {
   TaskFailed(Status s, const std::string& error) : std::runtime_error(std::string(to_string(s)) + ": " + error), status(s) {}
   Status status;
 };
-// map() with a timeout that passed before every result arrived (the tasks go on).
-struct TimeoutError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
 
 struct Result {
   Status status = Status::cancelled;
@@ -69,6 +65,18 @@ struct Result {
   }
 };
 
+// map() with a timeout that passed before every result arrived. finished: the results
+// that had arrived, each with its Result::index; the rest were cancelled (or killed, or
+// left running: map()'s on_timeout).
+struct TimeoutError : std::runtime_error {
+  TimeoutError(const std::string& what, std::vector<Result> done);
+  std::vector<Result> finished;
+};
+
+// What map() does with the tasks left when its timeout passes: cancel those not started
+// (the running ones finish, their results unseen), or kill the running ones too.
+enum class OnTimeout { cancel, kill };
+
 namespace detail {
 struct TaskState;
 struct PoolCore;
@@ -81,9 +89,14 @@ class TaskFuture {
   void wait() const;
   bool wait_for(std::chrono::nanoseconds timeout) const;  // true once the result is in
   bool ready() const;
-  // Cancels the task if no worker has taken it yet (its result: cancelled). False if it
-  // already runs or is done.
+  // Cancels the task if it has not started (its result: cancelled), also when it waits
+  // in a worker's queue, which gives it back. False if it runs or is done. Never waits
+  // for a task: only for the pool's loop to answer (microseconds).
   bool cancel();
+  // As cancel(), and a running task is stopped: its worker is killed with everything it
+  // started and replaced at once; the result is cancelled, never retried. Returns once the result is in (a SIGKILL and a reap: milliseconds), true
+  // if it is cancelled, false if the task had ended before.
+  bool kill();
 
  private:
   friend class Pool;
@@ -165,14 +178,18 @@ class Pool {
   }
 
   // Results in input order. chunksize > 1 sends that many inputs per task (fewer round
-  // trips; a crash then fails the whole chunk's tasks). Throws TimeoutError if timeout
-  // (non-zero) passes first.
+  // trips; a crash then fails the whole chunk's tasks). When timeout (non-zero) passes
+  // first, the tasks not done are cancelled or killed (on_timeout) and TimeoutError
+  // carries the results that had arrived; it is thrown within milliseconds of the
+  // timeout, never after a running task.
   std::vector<Result> map(const std::string& kind, const std::vector<std::string>& inputs, std::size_t chunksize = 1,
-                          std::chrono::nanoseconds timeout = std::chrono::nanoseconds{0});
+                          std::chrono::nanoseconds timeout = std::chrono::nanoseconds{0},
+                          OnTimeout on_timeout = OnTimeout::cancel);
   template <typename In>
   std::vector<Result> map(const std::string& kind, const std::vector<In>& inputs, std::size_t chunksize = 1,
-                          std::chrono::nanoseconds timeout = std::chrono::nanoseconds{0}) {
-    return map(kind, encode_all(inputs), chunksize, timeout);
+                          std::chrono::nanoseconds timeout = std::chrono::nanoseconds{0},
+                          OnTimeout on_timeout = OnTimeout::cancel) {
+    return map(kind, encode_all(inputs), chunksize, timeout, on_timeout);
   }
   // Results as they complete; Result::index says which input.
   ResultStream map_unordered(const std::string& kind, const std::vector<std::string>& inputs, std::size_t chunksize = 1);
@@ -181,10 +198,18 @@ class Pool {
     return map_unordered(kind, encode_all(inputs), chunksize);
   }
 
-  // Stops the pool: with cancel_pending, tasks no worker has taken are cancelled; with
-  // wait, returns once every other task has its result and the workers are gone. Later
-  // submits fail with PoolError. Idempotent.
-  void shutdown(bool wait = true, bool cancel_pending = false);
+  // Stops the pool: with cancel_pending, tasks not started are cancelled (also those in
+  // a worker's queue); with kill_running, those too and the running ones are killed with
+  // their workers (reported cancelled); with wait, returns once every task has its
+  // result and the workers are gone. Later submits fail with PoolError. The first call
+  // decides; later ones only wait.
+  void shutdown(bool wait = true, bool cancel_pending = false, bool kill_running = false);
+  // As Python 3.14's: stop the pool now, every task not done cancelled and the workers
+  // killed with all they started; return once they are gone. Both SIGKILL: a worker's
+  // tree is held in one container (cgroup or process group), and a kill is what reaches
+  // all of it at once, so terminate_workers() is kill_workers().
+  void terminate_workers() { shutdown(true, true, true); }
+  void kill_workers() { shutdown(true, true, true); }
 
  private:
   template <typename In>
@@ -194,6 +219,8 @@ class Pool {
     for (const In& in : inputs) out.push_back(Codec<In>::encode(in));
     return out;
   }
+  [[noreturn]] void timed_out(std::vector<TaskFuture>& futures, std::size_t from, std::vector<Result>& out,
+                              OnTimeout on_timeout);
   std::vector<TaskFuture> submit_chunks(const std::string& kind, const std::vector<std::string>& inputs,
                                         std::size_t chunksize, const std::shared_ptr<ResultStream::Queue>& stream);
 

@@ -194,6 +194,7 @@ void Supervisor::Impl::reset_slot(ChildSlot& slot) {
   slot.violated = slot.recycling = false;
   slot.kill_reason = KillReason::None;
   slot.kill_detail.clear();
+  slot.kill_target = 0;
   slot.dispatched = 0;
   slot.respawn_at_ns = 0;
   slot.config_epoch = config_epoch_;
@@ -265,6 +266,12 @@ void Supervisor::Impl::handle_exit(ChildSlot& slot) {
     spawn(slot);
     return;
   }
+  if (slot.kill_reason == KillReason::Cancel) {  // killed to stop a task: planned too, replaced at once
+    count_restart(slot);
+    slot.died_ns = 0;  // planned: not a respawn latency
+    schedule_respawn(slot, 0);
+    return;
+  }
   // A timeout kill is the limit working, bounded by the timeout itself: not a crash loop.
   if (slot.kill_reason != KillReason::Timeout && crash_loop()) {
     const std::string how =
@@ -275,9 +282,7 @@ void Supervisor::Impl::handle_exit(ChildSlot& slot) {
     fail_pool("workers keep dying (" + how + "; last: " + describe_wait_status(status) + ")");
     return;
   }
-  ++slot.restarts;
-  ++restarts_;
-  segment_->stats().restarts.store(restarts_, std::memory_order_relaxed);
+  count_restart(slot);
   slot.died_ns = ipc::monotonic_ns();
   // Exponential backoff from the second crash in a row: a child that dies at once is
   // not replaced in a tight loop.
@@ -289,6 +294,12 @@ void Supervisor::Impl::handle_exit(ChildSlot& slot) {
     delay = std::min(delay, options_.backoff_max_ns);
   }
   schedule_respawn(slot, delay);
+}
+
+void Supervisor::Impl::count_restart(ChildSlot& slot) {
+  ++slot.restarts;
+  ++restarts_;
+  segment_->stats().restarts.store(restarts_, std::memory_order_relaxed);
 }
 
 void Supervisor::Impl::schedule_respawn(ChildSlot& slot, uint64_t delay_ns) {
@@ -317,24 +328,30 @@ void Supervisor::Impl::requeue_inflight(ChildSlot& slot, int wait_status) {
   // The child is reaped: these are its last words, not a live view.
   const uint64_t taken = view.control->tasks_taken();
   const std::optional<ipc::RunningTask> running = view.control->running();
-  const uint64_t current = running ? running->task_id + 1 : 0;
-  const uint64_t current_started = running ? running->started_ns : 0;
-  const bool timeout = slot.kill_reason == KillReason::Timeout;
-  const bool winding_down = stopping_ || !fatal_.empty();
+  const uint64_t current = running ? running->task_id + 1 : 0, current_started = running ? running->started_ns : 0;
+  const bool timeout = slot.kill_reason == KillReason::Timeout, winding_down = stopping_ || !fatal_.empty();
   const auto started_count = static_cast<std::size_t>(std::count_if(
       slot.inflight.begin(), slot.inflight.end(), [taken](const Inflight& t) { return t.seq < taken; }));
-  const bool shared_crash = !timeout && started_count > 1;
+  const bool cancel_kill = slot.kill_reason == KillReason::Cancel;
+  const bool shared_crash = !timeout && !cancel_kill && started_count > 1;
   const std::string cause = slot.kill_detail.empty() ? describe_wait_status(wait_status) : slot.kill_detail;
+  // The running task's start and end (reaped just now), for its result; none for others.
+  auto ran_ns = [&](uint64_t id) -> std::pair<uint64_t, uint64_t> {
+    if (current == 0 || id != current - 1 || current_started == 0) return {0, 0};
+    return {current_started, ipc::monotonic_ns()};
+  };
   for (auto it = slot.inflight.rbegin(); it != slot.inflight.rend(); ++it) {
     const uint64_t id = it->id;
     TaskEntry& task = task_entry(id);
     const bool started = it->seq < taken;
-    const bool culprit = started && !shared_crash && (!timeout || (current != 0 && id == current - 1));
-    if (started && slot.kill_reason == KillReason::Shutdown) {
+    const bool culprit =
+        started && !shared_crash && !cancel_kill && (!timeout || (current != 0 && id == current - 1));
+    // Killed to stop it (Supervisor::kill) or the pool: cancelled, whatever else it held.
+    if (cancel_kill ? id == slot.kill_target : started && slot.kill_reason == KillReason::Shutdown) {
       ++task.charged;  // it ran: an attempt, with the time it had
-      const bool was_current = current != 0 && id == current - 1 && current_started != 0;
-      finish_task(id, ipc::Status::cancelled, "cancelled while it ran: its worker was killed (" + stop_cause() + ")",
-                  &slot, {was_current ? current_started : 0, was_current ? ipc::monotonic_ns() : 0});
+      finish_task(id, ipc::Status::cancelled,
+                  cancel_kill ? slot.kill_detail : "cancelled while it ran: its worker was killed (" + stop_cause() + ")",
+                  &slot, ran_ns(id));
       continue;
     }
     if (culprit) {
@@ -342,10 +359,7 @@ void Supervisor::Impl::requeue_inflight(ChildSlot& slot, int wait_status) {
       if ((timeout && !options_.retry_timeouts) || task.charged >= options_.max_attempts || winding_down) {
         const std::string why = cause + " on " + std::to_string(task.charged) +
                                 (task.charged == 1 ? " attempt" : " attempts");
-        const bool was_current = current != 0 && id == current - 1 && current_started != 0;
-        finish_task(id, timeout ? ipc::Status::timeout : ipc::Status::crashed, why, &slot,
-                    {was_current ? current_started : 0, was_current ? ipc::monotonic_ns() : 0},  // reaped just now
-                    wait_status);
+        finish_task(id, timeout ? ipc::Status::timeout : ipc::Status::crashed, why, &slot, ran_ns(id), wait_status);
         continue;
       }
     } else if (started && shared_crash) {

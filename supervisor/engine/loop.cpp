@@ -162,12 +162,44 @@ uint64_t Supervisor::submit(uint8_t kind, std::string input, uint16_t flags) {
 RunOutcome Supervisor::run(PoolEvents& events) { return impl_->run(events, nullptr); }
 RunOutcome Supervisor::serve(PoolEvents& events, Remote& remote) { return impl_->run(events, &remote); }
 
+ChildSlot* Supervisor::Impl::slot_holding(uint64_t id) {
+  for (ChildSlot& slot : slots_)
+    if (slot.state != SlotState::Dead &&
+        std::any_of(slot.inflight.begin(), slot.inflight.end(), [id](const Inflight& t) { return t.id == id; }))
+      return &slot;
+  return nullptr;
+}
+
+bool Supervisor::Impl::take_back(uint64_t id) {
+  if (!task_entry(id).sent) return true;
+  ChildSlot* slot = slot_holding(id);
+  if (slot == nullptr || slot->state != SlotState::Ready || slot->violated || slot->revoking) return false;
+  const auto held = std::find_if(slot->inflight.begin(), slot->inflight.end(), [id](const Inflight& t) { return t.id == id; });
+  if (held->seq < segment_->slot(static_cast<uint32_t>(slot->index)).control->tasks_taken()) return false;  // started
+  revoke_queue(*slot);  // the whole queue behind what runs: the others go back to pending in order
+  return !task_entry(id).sent;
+}
+
 bool Supervisor::cancel(uint64_t id, const std::string& reason) {
   Impl& p = *impl_;
   if (id < p.first_id_ || id >= p.next_id_) return false;
-  TaskEntry& task = p.task_entry(id);
-  if (task.done || task.sent) return false;
+  if (p.task_entry(id).done || !p.take_back(id)) return false;
   p.finish_task(id, ipc::Status::cancelled, reason, nullptr);  // dispatch skips it later
+  if (!p.pending_.empty()) p.dispatch();  // what was taken back with it goes out again
+  return true;
+}
+
+bool Supervisor::kill(uint64_t id, const std::string& reason) {
+  Impl& p = *impl_;
+  if (id < p.first_id_ || id >= p.next_id_ || p.task_entry(id).done) return false;
+  if (cancel(id, reason)) return true;
+  ChildSlot* slot = p.slot_holding(id);
+  if (slot == nullptr || !slot->process) return false;
+  if (slot->kill_reason != KillReason::None) return true;  // already on its way out
+  slot->kill_reason = KillReason::Cancel;
+  slot->kill_target = id;
+  slot->kill_detail = reason;
+  p.kill_tree(*slot);
   return true;
 }
 

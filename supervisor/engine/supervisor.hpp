@@ -159,9 +159,15 @@ class Supervisor {
   // As run(), but also takes work from `remote` (other threads) and returns only when
   // remote.finished() says so (or the pool failed).
   RunOutcome serve(PoolEvents& events, Remote& remote);
-  // Loop thread: cancels a task not yet given to a child (reported cancelled at once).
-  // False if it is already running, done, or unknown.
+  // Loop thread: cancels a task that has not started (reported cancelled at once): one
+  // still pending, or one queued in a child's ring, which is taken back first (the tasks
+  // queued with it go out again). False if it runs, is done, or unknown.
   bool cancel(uint64_t id, const std::string& reason);
+  // Loop thread: as cancel(), and a task that runs is stopped: its child is killed with
+  // all it started and replaced at once (not a crash: no attempt charged, no backoff),
+  // the task reported cancelled with reason once the child is reaped, and what the child
+  // held beside it goes to the queue again uncharged. False if done or unknown.
+  bool kill(uint64_t id, const std::string& reason);
   // Loop thread: tasks submitted and not yet reported.
   uint64_t unfinished() const;
   // True once a signal or an error stopped the pool taking work.

@@ -46,7 +46,8 @@ struct TaskEntry {
 enum class SlotState { Dead, Starting, Ready, Stopping };
 
 // Why the supervisor killed a child, which decides what its running task's result is.
-enum class KillReason { None, Shutdown, Timeout, MemoryHard, Violation, StartTimeout };
+// Cancel: Supervisor::kill() of its running task (ChildSlot::kill_target).
+enum class KillReason { None, Shutdown, Timeout, MemoryHard, Violation, StartTimeout, Cancel };
 
 // A task sent to a child and not yet answered. seq counts the tasks sent to this child
 // (generation) before it: the child's tasks_taken says which of them it had started.
@@ -68,6 +69,7 @@ struct ChildSlot {
   bool violated = false;               // broke the protocol: killed, ring no longer read
   KillReason kill_reason = KillReason::None;
   std::string kill_detail;             // e.g. "timed out after 2.00 s"
+  uint64_t kill_target = 0;            // KillReason::Cancel: the task it was killed to stop
   bool recycling = false;              // told to stop (task or memory limit): replace it
   // Beyond the pool's size since a reconfigure shrank it: gets no tasks; its child is
   // told to stop once ready, finishes what it holds and is not replaced.
@@ -105,6 +107,11 @@ struct Supervisor::Impl {
   void wait_for_events(int timeout_ms);
   void handle_signal();
   void drain();  // as a first SIGINT: see Supervisor::halt
+  // The live slot whose child holds task id (sent, not answered); null if none.
+  ChildSlot* slot_holding(uint64_t id);
+  // Takes task id back from the ring of the child holding it when that child has not
+  // started it; true if it is pending again (or was never sent).
+  bool take_back(uint64_t id);
   bool retry_after_error(uint64_t id, TaskEntry& task, const Completion& c);
   void on_tick();
   bool all_done() const { return done_count_ == next_id_; }
@@ -116,6 +123,7 @@ struct Supervisor::Impl {
   void reset_slot(ChildSlot& slot);
   void start_process(ChildSlot& slot);
   void handle_exit(ChildSlot& slot);
+  void count_restart(ChildSlot& slot);
   void requeue_inflight(ChildSlot& slot, int wait_status);
   bool crash_loop();
   void stop_children_gracefully();

