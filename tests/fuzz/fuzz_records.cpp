@@ -30,7 +30,9 @@ void check_result(std::string_view in) {
   if (!r) return;
   check_inside(r->output, in);
   check(r->output.size() == in.size() - sizeof(ResultHeader));
-  check(r->header.status == static_cast<uint8_t>(Status::ok) || r->header.status == static_cast<uint8_t>(Status::error));
+  // ok or error; crashed only with the signal that killed the task's command (exec).
+  check(r->header.status == static_cast<uint8_t>(Status::ok) || r->header.status == static_cast<uint8_t>(Status::error) ||
+        (r->header.status == static_cast<uint8_t>(Status::crashed) && r->header.signal > 0));
   check(r->header.end_ns >= r->header.start_ns);
   check(r->header.exit_code >= -1 && r->header.exit_code <= 255 && r->header.signal >= 0 && r->header.signal <= 64);
 }
