@@ -17,35 +17,12 @@
 #include "ipc/chunk.hpp"
 #include "ipc/doorbell.hpp"
 #include "ipc/eventfd.hpp"
+#include "procpool/task_state.hpp"
 #include "supervisor/engine/supervisor.hpp"
 
 namespace procpool {
 
-struct ResultStream::Queue {
-  std::mutex m;
-  std::condition_variable cv;
-  std::deque<Result> ready;
-  std::size_t remaining = 0;  // results not yet taken by next()
-};
-
 namespace detail {
-
-constexpr uint64_t kNoId = UINT64_MAX;
-
-struct TaskState {
-  std::mutex m;
-  std::condition_variable cv;
-  bool done = false;
-  bool chunk = false;
-  std::size_t first_index = 0;   // of its (first) input in map()'s inputs
-  std::size_t count = 1;         // inputs it carries (more than one for a chunk)
-  std::vector<Result> results;   // one per input, once done
-  std::shared_ptr<ResultStream::Queue> stream;
-  std::atomic<uint64_t> id{kNoId};  // set by the loop thread when it submits the task
-  // done, readable without the mutex: a waiter spins on it briefly before it sleeps.
-  // Release in complete() after the results are stored; acquire by the spinning waiter.
-  std::atomic<bool> done_flag{false};
-};
 
 // A result is often microseconds away: look for it for a while before sleeping on the
 // condition variable, whose wake-up alone costs tens of microseconds here.
@@ -87,22 +64,6 @@ Result to_result(const supervisor::Completion& c, Status status, std::string_vie
   return r;
 }
 
-void complete(TaskState& state, std::vector<Result> results) {
-  for (std::size_t i = 0; i < results.size(); ++i) results[i].index = state.first_index + i;
-  if (state.stream) {
-    std::lock_guard<std::mutex> lock(state.stream->m);
-    for (const Result& r : results) state.stream->ready.push_back(r);
-    state.stream->cv.notify_all();
-  }
-  {
-    std::lock_guard<std::mutex> lock(state.m);
-    state.results = std::move(results);
-    state.done = true;
-    state.done_flag.store(true, std::memory_order_release);
-  }
-  state.cv.notify_all();
-}
-
 struct PoolCore final : supervisor::Remote, supervisor::PoolEvents {
   std::vector<std::string> kind_names;
   std::map<std::string, uint8_t> kind_ids;
@@ -112,6 +73,15 @@ struct PoolCore final : supervisor::Remote, supervisor::PoolEvents {
   ipc::Doorbell bell;  // the loop's sleeping flag (in-process use of the same protocol)
   unsigned workers = 0;
   std::string containment;
+
+  // Done callbacks' thread, made by the first on_done().
+  std::shared_ptr<CallbackRunner> callback_runner() {
+    std::lock_guard<std::mutex> lock(runner_m);
+    if (!runner) runner = std::make_shared<CallbackRunner>();
+    return runner;
+  }
+  std::mutex runner_m;
+  std::shared_ptr<CallbackRunner> runner;
 
   std::mutex m;  // guards the inbox below
   std::vector<Posted> posts;
@@ -397,6 +367,13 @@ void Pool::shutdown(bool wait, bool cancel_pending, bool kill_running) {
   }
   core_->wake();
   if (wait && core_->loop.joinable() && core_->loop.get_id() != std::this_thread::get_id()) core_->loop.join();
+  if (!wait) return;
+  std::shared_ptr<detail::CallbackRunner> runner;
+  {
+    std::lock_guard<std::mutex> lock(core_->runner_m);
+    runner = core_->runner;
+  }
+  if (runner) runner->drain();  // the callbacks of every future shutdown waited for have run
 }
 
 namespace {
@@ -527,18 +504,6 @@ std::optional<Result> ResultStream::next() {
   return r;
 }
 
-ResultStream::iterator::iterator(ResultStream* s) : stream_(s) { ++*this; }
-
-ResultStream::iterator& ResultStream::iterator::operator++() {
-  auto r = stream_->next();
-  if (r) {
-    current_ = std::move(*r);
-  } else {
-    stream_ = nullptr;
-  }
-  return *this;
-}
-
 Result TaskFuture::get() const {
   wait();
   std::lock_guard<std::mutex> lock(state_->m);
@@ -567,6 +532,20 @@ bool TaskFuture::ready() const {
 bool TaskFuture::cancel() {
   if (!state_ || ready()) return false;
   return core_->control({state_}, false).front();
+}
+
+void TaskFuture::on_done(std::function<void(const Result&)> fn) {
+  if (!state_) throw PoolError("an empty TaskFuture");
+  std::shared_ptr<detail::CallbackRunner> runner = core_->callback_runner();
+  {
+    std::lock_guard<std::mutex> lock(state_->m);
+    if (!state_->done) {
+      state_->runner = std::move(runner);
+      state_->callbacks.push_back(std::move(fn));
+      return;
+    }
+  }
+  runner->post([fn = std::move(fn), result = get()] { fn(result); });
 }
 
 bool TaskFuture::kill() {

@@ -16,6 +16,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -80,6 +81,7 @@ enum class OnTimeout { cancel, kill };
 namespace detail {
 struct TaskState;
 struct PoolCore;
+struct FutureAccess;
 }  // namespace detail
 
 class TaskFuture {
@@ -97,33 +99,53 @@ class TaskFuture {
   // started and replaced at once; the result is cancelled, never retried. Returns once the result is in (a SIGKILL and a reap: milliseconds), true
   // if it is cancelled, false if the task had ended before.
   bool kill();
+  // fn(result) once the task is done (at once if it is), on a thread the pool owns: never
+  // the loop that fulfils the futures, so fn may block or submit. One after another, in
+  // the order they became due. A callback that throws is reported on stderr; the others
+  // still run.
+  void on_done(std::function<void(const Result&)> fn);
 
  private:
   friend class Pool;
+  friend struct detail::FutureAccess;
   std::shared_ptr<detail::TaskState> state_;
   std::shared_ptr<detail::PoolCore> core_;
 };
 
-// Results in the order they complete (imap_unordered, as_completed): for (auto& r : stream).
+namespace detail {
+// An input iterator over what source->next() gives until nullopt: range-for over a stream.
+template <typename Source, typename T>
+class PullIterator {
+ public:
+  using value_type = T;
+  using difference_type = std::ptrdiff_t;
+  PullIterator() = default;
+  explicit PullIterator(Source* source) : source_(source) { ++*this; }
+  T& operator*() { return current_; }
+  T* operator->() { return &current_; }
+  PullIterator& operator++() {
+    std::optional<T> next = source_->next();
+    if (next) {
+      current_ = std::move(*next);
+    } else {
+      source_ = nullptr;
+    }
+    return *this;
+  }
+  bool operator==(const PullIterator& o) const { return source_ == o.source_; }
+  bool operator!=(const PullIterator& o) const { return source_ != o.source_; }
+
+ private:
+  Source* source_ = nullptr;
+  T current_{};
+};
+}  // namespace detail
+
+// Results in the order they complete (map_unordered): for (auto& r : stream).
 class ResultStream {
  public:
   struct Queue;
-  class iterator {
-   public:
-    using value_type = Result;
-    using difference_type = std::ptrdiff_t;
-    iterator() = default;
-    explicit iterator(ResultStream* s);
-    const Result& operator*() const { return current_; }
-    const Result* operator->() const { return &current_; }
-    iterator& operator++();
-    bool operator==(const iterator& o) const { return stream_ == o.stream_; }
-    bool operator!=(const iterator& o) const { return stream_ != o.stream_; }
-
-   private:
-    ResultStream* stream_ = nullptr;
-    Result current_;
-  };
+  using iterator = detail::PullIterator<ResultStream, Result>;
   iterator begin() { return iterator(this); }
   iterator end() { return {}; }
   // The next result, waiting for it; nullopt when all have been taken.
@@ -228,3 +250,5 @@ class Pool {
 };
 
 }  // namespace procpool
+
+#include "procpool/wait.hpp"

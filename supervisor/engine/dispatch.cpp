@@ -29,6 +29,9 @@ bool Supervisor::Impl::collect() {
   return any;
 }
 
+// A task cancelled while it waited is done with its id still in pending_ or retry_at_:
+// once retired here its entry is gone, so whoever reads those ids checks id >= first_id_
+// first (dispatch, finish_task).
 void Supervisor::Impl::retire_finished() {
   while (!tasks_.empty() && tasks_.front().done) {
     tasks_.pop_front();
@@ -196,12 +199,12 @@ void Supervisor::Impl::dispatch() {
       }
       if (!send_definitions(slot)) continue;  // its ring is full: kinds first, tasks later
       const uint64_t id = pending_.front();
-      TaskEntry& task = task_entry(id);
-      if (task.done) {  // cancelled while it waited
+      if (id < first_id_ || task_entry(id).done) {  // cancelled while it waited (and retired since)
         pending_.pop_front();
         progress = true;
         continue;
       }
+      TaskEntry& task = task_entry(id);
       if (task.input.size() + sizeof(ipc::TaskHeader) > slot.tasks.max_payload()) {
         pending_.pop_front();
         finish_task(id, ipc::Status::error,
@@ -287,6 +290,7 @@ void Supervisor::Impl::revoke_queue(ChildSlot& slot) {
 
 void Supervisor::Impl::finish_task(uint64_t id, ipc::Status status, std::string_view text, const ChildSlot* slot,
                                    std::pair<uint64_t, uint64_t> ran_ns, int wait_status) {
+  if (id < first_id_) return;  // done and retired already (retire_finished)
   TaskEntry& task = task_entry(id);
   if (task.done) return;
   Completion c;

@@ -10,6 +10,8 @@
 #include <fstream>
 #include <sstream>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <gtest/gtest.h>
 #include <set>
 #include <thread>
@@ -257,6 +259,96 @@ TEST(Api, TerminateAndKillWorkersEndEveryTaskAtOnce) {
     }
     EXPECT_THROW(pool.submit("square", uint64_t{1}), procpool::PoolError);
   }
+}
+
+TEST(Api, WaitReturnsWhenItsConditionHoldsAndCountsADuplicateOnce) {
+  Pool pool(two_workers());
+  auto quick = pool.submit("sleep_ms", uint32_t{10});
+  auto slow = pool.submit("sleep_ms", uint32_t{800});
+  auto bad = pool.submit("must_be_positive", int64_t{-1});
+  // Timeout 0 looks and returns at once.
+  auto t0 = std::chrono::steady_clock::now();
+  procpool::WaitResult r = procpool::wait({quick, slow, quick}, procpool::AllCompleted, 0ns);
+  EXPECT_LT(ms_since(t0), 20 * kSlack);
+  EXPECT_EQ(r.done.size() + r.not_done.size(), 2u);
+  r = procpool::wait({slow, quick, quick}, procpool::FirstCompleted);
+  ASSERT_EQ(r.done.size(), 1u);
+  EXPECT_EQ(r.done[0].get().value<uint32_t>(), 10u);
+  ASSERT_EQ(r.not_done.size(), 1u);
+  EXPECT_FALSE(r.not_done[0].ready());
+  // FirstException: the failing one ends the wait, long before the slow one.
+  r = procpool::wait({slow, bad}, procpool::FirstException);
+  ASSERT_EQ(r.done.size(), 1u);
+  EXPECT_EQ(r.done[0].get().status, Status::error);
+  EXPECT_FALSE(slow.ready());
+  // A timeout that passes leaves the slow one in not_done, and cancels nothing.
+  r = procpool::wait({slow}, procpool::AllCompleted, 50ms);
+  EXPECT_TRUE(r.done.empty());
+  r = procpool::wait({slow, quick, bad});
+  EXPECT_EQ(r.done.size(), 3u);
+  EXPECT_TRUE(r.not_done.empty());
+  EXPECT_EQ(slow.get().status, Status::ok);
+}
+
+TEST(Api, AsCompletedYieldsEachFutureOnceInTheOrderTheyEnd) {
+  Pool pool(two_workers());
+  std::vector<procpool::TaskFuture> futures;
+  for (uint32_t ms : {600u, 50u, 300u}) futures.push_back(pool.submit("sleep_ms", ms));
+  futures.push_back(futures[1]);  // given twice, yielded once
+  std::vector<uint32_t> order;
+  for (procpool::TaskFuture& f : procpool::as_completed(futures)) order.push_back(f.get().value<uint32_t>());
+  EXPECT_EQ(order, (std::vector<uint32_t>{50, 300, 600}));
+  // Those done already come first; with a timeout that passes, TimeoutError.
+  auto late = pool.submit("sleep_ms", uint32_t{2000});
+  procpool::AsCompleted completions = procpool::as_completed({late, futures[0]}, 100ms);
+  const std::optional<procpool::TaskFuture> first = completions.next();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->get().value<uint32_t>(), 600u);
+  EXPECT_THROW(completions.next(), procpool::TimeoutError);
+  EXPECT_TRUE(late.kill());
+}
+
+TEST(Api, DoneCallbacksRunOnThePoolsThreadAndOneThatThrowsHurtsNoOther) {
+  Pool pool(two_workers());
+  std::mutex m;
+  std::condition_variable cv;
+  std::vector<uint64_t> seen;
+  std::set<std::thread::id> threads;
+  std::vector<std::thread> submitters;
+  // From 10 threads, 20 tasks each, a callback each; every tenth callback throws.
+  for (int t = 0; t < 10; ++t)
+    submitters.emplace_back([&, t] {
+      for (uint64_t i = 0; i < 20; ++i) {
+        const uint64_t x = static_cast<uint64_t>(t) * 100 + i;
+        pool.submit("square", x).on_done([&, x](const Result& r) {
+          {
+            std::lock_guard<std::mutex> lock(m);
+            seen.push_back(r.value<uint64_t>());
+            threads.insert(std::this_thread::get_id());
+          }
+          cv.notify_all();
+          if (x % 10 == 0) throw std::runtime_error("a callback's own bug");
+        });
+      }
+    });
+  for (auto& th : submitters) th.join();
+  std::unique_lock<std::mutex> lock(m);
+  ASSERT_TRUE(cv.wait_for(lock, 30s, [&] { return seen.size() == 200; })) << seen.size();
+  EXPECT_EQ(threads.size(), 1u) << "callbacks run one after another on the pool's callback thread";
+  EXPECT_EQ(threads.count(std::this_thread::get_id()), 0u);
+  uint64_t sum = 0, want = 0;
+  for (uint64_t v : seen) sum += v;
+  for (uint64_t t = 0; t < 10; ++t)
+    for (uint64_t i = 0; i < 20; ++i) want += (t * 100 + i) * (t * 100 + i);
+  EXPECT_EQ(sum, want);
+  lock.unlock();
+  // On a future done already, it runs too; and after shutdown(wait) none is left to run.
+  auto done = pool.submit("square", uint64_t{5});
+  done.wait();
+  std::atomic<bool> ran{false};
+  done.on_done([&](const Result& r) { ran = r.value<uint64_t>() == 25; });
+  pool.shutdown();
+  EXPECT_TRUE(ran.load());
 }
 
 TEST(Api, OptionsOutOfRangeAreRefusedAsTheConfigFileRefusesThem) {
