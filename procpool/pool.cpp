@@ -12,6 +12,7 @@
 #include <cstring>
 #include <future>
 #include <thread>
+#include <utility>
 
 #include "child/plugin_loader.hpp"
 #include "ipc/chunk.hpp"
@@ -392,6 +393,67 @@ TaskFuture Pool::submit(const std::string& kind, std::string input) {
   f.core_ = core_;
   core_->post({id, std::move(input), 0, f.state_});
   return f;
+}
+
+LazyResults Pool::lazy(const std::string& kind, LazyResults::Source source, std::size_t buffersize, bool ordered) {
+  const uint8_t id = kind_id(*core_, kind);
+  if (buffersize == 0) buffersize = 16 * std::max(1u, workers());
+  return LazyResults(core_, id, std::move(source), buffersize, ordered);
+}
+
+LazyResults::LazyResults(std::shared_ptr<detail::PoolCore> core, uint8_t kind, Source source, std::size_t buffersize,
+                         bool ordered)
+    : core_(std::move(core)), kind_(kind), source_(std::move(source)), buffersize_(buffersize), ordered_(ordered) {
+  if (!ordered_) queue_ = std::make_shared<ResultStream::Queue>();
+}
+
+// Takes inputs while there is room; a throw of the range ends the inputs and waits in
+// error_ for the results before it to be read.
+void LazyResults::top_up() {
+  while (!exhausted_ && in_flight_ < buffersize_) {
+    std::optional<std::string> input;
+    try {
+      input = source_();
+    } catch (...) {
+      error_ = std::current_exception();
+      exhausted_ = true;
+      break;
+    }
+    if (!input) {
+      exhausted_ = true;
+      break;
+    }
+    TaskFuture f;
+    f.state_ = std::make_shared<TaskState>();
+    f.core_ = core_;
+    f.state_->first_index = next_index_++;
+    f.state_->stream = queue_;
+    core_->post({kind_, std::move(*input), 0, f.state_});
+    ++in_flight_;
+    if (ordered_) in_order_.push_back(std::move(f));
+  }
+}
+
+std::optional<Result> LazyResults::next() {
+  top_up();
+  if (in_flight_ == 0) {
+    if (!error_) return std::nullopt;
+    std::exception_ptr error = std::exchange(error_, nullptr);
+    std::rethrow_exception(error);
+  }
+  std::optional<Result> r;
+  if (ordered_) {
+    const TaskFuture f = std::move(in_order_.front());
+    in_order_.pop_front();
+    r = f.get();
+  } else {
+    std::unique_lock<std::mutex> lock(queue_->m);
+    queue_->cv.wait(lock, [&] { return !queue_->ready.empty(); });
+    r = std::move(queue_->ready.front());
+    queue_->ready.pop_front();
+  }
+  --in_flight_;
+  return r;
 }
 
 std::vector<TaskFuture> Pool::submit_chunks(const std::string& kind, const std::vector<std::string>& inputs,

@@ -16,11 +16,15 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <iterator>
+#include <type_traits>
+#include <utility>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -107,6 +111,7 @@ class TaskFuture {
 
  private:
   friend class Pool;
+  friend class LazyResults;
   friend struct detail::FutureAccess;
   std::shared_ptr<detail::TaskState> state_;
   std::shared_ptr<detail::PoolCore> core_;
@@ -154,6 +159,40 @@ class ResultStream {
  private:
   friend class Pool;
   std::shared_ptr<Queue> queue_;
+};
+
+// Results of imap() (input order) or imap_unordered() (as they complete), the inputs
+// pulled from their range only as room frees up: at most buffersize in flight.
+//   for (const procpool::Result& r : pool.imap("square", inputs)) ...
+class LazyResults {
+ public:
+  // The next encoded input; nullopt at the end. What it throws, next() rethrows.
+  using Source = std::function<std::optional<std::string>()>;
+  using iterator = detail::PullIterator<LazyResults, Result>;
+  iterator begin() { return iterator(this); }
+  iterator end() { return {}; }
+  // The next result, waiting for it; nullopt after the last. When the input range threw,
+  // its exception comes here at its place: after the results of the inputs before it
+  // (in either order), and then the results end. The pool stays usable.
+  std::optional<Result> next();
+
+ private:
+  friend class Pool;
+  LazyResults(std::shared_ptr<detail::PoolCore> core, uint8_t kind, Source source, std::size_t buffersize,
+              bool ordered);
+  void top_up();
+
+  std::shared_ptr<detail::PoolCore> core_;
+  uint8_t kind_;
+  Source source_;
+  std::size_t buffersize_;
+  bool ordered_;
+  std::deque<TaskFuture> in_order_;             // imap: the futures in flight, oldest first
+  std::shared_ptr<ResultStream::Queue> queue_;  // imap_unordered: results as they land
+  std::size_t in_flight_ = 0;
+  std::size_t next_index_ = 0;
+  bool exhausted_ = false;
+  std::exception_ptr error_;
 };
 
 struct Options {
@@ -220,6 +259,20 @@ class Pool {
     return map_unordered(kind, encode_all(inputs), chunksize);
   }
 
+  // Lazy map over any input range (a container, a view, a generator: what begin() and
+  // end() walk) of values Codec
+  // encodes: inputs are taken from it only while fewer than buffersize (0: 16 per worker)
+  // are in flight, so a range of any length runs in bounded memory. Result::index is the
+  // input's position. imap yields in input order, imap_unordered as results land.
+  template <typename Range>
+  LazyResults imap(const std::string& kind, Range&& inputs, std::size_t buffersize = 0) {
+    return lazy(kind, source_of(std::forward<Range>(inputs)), buffersize, true);
+  }
+  template <typename Range>
+  LazyResults imap_unordered(const std::string& kind, Range&& inputs, std::size_t buffersize = 0) {
+    return lazy(kind, source_of(std::forward<Range>(inputs)), buffersize, false);
+  }
+
   // Stops the pool: with cancel_pending, tasks not started are cancelled (also those in
   // a worker's queue); with kill_running, those too and the running ones are killed with
   // their workers (reported cancelled); with wait, returns once every task has its
@@ -241,6 +294,40 @@ class Pool {
     for (const In& in : inputs) out.push_back(Codec<In>::encode(in));
     return out;
   }
+  // A range as a Source: an lvalue range is read in place (keep it alive while the
+  // results are read), an rvalue one is kept. Plain begin()/end(), not std::ranges, which
+  // Clang 14 cannot compile over libstdc++ 12.
+  template <typename Range>
+  static LazyResults::Source source_of(Range&& inputs) {
+    using Plain = std::remove_reference_t<Range>;
+    using Held = std::conditional_t<std::is_lvalue_reference_v<Range>, Plain*, Plain>;
+    using Iterator = decltype(std::begin(std::declval<Plain&>()));
+    struct Cursor {
+      Held range;
+      std::optional<Iterator> at;
+      Plain& get() {
+        if constexpr (std::is_pointer_v<Held>) {
+          return *range;
+        } else {
+          return range;
+        }
+      }
+    };
+    std::shared_ptr<Cursor> cursor;
+    if constexpr (std::is_lvalue_reference_v<Range>) {
+      cursor = std::make_shared<Cursor>(Cursor{&inputs, std::nullopt});
+    } else {
+      cursor = std::make_shared<Cursor>(Cursor{std::move(inputs), std::nullopt});
+    }
+    return [cursor]() -> std::optional<std::string> {
+      if (!cursor->at) cursor->at = std::begin(cursor->get());
+      if (*cursor->at == std::end(cursor->get())) return std::nullopt;
+      std::string bytes = Codec<std::decay_t<decltype(**cursor->at)>>::encode(**cursor->at);
+      ++*cursor->at;
+      return bytes;
+    };
+  }
+  LazyResults lazy(const std::string& kind, LazyResults::Source source, std::size_t buffersize, bool ordered);
   [[noreturn]] void timed_out(std::vector<TaskFuture>& futures, std::size_t from, std::vector<Result>& out,
                               OnTimeout on_timeout);
   std::vector<TaskFuture> submit_chunks(const std::string& kind, const std::vector<std::string>& inputs,

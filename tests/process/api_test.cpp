@@ -351,6 +351,127 @@ TEST(Api, DoneCallbacksRunOnThePoolsThreadAndOneThatThrowsHurtsNoOther) {
   EXPECT_TRUE(ran.load());
 }
 
+namespace {
+// A generator of 0, 1, ... count-1 that holds nothing, and throws when it reaches `bad`
+// (none: count): an input range failing midway. Written out, as Clang 14 cannot compile
+// libstdc++ 12's std::views.
+class Counting {
+ public:
+  Counting(uint64_t count, uint64_t bad) : count_(count), bad_(bad) {}
+  class iterator {
+   public:
+    using value_type = uint64_t;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    iterator(uint64_t at, uint64_t bad) : at_(at), bad_(bad) {}
+    uint64_t operator*() const {
+      if (at_ == bad_) throw std::runtime_error("input " + std::to_string(at_) + " cannot be made");
+      return at_;
+    }
+    iterator& operator++() {
+      ++at_;
+      return *this;
+    }
+    bool operator==(const iterator& o) const { return at_ == o.at_; }
+    bool operator!=(const iterator& o) const { return at_ != o.at_; }
+
+   private:
+    uint64_t at_ = 0, bad_ = 0;
+  };
+  iterator begin() const { return {0, bad_}; }
+  iterator end() const { return {count_, bad_}; }
+
+ private:
+  uint64_t count_, bad_;
+};
+
+Counting throwing_at(uint64_t bad, uint64_t count) { return {count, bad}; }
+Counting counting(uint64_t count) { return {count, count}; }
+
+uint64_t rss_kb() {
+  std::ifstream status("/proc/self/status");
+  for (std::string key; status >> key;) {
+    if (key == "VmRSS:") {
+      uint64_t kb = 0;
+      status >> kb;
+      return kb;
+    }
+    status.ignore(1000, '\n');
+  }
+  return 0;
+}
+}  // namespace
+
+TEST(Api, ImapIsLazyInInputOrderAndAThrowingInputComesAtItsPlace) {
+  Pool pool(two_workers());
+  std::vector<uint64_t> squares;
+  for (const Result& r : pool.imap("square", counting(100), 8)) {
+    EXPECT_EQ(r.index, squares.size());
+    squares.push_back(r.value<uint64_t>());
+  }
+  ASSERT_EQ(squares.size(), 100u);
+  for (uint64_t i = 0; i < 100; ++i) EXPECT_EQ(squares[i], i * i);
+  // A generator that throws at item 3: the results of 0, 1, 2, then its exception, then the end.
+  for (const bool ordered : {true, false}) {
+    procpool::LazyResults results = ordered ? pool.imap("square", throwing_at(3, 10), 8)
+                                            : pool.imap_unordered("square", throwing_at(3, 10), 8);
+    std::set<std::size_t> indices;
+    for (int i = 0; i < 3; ++i) {
+      const std::optional<Result> r = results.next();
+      ASSERT_TRUE(r);
+      EXPECT_EQ(r->value<uint64_t>(), r->index * r->index);
+      indices.insert(r->index);
+    }
+    EXPECT_EQ(indices, (std::set<std::size_t>{0, 1, 2}));
+    try {
+      results.next();
+      ADD_FAILURE() << "the input's exception did not come";
+    } catch (const std::runtime_error& e) {
+      EXPECT_STREQ(e.what(), "input 3 cannot be made");
+    }
+    EXPECT_FALSE(results.next());
+  }
+  // At item 0: nothing runs, the first next() throws.
+  procpool::LazyResults none = pool.imap("square", throwing_at(0, 10));
+  EXPECT_THROW(none.next(), std::runtime_error);
+  EXPECT_EQ(pool.submit("square", uint64_t{4}).get().value<uint64_t>(), 16u);  // the pool goes on
+  // Unordered: every input once.
+  std::set<std::size_t> seen;
+  for (const Result& r : pool.imap_unordered("square", std::vector<uint64_t>{5, 6, 7, 8})) {
+    EXPECT_TRUE(seen.insert(r.index).second);
+    EXPECT_EQ(r.value<uint64_t>(), (r.index + 5) * (r.index + 5));
+  }
+  EXPECT_EQ(seen.size(), 4u);
+}
+
+TEST(Api, ImapOverAMillionInputsRunsInBoundedMemory) {
+  // The case is 10 million; a million with 8 in flight shows the same (no input
+  // is held before its turn, no result after it is read) in a tenth of the time.
+#if defined(PROCPOOL_ASAN) || defined(PROCPOOL_TSAN)
+  // A sanitizer's own memory grows with the run (TSan: 9 MiB over 100k tasks here).
+  constexpr uint64_t kInputs = 400'000, kGrowthKb = 32 * 1024;
+#else
+  constexpr uint64_t kInputs = 1'000'000, kGrowthKb = 8 * 1024;
+#endif
+  constexpr std::size_t kBuffer = 8;
+  Pool pool(two_workers());
+  pool.submit("square", uint64_t{1}).get();  // the pool's first allocations are behind us
+  const uint64_t rss_before = rss_kb();
+  uint64_t count = 0, sum = 0;
+  for (const Result& r : pool.imap("square", counting(kInputs), kBuffer)) {
+    sum += r.value<uint64_t>() % 1000;
+    ++count;
+  }
+  EXPECT_EQ(count, kInputs);
+  uint64_t want = 0;
+  for (uint64_t i = 0; i < kInputs; ++i) want += (i * i) % 1000;
+  EXPECT_EQ(sum, want);
+  const uint64_t rss_at_end = rss_kb();
+  // A few MiB at most (allocator noise), where holding every input's future, state and
+  // result would take hundreds.
+  EXPECT_LT(rss_at_end, rss_before + kGrowthKb) << "RSS grew from " << rss_before << " to " << rss_at_end << " kB";
+}
+
 TEST(Api, OptionsOutOfRangeAreRefusedAsTheConfigFileRefusesThem) {
   procpool::Options o;
   o.max_attempts = 0;
