@@ -317,7 +317,7 @@ class Pool {
     if constexpr (std::is_lvalue_reference_v<Range>) {
       cursor = std::make_shared<Cursor>(Cursor{&inputs, std::nullopt});
     } else {
-      cursor = std::make_shared<Cursor>(Cursor{std::move(inputs), std::nullopt});
+      cursor = std::make_shared<Cursor>(Cursor{std::forward<Range>(inputs), std::nullopt});
     }
     return [cursor]() -> std::optional<std::string> {
       if (!cursor->at) cursor->at = std::begin(cursor->get());
