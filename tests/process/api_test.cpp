@@ -448,7 +448,7 @@ TEST(Api, ImapOverAMillionInputsRunsInBoundedMemory) {
   // The case is 10 million; a million with 8 in flight shows the same (no input
   // is held before its turn, no result after it is read) in a tenth of the time.
 #if defined(PROCPOOL_ASAN) || defined(PROCPOOL_TSAN)
-  // A sanitizer's own memory grows with the run (TSan: 9 MiB over 100k tasks here).
+  // ThreadSanitizer's own memory grows with the run (9 MiB over 100k tasks here).
   constexpr uint64_t kInputs = 400'000, kGrowthKb = 32 * 1024;
 #else
   constexpr uint64_t kInputs = 1'000'000, kGrowthKb = 8 * 1024;
@@ -468,8 +468,15 @@ TEST(Api, ImapOverAMillionInputsRunsInBoundedMemory) {
   EXPECT_EQ(sum, want);
   const uint64_t rss_at_end = rss_kb();
   // A few MiB at most (allocator noise), where holding every input's future, state and
-  // result would take hundreds.
+  // result would take hundreds. Not under AddressSanitizer, whose quarantine keeps what is
+  // freed (up to 256 MiB) and so grows the RSS of any long run alike (400 MiB seen).
+#if !defined(PROCPOOL_ASAN)
   EXPECT_LT(rss_at_end, rss_before + kGrowthKb) << "RSS grew from " << rss_before << " to " << rss_at_end << " kB";
+#else
+  (void)rss_before;
+  (void)rss_at_end;
+  (void)kGrowthKb;
+#endif
 }
 
 TEST(Api, OptionsOutOfRangeAreRefusedAsTheConfigFileRefusesThem) {
