@@ -1,6 +1,7 @@
 #include <cstdio>
 #include <exception>
 #include <future>
+#include <memory>
 
 #include "procpool/task_state.hpp"
 
@@ -33,9 +34,9 @@ void CallbackRunner::post(std::function<void()> job) {
 
 void CallbackRunner::drain() {
   if (thread_.get_id() == std::this_thread::get_id()) return;
-  std::promise<void> ran;
-  std::future<void> done = ran.get_future();
-  post([&ran] { ran.set_value(); });
+  auto ran = std::make_shared<std::promise<void>>();  // held by the job: it may outlive a timed-out wait
+  std::future<void> done = ran->get_future();
+  post([ran] { ran->set_value(); });
   done.wait();
 }
 
