@@ -511,34 +511,38 @@ std::vector<Result> Pool::map(const std::string& kind, const std::vector<std::st
 // thrown with TimeoutError.
 void Pool::timed_out(std::vector<TaskFuture>& futures, std::size_t from, std::vector<Result>& out,
                      OnTimeout on_timeout) {
-  std::vector<std::shared_ptr<TaskState>> open;
+  std::vector<std::size_t> open;  // positions in futures of those not done
+  std::vector<std::shared_ptr<TaskState>> states;
   for (std::size_t i = from; i < futures.size(); ++i)
-    if (!futures[i].ready()) open.push_back(futures[i].state_);
-  const std::vector<bool> stopped = core_->control(open, on_timeout == OnTimeout::kill);
+    if (!futures[i].ready()) {
+      open.push_back(i);
+      states.push_back(futures[i].state_);
+    }
+  const std::vector<bool> answers = core_->control(states, on_timeout == OnTimeout::kill);
+  std::vector<bool> stopped(futures.size(), false);
   std::size_t cancelled = 0, running = 0;
-  for (std::size_t i = 0; i < open.size(); ++i) {
-    if (stopped[i]) {
+  for (std::size_t k = 0; k < open.size(); ++k) {
+    TaskState& state = *states[k];
+    if (answers[k]) {
+      stopped[open[k]] = true;
       ++cancelled;
       if (on_timeout == OnTimeout::kill) {  // its result comes as the worker is reaped
-        std::unique_lock<std::mutex> lock(open[i]->m);
-        open[i]->cv.wait_for(lock, std::chrono::seconds(10), [&] { return open[i]->done; });
+        std::unique_lock<std::mutex> lock(state.m);
+        state.cv.wait_for(lock, std::chrono::seconds(10), [&] { return state.done; });
       }
-    } else if (!open[i]->done_flag.load(std::memory_order_acquire)) {
+    } else if (!state.done_flag.load(std::memory_order_acquire)) {
       ++running;
     }
   }
-  std::vector<const TaskState*> stopped_states;
-  for (std::size_t i = 0; i < open.size(); ++i)
-    if (stopped[i]) stopped_states.push_back(open[i].get());
   std::vector<Result> finished;
   for (std::size_t i = 0; i < futures.size(); ++i) {
-    const TaskState& state = *futures[i].state_;
+    TaskState& state = *futures[i].state_;
     if (i < from) {
       for (std::size_t k = 0; k < state.count; ++k) finished.push_back(std::move(out[state.first_index + k]));
       continue;
     }
-    if (std::find(stopped_states.begin(), stopped_states.end(), &state) != stopped_states.end()) continue;
-    std::lock_guard<std::mutex> lock(futures[i].state_->m);
+    if (stopped[i]) continue;
+    std::lock_guard<std::mutex> lock(state.m);
     if (state.done) finished.insert(finished.end(), state.results.begin(), state.results.end());
   }
   std::string what = "map: " + std::to_string(finished.size()) + " of " + std::to_string(out.size()) +

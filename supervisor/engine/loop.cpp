@@ -162,20 +162,26 @@ uint64_t Supervisor::submit(uint8_t kind, std::string input, uint16_t flags) {
 RunOutcome Supervisor::run(PoolEvents& events) { return impl_->run(events, nullptr); }
 RunOutcome Supervisor::serve(PoolEvents& events, Remote& remote) { return impl_->run(events, &remote); }
 
-ChildSlot* Supervisor::Impl::slot_holding(uint64_t id) {
-  for (ChildSlot& slot : slots_)
-    if (slot.state != SlotState::Dead &&
-        std::any_of(slot.inflight.begin(), slot.inflight.end(), [id](const Inflight& t) { return t.id == id; }))
-      return &slot;
+ChildSlot* Supervisor::Impl::slot_holding(uint64_t id, const Inflight** held) {
+  for (ChildSlot& slot : slots_) {
+    if (slot.state == SlotState::Dead) continue;
+    const auto it = std::find_if(slot.inflight.begin(), slot.inflight.end(), [id](const Inflight& t) { return t.id == id; });
+    if (it == slot.inflight.end()) continue;
+    if (held != nullptr) *held = &*it;
+    return &slot;
+  }
   return nullptr;
 }
 
 bool Supervisor::Impl::take_back(uint64_t id) {
   if (!task_entry(id).sent) return true;
-  ChildSlot* slot = slot_holding(id);
+  const Inflight* held = nullptr;
+  ChildSlot* slot = slot_holding(id, &held);
   if (slot == nullptr || slot->state != SlotState::Ready || slot->violated || slot->revoking) return false;
-  const auto held = std::find_if(slot->inflight.begin(), slot->inflight.end(), [id](const Inflight& t) { return t.id == id; });
-  if (held->seq < segment_->slot(static_cast<uint32_t>(slot->index)).control->tasks_taken()) return false;  // started
+  // A first look only: the child may start it any moment. revoke_queue settles that race
+  // through SlotControl::revoke (ipc/slot_control.hpp states its orders), and what the
+  // child started by then stays with it: task_entry(id).sent says which way it went.
+  if (held->seq < segment_->slot(static_cast<uint32_t>(slot->index)).control->tasks_taken()) return false;
   revoke_queue(*slot);  // the whole queue behind what runs: the others go back to pending in order
   return !task_entry(id).sent;
 }

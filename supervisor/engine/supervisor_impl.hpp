@@ -107,8 +107,9 @@ struct Supervisor::Impl {
   void wait_for_events(int timeout_ms);
   void handle_signal();
   void drain();  // as a first SIGINT: see Supervisor::halt
-  // The live slot whose child holds task id (sent, not answered); null if none.
-  ChildSlot* slot_holding(uint64_t id);
+  // The live slot whose child holds task id (sent, not answered), and (held) its entry
+  // there; null if none.
+  ChildSlot* slot_holding(uint64_t id, const Inflight** held = nullptr);
   // Takes task id back from the ring of the child holding it when that child has not
   // started it; true if it is pending again (or was never sent).
   bool take_back(uint64_t id);
