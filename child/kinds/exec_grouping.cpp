@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "child/kinds/exec_template.hpp"
+#include "ipc/input_values.hpp"
 
 namespace procpool::kinds {
 
@@ -44,15 +45,6 @@ class LineModel {
   std::size_t base_;
 };
 
-std::string joined(std::vector<std::string>::const_iterator first, std::vector<std::string>::const_iterator last) {
-  std::string out;
-  for (auto it = first; it != last; ++it) {
-    if (it != first) out += '\0';
-    out += *it;
-  }
-  return out;
-}
-
 // Groups in input order, each within max_chars and of at most per_group inputs.
 std::vector<std::string> fill(const std::vector<std::string>& inputs, const std::vector<std::size_t>& costs,
                               std::size_t base, std::size_t max_chars, std::size_t per_group) {
@@ -62,8 +54,8 @@ std::vector<std::string> fill(const std::vector<std::string>& inputs, const std:
     std::size_t end = begin, length = base;
     while (end < inputs.size() && end - begin < per_group && (end == begin || length + costs[end] <= max_chars))
       length += costs[end++];
-    groups.push_back(joined(inputs.begin() + static_cast<std::ptrdiff_t>(begin),
-                            inputs.begin() + static_cast<std::ptrdiff_t>(end)));
+    groups.push_back(ipc::join_values(inputs.begin() + static_cast<std::ptrdiff_t>(begin),
+                                      inputs.begin() + static_cast<std::ptrdiff_t>(end)));
     begin = end;
   }
   return groups;
@@ -78,7 +70,7 @@ std::vector<std::string> grouped_for_command_line(const std::vector<std::string>
   std::vector<std::size_t> costs;
   costs.reserve(inputs.size());
   for (std::size_t i = 0; i < inputs.size(); ++i) {
-    if (inputs[i].find('\0') != std::string::npos)
+    if (inputs[i].find(ipc::kValueSeparator) != std::string::npos)
       throw std::invalid_argument(
           "-m and -X put several inputs in one command: each must be one value (not several ':::' sources, "
           "--colsep or -n)");

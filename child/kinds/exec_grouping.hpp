@@ -8,7 +8,7 @@
 namespace procpool::kinds {
 
 // The inputs, each one value, grouped into inputs of several values (joined by NUL, as
-// supervisor/batch/input_sources.hpp): each group's command, templ with the group
+// ipc/input_values.hpp): each group's command, templ with the group
 // replaced into it (context: -X's, shell: --shell's line), at most max_chars long
 // counting a byte between arguments; at least min(workers, inputs) groups, their sizes
 // as even as the lengths allow. Throws std::invalid_argument for an input of several

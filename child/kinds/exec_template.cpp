@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <optional>
 
+#include "ipc/input_values.hpp"
+
 namespace procpool::kinds {
 
 namespace {
@@ -29,18 +31,6 @@ bool modified(const std::string& value, std::string_view mod, std::string& out) 
   return true;
 }
 
-// The input's values (several joined by NUL: supervisor/batch/input_sources.hpp).
-std::vector<std::string> values_of(std::string_view input) {
-  std::vector<std::string> values;
-  for (std::size_t at = 0;;) {
-    const std::size_t nul = input.find('\0', at);
-    values.emplace_back(input.substr(at, nul == std::string_view::npos ? std::string_view::npos : nul - at));
-    if (nul == std::string_view::npos) break;
-    at = nul + 1;
-  }
-  return values;
-}
-
 // In a plain command (no shell) a word where {} stands for several values becomes one
 // argument per value, as the shell splits GNU parallel's "x{}y" with 'a' 'b' into "xa"
 // "by": the values are joined by this byte, which no argument can hold, and the word is
@@ -50,7 +40,7 @@ constexpr char kSplit = '\0';
 class Replacer {
  public:
   Replacer(std::string_view input, const TaskContext& task, bool quote)
-      : values_(values_of(input)), task_(task), quote_(quote) {}
+      : values_(ipc::split_values(input)), task_(task), quote_(quote) {}
 
   // arg with its replacement strings replaced; *used: it had one, *all: one of them is
   // {} or a modifier of it (all values). only: -X's repeated word, for that value alone.

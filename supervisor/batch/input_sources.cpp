@@ -12,14 +12,7 @@ namespace {
 
 bool is_marker(const std::string& w) { return w == ":::" || w == "::::" || w == ":::+" || w == "::::+"; }
 
-std::string joined(const std::vector<std::string>& values) {
-  std::string out;
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    if (i != 0) out.push_back(kValueSeparator);
-    out += values[i];
-  }
-  return out;
-}
+std::string joined(const std::vector<std::string>& values) { return ipc::join_values(values.begin(), values.end()); }
 
 // Sources linked value by value: as many as the longest, the shorter ones wrapping round
 // (as GNU parallel's --link does).
@@ -112,8 +105,8 @@ std::vector<std::string> combine_sources(std::vector<std::string> given, std::ve
   if (shape.max_args > 1) {
     std::vector<std::string> grouped;
     for (std::size_t i = 0; i < out.size(); i += shape.max_args)
-      grouped.push_back(joined({out.begin() + static_cast<std::ptrdiff_t>(i),
-                                out.begin() + static_cast<std::ptrdiff_t>(std::min(out.size(), i + shape.max_args))}));
+      grouped.push_back(ipc::join_values(out.begin() + static_cast<std::ptrdiff_t>(i),
+                                         out.begin() + static_cast<std::ptrdiff_t>(std::min(out.size(), i + shape.max_args))));
     out = std::move(grouped);
   }
   return out;

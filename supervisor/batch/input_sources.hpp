@@ -4,16 +4,17 @@
 // source slowest, or linked value by value (--link, or ":::+" / "::::+" for one source
 // with the one before); and what makes an input several values: --colsep, -n/-N.
 //
-// An input of several values is the values joined by NUL: no command-line argument can
-// hold a NUL, so the join is unambiguous, and exec's {1} {2} ... take them apart
-// (child/kinds/exec_template.hpp). Only a kind that says so takes such inputs.
+// An input of several values is the values joined by NUL (ipc/input_values.hpp), which
+// exec's {1} {2} ... take apart. Only a kind that says so takes such inputs.
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "ipc/input_values.hpp"
+
 namespace procpool::supervisor {
 
-inline constexpr char kValueSeparator = '\0';
+using ipc::kValueSeparator;
 
 struct InputSource {
   std::vector<std::string> values;
