@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -41,9 +42,19 @@ std::optional<ContainmentMode> containment_from_name(std::string_view name) {
   return std::nullopt;
 }
 
+namespace {
+// A name of its own for each pool of this process (a program may run two Pools at once):
+// two pools in one cgroup would kill each other's workers as strays.
+std::string unique_pool_name() {
+  static std::atomic<unsigned> made{0};
+  const unsigned n = ++made;
+  return "procpool-" + std::to_string(getpid()) + (n == 1 ? "" : "-" + std::to_string(n));
+}
+}  // namespace
+
 Containment::Containment(ContainmentMode wanted, unsigned slots, bool own_process, unsigned max_procs,
                          uint64_t max_memory)
-    : own_process_(own_process), slots_(slots) {
+    : own_process_(own_process), pool_name_(unique_pool_name()), slots_(slots) {
   std::string why_not_v2 = "no cgroup v2 hierarchy is mounted";
   std::string why_not_v1 = "no cgroup v1 memory or pids hierarchy is mounted";
   if (wanted == ContainmentMode::Auto || wanted == ContainmentMode::CgroupV2) {
@@ -120,12 +131,12 @@ void Containment::delegate_controllers(const std::string& own_dir) const {
 
 // The pool's cgroup beside this process's own: PARENT/procpool-PID/wN, owner only.
 // Returns its folder, or "" with *why.
-std::string Containment::make_pool(const std::string& own_dir, unsigned slots, std::string* why) {
+std::string Containment::make_pool(const std::string& own_dir, unsigned slots, std::string* why) const {
   if (access((own_dir + "/cgroup.procs").c_str(), W_OK) != 0) {
     *why = "cannot move processes in " + own_dir + ": " + std::strerror(errno);
     return "";
   }
-  std::string pool = own_dir + "/procpool-" + std::to_string(getpid());
+  std::string pool = own_dir + "/" + pool_name_;
   if (mkdir(pool.c_str(), 0700) != 0 && errno != EEXIST) {
     *why = "cannot make " + pool + ": " + std::strerror(errno);
     return "";

@@ -78,7 +78,7 @@ class Containment {
  private:
   static std::string slot_in(const std::string& pool, unsigned slot) { return pool + "/w" + std::to_string(slot); }
   std::string slot_dir(unsigned slot) const { return slot_in(pool_dir_, slot); }
-  static std::string make_pool(const std::string& own_dir, unsigned slots, std::string* why);
+  std::string make_pool(const std::string& own_dir, unsigned slots, std::string* why) const;
   void kill_cgroup(const std::string& dir) const;
   void start_keeper();
   static bool enable_controllers(const std::string& dir);
@@ -98,6 +98,7 @@ class Containment {
   ContainmentMode mode_ = ContainmentMode::ProcessGroup;
   bool own_process_;
   std::string description_;
+  std::string pool_name_;         // procpool-PID, or procpool-PID-N for the Nth pool of a process
   std::string pool_dir_;          // the pool's cgroup ("" for process groups)
   bool has_cgroup_kill_ = false;  // v2's cgroup.kill (Linux 5.14)
   std::vector<std::string> joined_;  // v1 pools the workers join besides pool_dir_
