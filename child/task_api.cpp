@@ -2,6 +2,9 @@
 
 #include <stdexcept>
 
+#include "ipc/chunk.hpp"
+#include "ipc/records.hpp"
+
 namespace procpool {
 
 namespace {
@@ -43,6 +46,29 @@ std::vector<const KindInfo*> KindRegistry::all() const {
   std::vector<const KindInfo*> out;
   for (const auto& kind : kinds_) out.push_back(&kind);
   return out;
+}
+
+void run_task(TaskKind& kind, std::string_view input, TaskOutput& out) {
+  out.ok = true;
+  out.output_is_json = false;
+  out.data.clear();
+  out.exit_code = -1;
+  out.signal = 0;
+  try {
+    kind.run(input, out);
+  } catch (const std::exception& e) {
+    out.fail(e.what());
+  } catch (...) {
+    out.fail("task threw a non-standard exception");
+  }
+}
+
+bool TaskKind::run_chunk(std::string_view chunk, std::string& outputs) {
+  TaskOutput item;
+  return ipc::for_each_chunk_input(chunk, [&](std::string_view input) {
+    run_task(*this, input, item);
+    ipc::append_chunk_output(outputs, item.ok, item.output_is_json ? ipc::kResultOutputIsJson : 0, item.data);
+  });
 }
 
 void AsyncTaskKind::run(std::string_view input, TaskOutput& out) {

@@ -57,7 +57,16 @@ class TaskKind {
   virtual void start() {}
   // Runs one task. An exception derived from std::exception becomes an error result.
   virtual void run(std::string_view input, TaskOutput& out) = 0;
+  // Runs the inputs of a chunk (ipc/chunk.hpp's form) in order and appends each one's
+  // output to outputs in that form; false if the chunk is malformed. The default calls
+  // run() for each; a kind may do better in one go (procpool/task.hpp's typed tasks do:
+  // no TaskOutput and string per input).
+  virtual bool run_chunk(std::string_view chunk, std::string& outputs);
 };
+
+// kind.run(input, out) on a reset out, an exception turned into out.fail(): one task as
+// a worker runs it.
+void run_task(TaskKind& kind, std::string_view input, TaskOutput& out);
 
 // A kind whose tasks mostly wait (on the network, on timers): one child runs up to
 // concurrency() of them at once on its own event loop, as asyncio would, instead of one

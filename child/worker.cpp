@@ -291,7 +291,7 @@ class Worker {
     if ((task.header.flags & ipc::kTaskChunk) != 0) {
       run_chunk(kind, task.input);
     } else {
-      run_one(kind, task.input, output_);
+      procpool::run_task(kind, task.input, output_);
     }
     result.end_ns = ipc::monotonic_ns();
     const uint64_t run_ns = result.end_ns - result.start_ns;
@@ -448,28 +448,11 @@ class Worker {
     slot_.control->show_running(oldest.task_id, oldest.start_ns);
   }
 
-  static void run_one(TaskKind& kind, std::string_view input, TaskOutput& out) {
-    out.ok = true;
-    out.output_is_json = false;
-    out.data.clear();
-    out.exit_code = -1;
-    out.signal = 0;
-    try {
-      kind.run(input, out);
-    } catch (const std::exception& e) {
-      out.fail(e.what());
-    } catch (...) {
-      out.fail("task threw a non-standard exception");
-    }
-  }
-
   // Each input of the chunk in turn; their outputs concatenated (ipc/chunk.hpp).
   void run_chunk(TaskKind& kind, std::string_view chunk) {
     std::string combined;
-    const bool well_formed = ipc::for_each_chunk_input(chunk, [&](std::string_view input) {
-      run_one(kind, input, item_);
-      ipc::append_chunk_output(combined, item_.ok, item_.output_is_json ? ipc::kResultOutputIsJson : 0, item_.data);
-    });
+    combined.reserve(chunk.size() + chunk.size() / 2);  // outputs are often about as big as inputs
+    const bool well_formed = kind.run_chunk(chunk, combined);
     output_.ok = well_formed;
     output_.output_is_json = false;
     output_.exit_code = -1;  // the chunk's inputs each had theirs
@@ -538,7 +521,6 @@ class Worker {
   bool dropping_revoked_ = false;
   uint64_t parent_checked_ns_ = 0;
   TaskOutput output_;
-  TaskOutput item_;  // one input of a chunk
   std::vector<uint64_t> run_ewma_ns_;  // per kind; starts "long", so first tasks are measured
   uint64_t rss_kb_ = 0;
   uint64_t rss_read_ns_ = 0;

@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
   const uint64_t step = (n + pool.workers() - 1) / pool.workers();
   for (uint64_t b = 0; b < n; b += step) chunks.push_back({b, std::min(n, b + step)});
   u128 total = 0;
-  for (const procpool::Result& r : pool.map("sum_squares_range", chunks)) total += r.value<u128>();
+  for (u128 part : pool.map(sum_squares_range, chunks, /*chunksize=*/1)) total += part;  // a task each
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("sum of squares below %llu = %s (%u workers, %.2f s)\n", static_cast<unsigned long long>(n),
               decimal(total).c_str(), pool.workers(), secs);

@@ -65,6 +65,28 @@ Result to_result(const supervisor::Completion& c, Status status, std::string_vie
   return r;
 }
 
+// A chunk's Result as one Result per input: each its own output (or error) beside the
+// chunk's timings; a chunk that failed as a whole fails each.
+std::vector<Result> expand_chunk(Result chunk, std::size_t count) {
+  if (!chunk.ok()) return std::vector<Result>(count, chunk);
+  std::vector<Result> results;
+  results.reserve(count);
+  Result item = chunk;
+  item.output.clear();
+  const bool well_formed = ipc::for_each_chunk_output(chunk.output, [&](bool ok, uint8_t flags, std::string_view bytes) {
+    Result& r = results.emplace_back(item);
+    r.status = ok ? Status::ok : Status::error;
+    (ok ? r.output : r.error) = std::string(bytes);
+    r.output_is_json = (flags & ipc::kResultOutputIsJson) != 0;
+  });
+  if (!well_formed || results.size() != count) {
+    item.status = Status::error;
+    item.error = "malformed chunk output from the worker";
+    results.assign(count, item);
+  }
+  return results;
+}
+
 struct PoolCore final : supervisor::Remote, supervisor::PoolEvents {
   std::vector<std::string> kind_names;
   std::map<std::string, uint8_t> kind_ids;
@@ -198,18 +220,8 @@ struct PoolCore final : supervisor::Remote, supervisor::PoolEvents {
     std::shared_ptr<TaskState> state = std::move(by_id[c.id - first_id]);
     const Status status = c.status;
     std::vector<Result> results;
-    if (!state->chunk) {
-      results.push_back(to_result(c, status, c.output, c.output_is_json));
-    } else if (status != Status::ok) {
-      results.assign(state->count, to_result(c, status, c.output, false));
-    } else {
-      results.reserve(state->count);
-      const bool well_formed = ipc::for_each_chunk_output(c.output, [&](bool ok, uint8_t flags, std::string_view bytes) {
-        results.push_back(to_result(c, ok ? Status::ok : Status::error, bytes, (flags & ipc::kResultOutputIsJson) != 0));
-      });
-      if (!well_formed || results.size() != state->count)
-        results.assign(state->count, to_result(c, Status::error, "malformed chunk output from the worker", false));
-    }
+    results.push_back(to_result(c, status, c.output, state->chunk ? false : c.output_is_json));
+    if (state->chunk && !state->undivided) results = expand_chunk(std::move(results.front()), state->count);
     complete(*state, std::move(results));
     while (!by_id.empty() && !by_id.front()) {
       by_id.pop_front();
@@ -489,35 +501,48 @@ TimeoutError::TimeoutError(const std::string& what, std::vector<Result> done)
 
 std::vector<Result> Pool::map(const std::string& kind, const std::vector<std::string>& inputs, std::size_t chunksize,
                               std::chrono::nanoseconds timeout, OnTimeout on_timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::vector<TaskFuture> futures = submit_chunks(kind, inputs, chunksize, nullptr);
+  wait_all(futures, timeout, on_timeout);
   std::vector<Result> out(inputs.size());
-  for (std::size_t i = 0; i < futures.size(); ++i) {
-    TaskState& state = *futures[i].state_;
-    std::unique_lock<std::mutex> lock(state.m);
-    if (timeout.count() == 0) {
-      state.cv.wait(lock, [&] { return state.done; });
-    } else if (!state.cv.wait_until(lock, deadline, [&] { return state.done; })) {
-      lock.unlock();
-      timed_out(futures, i, out, on_timeout);
-    }
-    for (Result& r : state.results) out[r.index] = std::move(r);
+  for (const TaskFuture& f : futures) {
+    std::lock_guard<std::mutex> lock(f.state_->m);
+    for (Result& r : f.state_->results) out[r.index] = std::move(r);
   }
   return out;
 }
 
-// map()'s timeout passed while futures[from] was not done (the results of those before
-// it are in out): the tasks not done are cancelled (or killed), and what had arrived is
-// thrown with TimeoutError.
-void Pool::timed_out(std::vector<TaskFuture>& futures, std::size_t from, std::vector<Result>& out,
-                     OnTimeout on_timeout) {
+// Waits for every future; when the timeout (non-zero) passes first, timed_out() stops
+// those not done and throws.
+void Pool::wait_all(std::vector<TaskFuture>& futures, std::chrono::nanoseconds timeout, OnTimeout on_timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (std::size_t i = 0; i < futures.size(); ++i) {
+    if (timeout.count() == 0) {
+      futures[i].wait();
+      continue;
+    }
+    TaskState& state = *futures[i].state_;
+    std::unique_lock<std::mutex> lock(state.m);
+    if (!state.cv.wait_until(lock, deadline, [&] { return state.done; })) {
+      lock.unlock();
+      timed_out(futures, i, on_timeout);
+    }
+  }
+}
+
+// A map's timeout passed while futures[from] was not done (those before it are): the
+// tasks not done are cancelled (or killed), and what had arrived is thrown with
+// TimeoutError, a Result per input.
+void Pool::timed_out(std::vector<TaskFuture>& futures, std::size_t from, OnTimeout on_timeout) {
   std::vector<std::size_t> open;  // positions in futures of those not done
   std::vector<std::shared_ptr<TaskState>> states;
-  for (std::size_t i = from; i < futures.size(); ++i)
-    if (!futures[i].ready()) {
+  std::size_t inputs = 0;
+  for (std::size_t i = 0; i < futures.size(); ++i) {
+    inputs += futures[i].state_->count;
+    if (i >= from && !futures[i].ready()) {
       open.push_back(i);
       states.push_back(futures[i].state_);
     }
+  }
   const std::vector<bool> answers = core_->control(states, on_timeout == OnTimeout::kill);
   std::vector<bool> stopped(futures.size(), false);
   std::size_t cancelled = 0, running = 0;
@@ -536,21 +561,104 @@ void Pool::timed_out(std::vector<TaskFuture>& futures, std::size_t from, std::ve
   }
   std::vector<Result> finished;
   for (std::size_t i = 0; i < futures.size(); ++i) {
+    if (stopped[i]) continue;
     TaskState& state = *futures[i].state_;
-    if (i < from) {
-      for (std::size_t k = 0; k < state.count; ++k) finished.push_back(std::move(out[state.first_index + k]));
+    std::lock_guard<std::mutex> lock(state.m);
+    if (!state.done) continue;
+    if (!state.undivided) {
+      finished.insert(finished.end(), state.results.begin(), state.results.end());
       continue;
     }
-    if (stopped[i]) continue;
-    std::lock_guard<std::mutex> lock(state.m);
-    if (state.done) finished.insert(finished.end(), state.results.begin(), state.results.end());
+    std::vector<Result> each = state.chunk ? detail::expand_chunk(state.results.front(), state.count) : state.results;
+    for (std::size_t k = 0; k < each.size(); ++k) each[k].index = state.first_index + k;
+    finished.insert(finished.end(), std::make_move_iterator(each.begin()), std::make_move_iterator(each.end()));
   }
-  std::string what = "map: " + std::to_string(finished.size()) + " of " + std::to_string(out.size()) +
+  std::string what = "map: " + std::to_string(finished.size()) + " of " + std::to_string(inputs) +
                      " results arrived within the timeout; " + std::to_string(cancelled) +
                      (on_timeout == OnTimeout::kill ? " tasks killed or cancelled" : " tasks cancelled");
   if (running != 0) what += ", " + std::to_string(running) + " left running";
   throw TimeoutError(what, std::move(finished));
 }
+
+namespace detail {
+
+namespace {
+// Pool.map's choice when none is given: a quarter of an even share per worker.
+std::size_t chunk_size_for(std::size_t inputs, std::size_t chunksize, unsigned workers) {
+  if (chunksize != 0) return chunksize;
+  const std::size_t share = 4 * std::size_t{std::max(1u, workers)};
+  return std::clamp<std::size_t>((inputs + share - 1) / share, 1, MapRun::kAutoChunkMax);
+}
+
+// fn(bytes) for each output of a typed map's task (a chunk's: each of its count);
+// throws what the first failure stands for.
+void read_outputs(const TaskState& state, const std::function<void(std::string_view)>& fn) {
+  const Result& r = state.results.front();
+  r.throw_if_failed();
+  if (!state.chunk) {
+    fn(r.output);
+    return;
+  }
+  std::size_t seen = 0;
+  const bool well_formed = ipc::for_each_chunk_output(r.output, [&](bool ok, uint8_t, std::string_view bytes) {
+    if (!ok) throw TaskFailed(Status::error, std::string(bytes), r.attempts);
+    if (++seen <= state.count) fn(bytes);
+  });
+  if (!well_formed || seen != state.count)
+    throw TaskFailed(Status::error, "malformed chunk output from the worker", r.attempts);
+}
+}  // namespace
+
+MapRun::MapRun(Pool& pool, const char* kind, std::size_t inputs, std::size_t chunksize, std::chrono::nanoseconds timeout,
+               OnTimeout on_timeout)
+    : pool_(pool),
+      kind_(kind_id(*pool.core_, kind)),
+      chunksize_(chunk_size_for(inputs, chunksize, pool.workers())),
+      timeout_(timeout),
+      on_timeout_(on_timeout) {
+  futures_.reserve((inputs + chunksize_ - 1) / chunksize_);
+}
+
+void MapRun::send() {
+  TaskFuture& f = futures_.emplace_back();
+  f.state_ = std::make_shared<TaskState>();
+  f.core_ = pool_.core_;
+  f.state_->first_index = first_;
+  f.state_->count = count_;
+  f.state_->chunk = chunksize_ > 1;
+  f.state_->undivided = true;
+  first_ += count_;
+  count_ = 0;
+  pool_.core_->post({kind_, std::exchange(payload_, {}), f.state_->chunk ? ipc::kTaskChunk : uint16_t{0}, f.state_});
+}
+
+void MapRun::outputs(const std::function<void(std::string_view)>& fn) {
+  if (count_ != 0) send();
+  const auto deadline = std::chrono::steady_clock::now() + timeout_;
+  std::exception_ptr failure;
+  for (std::size_t i = 0; i < futures_.size(); ++i) {
+    TaskState& state = *futures_[i].state_;
+    if (timeout_.count() == 0) {
+      futures_[i].wait();
+    } else {
+      std::unique_lock<std::mutex> lock(state.m);
+      if (!state.cv.wait_until(lock, deadline, [&] { return state.done; })) {
+        lock.unlock();
+        pool_.timed_out(futures_, i, on_timeout_);
+      }
+    }
+    if (failure) continue;  // the rest are waited for, not read
+    try {
+      read_outputs(state, fn);  // done: its results no longer change
+    } catch (const TaskFailed&) {
+      failure = std::current_exception();
+    }
+    if (timeout_.count() == 0) state.results.clear();  // no TimeoutError can need them now
+  }
+  if (failure) std::rethrow_exception(failure);
+}
+
+}  // namespace detail
 
 ResultStream Pool::map_unordered(const std::string& kind, const std::vector<std::string>& inputs, std::size_t chunksize) {
   ResultStream stream;

@@ -1,12 +1,15 @@
 #pragma once
 // procpool's C++ API: a pool of worker processes, as Python's multiprocessing.Pool and
 // concurrent.futures.ProcessPoolExecutor, with crash isolation: a task that crashes its
-// worker comes back as a Result with status crashed; the pool goes on.
+// worker fails only its own future (TaskCrashed, or a Result with status crashed); the
+// pool goes on.
 //
-//   procpool::Pool pool;                                   // one worker per usable core
-//   auto f = pool.submit("sum_squares", Range{0, 1000});   // a TaskFuture
-//   uint64_t total = f.get().value<uint64_t>();
-//   std::vector<procpool::Result> rs = pool.map("thumbnail", paths, /*chunksize=*/4);
+//   PROCPOOL_TASK(sum_squares, [](const Range& r) { ... return total; });   // namespace scope
+//   procpool::Pool pool;                                      // one worker per usable core
+//   procpool::Future<uint64_t> f = pool.submit(sum_squares, {0, 1000});
+//   uint64_t total = f.get();                                 // or throws TaskFailed, ...
+//   std::vector<uint64_t> v = pool.map(square, inputs);       // chunked as Pool.map
+//   procpool::Result r = pool.apply("thumbnail", path);       // built-in and plugin kinds
 //
 // Every method may be called from any thread. The pool's supervisor runs on a thread of
 // its own; futures are fulfilled from it. Nothing here hangs on a crashed worker.
@@ -29,122 +32,10 @@
 #include <string>
 #include <vector>
 
-#include "ipc/status.hpp"
+#include "procpool/future.hpp"
 #include "procpool/task.hpp"
 
 namespace procpool {
-
-// ok, error, crashed, timeout, cancelled: the engine's own status type, not a copy of it.
-using Status = ipc::Status;
-inline const char* to_string(Status status) { return ipc::status_name(status); }
-
-// The pool could not start or was used wrongly (a kind it does not know, after shutdown).
-struct PoolError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-// Result::value() on a result that is not ok: what() is the task's error.
-struct TaskFailed : std::runtime_error {
-  TaskFailed(Status s, const std::string& error) : std::runtime_error(std::string(to_string(s)) + ": " + error), status(s) {}
-  Status status;
-};
-
-struct Result {
-  Status status = Status::cancelled;
-  std::string output;  // when ok
-  std::string error;   // otherwise
-  bool output_is_json = false;
-  uint32_t attempts = 0;
-  int worker = -1;
-  pid_t pid = 0;
-  std::size_t index = 0;  // position in map()/map_unordered() inputs; 0 for submit()
-  std::chrono::nanoseconds wait{0}, run{0}, cpu{0};  // cpu is 0 when not measured
-  uint64_t max_rss_kb = 0;
-
-  bool ok() const { return status == Status::ok; }
-  // The output decoded as T (see Codec). Throws TaskFailed if not ok, DecodeError if the
-  // bytes are not a T.
-  template <typename T>
-  T value() const {
-    if (!ok()) throw TaskFailed(status, error);
-    return Codec<T>::decode(output);
-  }
-};
-
-// map() with a timeout that passed before every result arrived. finished: the results
-// that had arrived, each with its Result::index; the rest were cancelled (or killed, or
-// left running: map()'s on_timeout).
-struct TimeoutError : std::runtime_error {
-  TimeoutError(const std::string& what, std::vector<Result> done);
-  std::vector<Result> finished;
-};
-
-// What map() does with the tasks left when its timeout passes: cancel those not started
-// (the running ones finish, their results unseen), or kill the running ones too.
-enum class OnTimeout { cancel, kill };
-
-namespace detail {
-struct TaskState;
-struct PoolCore;
-struct FutureAccess;
-}  // namespace detail
-
-class TaskFuture {
- public:
-  TaskFuture() = default;
-  Result get() const;  // waits
-  void wait() const;
-  bool wait_for(std::chrono::nanoseconds timeout) const;  // true once the result is in
-  bool ready() const;
-  // Cancels the task if it has not started (its result: cancelled), also when it waits
-  // in a worker's queue, which gives it back. False if it runs or is done. Never waits
-  // for a task: only for the pool's loop to answer (microseconds).
-  bool cancel();
-  // As cancel(), and a running task is stopped: its worker is killed with everything it
-  // started and replaced at once; the result is cancelled, never retried. Returns once the result is in (a SIGKILL and a reap: milliseconds), true
-  // if it is cancelled, false if the task had ended before.
-  bool kill();
-  // fn(result) once the task is done (at once if it is), on a thread the pool owns: never
-  // the loop that fulfils the futures, so fn may block or submit. One after another, in
-  // the order they became due. A callback that throws is reported on stderr; the others
-  // still run.
-  void on_done(std::function<void(const Result&)> fn);
-
- private:
-  friend class Pool;
-  friend class LazyResults;
-  friend struct detail::FutureAccess;
-  std::shared_ptr<detail::TaskState> state_;
-  std::shared_ptr<detail::PoolCore> core_;
-};
-
-namespace detail {
-// An input iterator over what source->next() gives until nullopt: range-for over a stream.
-template <typename Source, typename T>
-class PullIterator {
- public:
-  using value_type = T;
-  using difference_type = std::ptrdiff_t;
-  PullIterator() = default;
-  explicit PullIterator(Source* source) : source_(source) { ++*this; }
-  T& operator*() { return current_; }
-  T* operator->() { return &current_; }
-  PullIterator& operator++() {
-    std::optional<T> next = source_->next();
-    if (next) {
-      current_ = std::move(*next);
-    } else {
-      source_ = nullptr;
-    }
-    return *this;
-  }
-  bool operator==(const PullIterator& o) const { return source_ == o.source_; }
-  bool operator!=(const PullIterator& o) const { return source_ != o.source_; }
-
- private:
-  Source* source_ = nullptr;
-  T current_{};
-};
-}  // namespace detail
 
 // Results in the order they complete (map_unordered): for (auto& r : stream).
 class ResultStream {
@@ -195,6 +86,69 @@ class LazyResults {
   std::exception_ptr error_;
 };
 
+// imap() of a typed task: its Outs, in input order or as they land. A failed task
+// throws its TaskFailed (or subclass) from next() at its place; next() may be called
+// again for the rest.
+template <typename Out>
+class LazyValues {
+ public:
+  explicit LazyValues(LazyResults results) : results_(std::move(results)) {}
+  using iterator = detail::PullIterator<LazyValues, Out>;
+  iterator begin() { return iterator(this); }
+  iterator end() { return {}; }
+  std::optional<Out> next() {
+    std::optional<Result> r = results_.next();
+    if (!r) return std::nullopt;
+    return r->template value<Out>();
+  }
+
+ private:
+  LazyResults results_;
+};
+
+namespace detail {
+// A typed map in flight: each chunk is sent as soon as its inputs are added, so that the
+// workers start while later inputs are still being encoded, and outputs are read in input
+// order as their chunks finish. The library's own: use Pool::map.
+class MapRun {
+ public:
+  MapRun(Pool& pool, const char* kind, std::size_t inputs, std::size_t chunksize, std::chrono::nanoseconds timeout,
+         OnTimeout on_timeout);
+  void add(std::string_view encoded) {
+    if (count_ != 0 && (count_ == chunksize_ || payload_.size() + encoded.size() + sizeof(uint32_t) > kChunkBytes))
+      send();
+    if (chunksize_ == 1) {
+      payload_.assign(encoded);
+    } else {
+      // Room for a chunk of inputs like this one at once: no regrowth while it fills.
+      if (count_ == 0) payload_.reserve(std::min(kChunkBytes, chunksize_ * (encoded.size() + sizeof(uint32_t))));
+      ipc::append_chunk_input(payload_, encoded);
+    }
+    ++count_;
+  }
+  // Auto chunks (chunksize 0) hold at most this many inputs, and any chunk this many bytes
+  // of them, so that a chunk and its outputs stay well inside a worker's rings (512 KiB a
+  // record).
+  static constexpr std::size_t kAutoChunkMax = 1024;
+  static constexpr std::size_t kChunkBytes = 64 * 1024;
+  // Sends what is left, then fn(bytes) for each output in input order. Once every task is
+  // done, throws the failure of the first input that failed; TimeoutError as Pool::map.
+  void outputs(const std::function<void(std::string_view)>& fn);
+
+ private:
+  void send();
+  Pool& pool_;
+  uint8_t kind_;
+  std::size_t chunksize_;
+  std::chrono::nanoseconds timeout_;
+  OnTimeout on_timeout_;
+  std::string payload_;
+  std::size_t count_ = 0;  // inputs in payload_
+  std::size_t first_ = 0;  // index of payload_'s first input
+  std::vector<TaskFuture> futures_;
+};
+}  // namespace detail
+
 struct Options {
   unsigned workers = 0;  // 0: usable cores (affinity and cgroup quota)
   unsigned max_attempts = 3;
@@ -236,6 +190,62 @@ class Pool {
   template <typename In>
   Result apply(const std::string& kind, const In& input) {
     return submit(kind, input).get();
+  }
+
+  // Typed tasks, by their PROCPOOL_TASK handle: the input is the task's In (or its
+  // arguments, for a task of several), get() its Out or the exception of its failure.
+  //   procpool::Future<uint64_t> f = pool.submit(sum_squares, {0, 1000});
+  //   std::vector<uint64_t> v = pool.map(square, inputs);
+  template <typename In, typename Out>
+  Future<Out> submit(const Task<In, Out>& task, const In& input) {
+    return Future<Out>(submit(task.name, Codec<In>::encode(input)));
+  }
+  template <typename... A, typename Out, typename... Args>
+    requires(sizeof...(Args) != 1)
+  Future<Out> submit(const Task<std::tuple<A...>, Out>& task, Args&&... args) {
+    return submit(task, std::tuple<A...>(std::forward<Args>(args)...));
+  }
+  template <typename In, typename Out, typename... Args>
+  Out apply(const Task<In, Out>& task, Args&&... args) {
+    return submit(task, std::forward<Args>(args)...).get();
+  }
+  // The outputs in input order, once all are done; a failure throws its TaskFailed (or
+  // subclass) for the first input that failed, in input order, after the rest are done
+  // (as Pool.map). chunksize 0 chooses as Python's Pool.map does (a quarter of an even
+  // share per worker), bounded so that a chunk stays well inside a worker's ring.
+  // timeout and on_timeout as for the string map (TimeoutError::finished: the Results).
+  template <typename In, typename Out>
+  std::vector<Out> map(const Task<In, Out>& task, const std::vector<In>& inputs, std::size_t chunksize = 0,
+                       std::chrono::nanoseconds timeout = std::chrono::nanoseconds{0},
+                       OnTimeout on_timeout = OnTimeout::cancel) {
+    detail::MapRun run(*this, task.name, inputs.size(), chunksize, timeout, on_timeout);
+    for (const In& in : inputs) {
+      if constexpr (detail::raw_codec<In>::value) {
+        run.add(std::string_view(reinterpret_cast<const char*>(&in), sizeof in));
+      } else {
+        run.add(Codec<In>::encode(in));
+      }
+    }
+    std::vector<Out> out;
+    out.reserve(inputs.size());
+    run.outputs([&](std::string_view bytes) { out.push_back(Codec<Out>::decode(bytes)); });
+    return out;
+  }
+  // map over a task of several arguments, each input a tuple of them.
+  template <typename... A, typename Out>
+  std::vector<Out> starmap(const Task<std::tuple<A...>, Out>& task, const std::vector<std::tuple<A...>>& inputs,
+                           std::size_t chunksize = 0) {
+    return map(task, inputs, chunksize);
+  }
+  // Lazy as imap(kind, ...), yielding Outs; a failed task throws at its place, and the
+  // iteration may go on after it.
+  template <typename In, typename Out, typename Range>
+  LazyValues<Out> imap(const Task<In, Out>& task, Range&& inputs, std::size_t buffersize = 0) {
+    return LazyValues<Out>(lazy(task.name, source_of<In>(std::forward<Range>(inputs)), buffersize, true));
+  }
+  template <typename In, typename Out, typename Range>
+  LazyValues<Out> imap_unordered(const Task<In, Out>& task, Range&& inputs, std::size_t buffersize = 0) {
+    return LazyValues<Out>(lazy(task.name, source_of<In>(std::forward<Range>(inputs)), buffersize, false));
   }
 
   // Results in input order. chunksize > 1 sends that many inputs per task (fewer round
@@ -297,7 +307,7 @@ class Pool {
   // A range as a Source: an lvalue range is read in place (keep it alive while the
   // results are read), an rvalue one is kept. Plain begin()/end(), not std::ranges, which
   // Clang 14 cannot compile over libstdc++ 12.
-  template <typename Range>
+  template <typename As = void, typename Range>
   static LazyResults::Source source_of(Range&& inputs) {
     using Plain = std::remove_reference_t<Range>;
     using Held = std::conditional_t<std::is_lvalue_reference_v<Range>, Plain*, Plain>;
@@ -322,17 +332,19 @@ class Pool {
     return [cursor]() -> std::optional<std::string> {
       if (!cursor->at) cursor->at = std::begin(cursor->get());
       if (*cursor->at == std::end(cursor->get())) return std::nullopt;
-      std::string bytes = Codec<std::decay_t<decltype(**cursor->at)>>::encode(**cursor->at);
+      using Element = std::decay_t<decltype(**cursor->at)>;
+      std::string bytes = Codec<std::conditional_t<std::is_void_v<As>, Element, As>>::encode(**cursor->at);
       ++*cursor->at;
       return bytes;
     };
   }
   LazyResults lazy(const std::string& kind, LazyResults::Source source, std::size_t buffersize, bool ordered);
-  [[noreturn]] void timed_out(std::vector<TaskFuture>& futures, std::size_t from, std::vector<Result>& out,
-                              OnTimeout on_timeout);
+  void wait_all(std::vector<TaskFuture>& futures, std::chrono::nanoseconds timeout, OnTimeout on_timeout);
+  [[noreturn]] void timed_out(std::vector<TaskFuture>& futures, std::size_t from, OnTimeout on_timeout);
   std::vector<TaskFuture> submit_chunks(const std::string& kind, const std::vector<std::string>& inputs,
                                         std::size_t chunksize, const std::shared_ptr<ResultStream::Queue>& stream);
 
+  friend class detail::MapRun;
   std::shared_ptr<detail::PoolCore> core_;
 };
 

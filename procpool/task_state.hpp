@@ -62,6 +62,9 @@ struct TaskState {
   std::condition_variable cv;
   bool done = false;
   bool chunk = false;
+  // A typed map's chunk: its Result stays one, the outputs undivided, for the caller to
+  // decode (no Result and strings per input made on the loop thread).
+  bool undivided = false;
   std::size_t first_index = 0;   // of its (first) input in map()'s inputs
   std::size_t count = 1;         // inputs it carries (more than one for a chunk)
   std::vector<Result> results;   // one per input, once done
@@ -80,6 +83,9 @@ struct TaskState {
 struct FutureAccess {
   static const std::shared_ptr<TaskState>& state(const TaskFuture& f) { return f.state_; }
 };
+
+// A chunk's Result as one Result per input (index unset), as the string API gives them.
+std::vector<Result> expand_chunk(Result chunk, std::size_t count);
 
 // Stores the results (index set from first_index), wakes everyone waiting, and hands the
 // callbacks to the runner.

@@ -3,6 +3,7 @@
 //   dispatch_bench PROCPOOL_EXE [TASKS] [WORKERS]
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
@@ -13,6 +14,9 @@
 
 using namespace procpool::supervisor;
 using procpool::ipc::monotonic_ns;
+
+// A typed no-op: what a typed map of cheap work costs per input.
+PROCPOOL_TASK(identity, [](const uint64_t& x) { return x; });
 
 namespace {
 
@@ -49,6 +53,15 @@ void api_figures(uint64_t tasks, unsigned workers) {
   t0 = monotonic_ns();
   const auto results = pool.map("noop", inputs, 1024);
   std::printf("api_map_chunk1024_tasks_per_s %.0f\n", tasks / (static_cast<double>(monotonic_ns() - t0) / 1e9));
+  std::vector<uint64_t> numbers(tasks);
+  for (uint64_t i = 0; i < tasks; ++i) numbers[i] = i;
+  t0 = monotonic_ns();
+  const std::vector<uint64_t> echoed = pool.map(identity, numbers);
+  std::printf("api_typed_map_tasks_per_s %.0f\n", tasks / (static_cast<double>(monotonic_ns() - t0) / 1e9));
+  if (echoed != numbers) {
+    std::fprintf(stderr, "dispatch_bench: the typed map gave wrong outputs\n");
+    std::exit(1);
+  }
   std::vector<uint64_t> rtt;
   for (int i = 0; i < 5000; ++i) {
     const uint64_t t = monotonic_ns();
