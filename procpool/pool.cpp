@@ -118,7 +118,7 @@ struct PoolCore final : supervisor::Remote, supervisor::PoolEvents {
   uint64_t taken = 0;  // loop thread only
   std::string closed_reason;
 
-  // Loop thread only.
+  // Under engine_m: the loop thread, or a submit_directly().
   std::deque<std::shared_ptr<TaskState>> by_id;  // states of task ids first_id, first_id+1, ...
   uint64_t first_id = 0;
   bool stopping = false;
@@ -131,8 +131,34 @@ struct PoolCore final : supervisor::Remote, supervisor::PoolEvents {
     ipc::eventfd_ring(efd);
   }
 
+  // The engine's lock: the loop thread holds it but while it blocks in epoll, so that a
+  // submit to an idle pool dispatches the task itself, from its own thread, rather than
+  // wake the loop to do it: one wake-up (tens of microseconds here) fewer on the way to
+  // the worker. Taken before m, never after.
+  std::mutex engine_m;
+  supervisor::Supervisor* engine = nullptr;  // under engine_m, while serve() runs
+  void before_blocking() override { engine_m.unlock(); }
+  void after_blocking() override { engine_m.lock(); }
+
+  // Any thread: p submitted and sent to the rings at once if the loop is blocked (the
+  // engine lock is free) and nothing posted before waits in the inbox (order is kept).
+  bool submit_directly(Posted& p) {
+    std::unique_lock<std::mutex> engine_lock(engine_m, std::try_to_lock);
+    if (!engine_lock.owns_lock() || engine == nullptr) return false;
+    {
+      std::lock_guard<std::mutex> lock(m);
+      if (closed || stop_requested || !posts.empty() || !controls.empty()) return false;
+    }
+    const uint64_t id = engine->submit(p.kind, std::move(p.input), p.flags);
+    p.state->id.store(id, std::memory_order_release);
+    by_id.push_back(std::move(p.state));
+    if (!engine->dispatch_now()) wake();  // what no ring could take now, the loop sends later
+    return true;
+  }
+
   // Any thread.
   void post(Posted p) {
+    if (submit_directly(p)) return;
     {
       std::lock_guard<std::mutex> lock(m);
       if (closed || stop_requested) {
@@ -338,6 +364,7 @@ Pool::Pool(Options options) : core_(std::make_shared<PoolCore>()) {
   PoolCore* core = core_.get();
   core_->loop = std::thread([core, popts, specs, started = std::move(started)]() mutable {
     bool reported = false;
+    std::unique_lock<std::mutex> engine_lock(core->engine_m);  // released only while serve() blocks
     try {
       supervisor::Supervisor supervisor(popts, specs);
       const std::string error = supervisor.start_up();
@@ -346,13 +373,21 @@ Pool::Pool(Options options) : core_(std::make_shared<PoolCore>()) {
       started.set_value(error);
       reported = true;
       if (!error.empty()) {
+        engine_lock.unlock();
         core->close_with(error);
         return;
       }
+      core->engine = &supervisor;
       const supervisor::RunOutcome outcome = supervisor.serve(*core, *core);
+      core->engine = nullptr;
+      engine_lock.unlock();
       core->close_with(outcome.error.empty() ? "the pool is shut down" : outcome.error);
       supervisor.shutdown();
     } catch (const std::exception& e) {
+      if (engine_lock.owns_lock()) {  // serve() throws with the lock held (epoll_wait does not throw)
+        core->engine = nullptr;
+        engine_lock.unlock();
+      }
       if (!reported) started.set_value(e.what());
       core->close_with(e.what());
     }

@@ -23,6 +23,7 @@ constexpr uint64_t kBusyPollNs = 1'000'000;  // while busy, still look at exits/
 
 RunOutcome Supervisor::Impl::run(PoolEvents& events, Remote* remote) {
   events_ = &events;
+  remote_ = remote;
   Supervisor& self = *owner_;
   if (remote != nullptr) {
     epoll_event ev{};
@@ -65,13 +66,17 @@ RunOutcome Supervisor::Impl::run(PoolEvents& events, Remote* remote) {
   if (remote != nullptr) epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, remote->wake_fd(), nullptr);
   events.on_idle();
   events_ = nullptr;
+  remote_ = nullptr;
   return RunOutcome{first_signal_, fatal_};
 }
 
 void Supervisor::Impl::wait_for_events(int timeout_ms) {
   last_poll_ns_ = ipc::monotonic_ns();
   epoll_event events[16];
+  const bool blocks = timeout_ms != 0 && remote_ != nullptr;
+  if (blocks) remote_->before_blocking();
   const int n = epoll_wait(epoll_fd_, events, 16, timeout_ms);
+  if (blocks) remote_->after_blocking();
   for (int i = 0; i < n; ++i) {
     const uint64_t tag = events[i].data.u64;
     if (tag & kPidfdTag) {
@@ -157,6 +162,11 @@ uint64_t Supervisor::submit(uint8_t kind, std::string input, uint16_t flags) {
   impl_->pending_.push_back(id);  // run() cancels it if the pool is already stopping
   impl_->segment_->stats().submitted.store(impl_->next_id_, std::memory_order_relaxed);
   return id;
+}
+
+bool Supervisor::dispatch_now() {
+  impl_->dispatch();
+  return impl_->pending_.empty();
 }
 
 RunOutcome Supervisor::run(PoolEvents& events) { return impl_->run(events, nullptr); }

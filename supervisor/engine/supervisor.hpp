@@ -123,6 +123,11 @@ class Remote {
   virtual void woke() = 0;
   // Loop thread: true once the owner asked the loop to stop and what it wanted done is done.
   virtual bool finished(const class Supervisor& pool) const = 0;
+  // Loop thread, just before and after it blocks in epoll (never while it works): a
+  // Remote that lets other threads call the pool directly (the C++ API's submit from an
+  // idle pool) releases and retakes the lock that serialises them with the loop here.
+  virtual void before_blocking() {}
+  virtual void after_blocking() {}
 };
 
 struct RunOutcome {
@@ -168,6 +173,10 @@ class Supervisor {
   // the task reported cancelled with reason once the child is reaped, and what the child
   // held beside it goes to the queue again uncharged. False if done or unknown.
   bool kill(uint64_t id, const std::string& reason);
+  // Sends what is pending to the children's rings now (ringing them), as the loop would
+  // next; true if nothing is left pending. From the loop thread, or from another holding
+  // what Remote::before_blocking() released (the loop is blocked, the pool is ours).
+  bool dispatch_now();
   // Loop thread: tasks submitted and not yet reported.
   uint64_t unfinished() const;
   // True once a signal or an error stopped the pool taking work.

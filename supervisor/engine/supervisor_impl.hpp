@@ -214,6 +214,7 @@ struct Supervisor::Impl {
   std::vector<std::size_t> run_sample_next_;
   uint64_t done_count_ = 0;
   PoolEvents* events_ = nullptr;
+  Remote* remote_ = nullptr;  // serve()'s, while it runs
 
   int epoll_fd_ = -1;
   int wake_fd_ = -1;     // eventfd the children write to when we sleep
