@@ -181,6 +181,10 @@ class Pool {
   // How the workers are contained here: "cgroup v2 (/sys/fs/cgroup/...)", "process groups".
   const std::string& containment() const;
 
+  // Queues a task and returns at once: 0.2-0.4 us of the caller's time on a busy pool;
+  // on an idle one it writes the worker's ring itself (the wake-up included, tens of us).
+  // Never waits for a worker or a task. Throws PoolError for an unknown kind or after
+  // shutdown.
   TaskFuture submit(const std::string& kind, std::string input);
   template <typename In>
   TaskFuture submit(const std::string& kind, const In& input) {
@@ -194,6 +198,7 @@ class Pool {
 
   // Typed tasks, by their PROCPOOL_TASK handle: the input is the task's In (or its
   // arguments, for a task of several), get() its Out or the exception of its failure.
+  // Costs as the string API's; a typed map spends 15-30 ns per cheap input (README).
   //   procpool::Future<uint64_t> f = pool.submit(sum_squares, {0, 1000});
   //   std::vector<uint64_t> v = pool.map(square, inputs);
   template <typename In, typename Out>
@@ -222,6 +227,8 @@ class Pool {
     for (const In& in : inputs) {
       if constexpr (detail::raw_codec<In>::value) {
         run.add(std::string_view(reinterpret_cast<const char*>(&in), sizeof in));
+      } else if constexpr (std::is_same_v<In, std::string>) {
+        run.add(in);  // its bytes as they are: no copy
       } else {
         run.add(Codec<In>::encode(in));
       }

@@ -41,6 +41,12 @@ def main():
         t0 = time.perf_counter()
         pool.map(noop, range(tasks))
         print(f"pool_map_default_chunks_tasks_per_s {tasks / (time.perf_counter() - t0):.0f}")
+        # A second shape: strings in, their lengths out (what dispatch_bench's typed map
+        # of strings does).
+        words = [f"word-{i:012d}" for i in range(tasks)]
+        t0 = time.perf_counter()
+        pool.map(len, words)
+        print(f"pool_map_strings_tasks_per_s {tasks / (time.perf_counter() - t0):.0f}")
 
 
 if __name__ == "__main__":

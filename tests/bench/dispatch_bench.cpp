@@ -15,8 +15,10 @@
 using namespace procpool::supervisor;
 using procpool::ipc::monotonic_ns;
 
-// A typed no-op: what a typed map of cheap work costs per input.
+// A typed no-op: what a typed map of cheap work costs per input; and a second shape,
+// strings in and their lengths out (as Python's pool.map(len, words) beside it).
 PROCPOOL_TASK(identity, [](const uint64_t& x) { return x; });
+PROCPOOL_TASK(length, [](const std::string& s) { return static_cast<uint64_t>(s.size()); });
 
 namespace {
 
@@ -60,6 +62,20 @@ void api_figures(uint64_t tasks, unsigned workers) {
   std::printf("api_typed_map_tasks_per_s %.0f\n", tasks / (static_cast<double>(monotonic_ns() - t0) / 1e9));
   if (echoed != numbers) {
     std::fprintf(stderr, "dispatch_bench: the typed map gave wrong outputs\n");
+    std::exit(1);
+  }
+  std::vector<std::string> words;
+  words.reserve(tasks);
+  for (uint64_t i = 0; i < tasks; ++i) {
+    char word[32];
+    std::snprintf(word, sizeof word, "word-%012llu", static_cast<unsigned long long>(i));
+    words.emplace_back(word);
+  }
+  t0 = monotonic_ns();
+  const std::vector<uint64_t> lengths = pool.map(length, words);
+  std::printf("api_typed_map_strings_tasks_per_s %.0f\n", tasks / (static_cast<double>(monotonic_ns() - t0) / 1e9));
+  if (lengths.size() != tasks || (tasks != 0 && lengths.back() != 17)) {
+    std::fprintf(stderr, "dispatch_bench: the typed map of strings gave wrong outputs\n");
     std::exit(1);
   }
   std::vector<uint64_t> rtt;
