@@ -104,6 +104,17 @@ for _ in $(seq 100); do
 done
 [ -n "$sd" ] || fail "systemd did not start: $(tail -5 "$log/console")"
 inside() { nsenter -t "$sd" -a -r -w "$@"; }
+# True once procpool.service's journal (journalctl's further arguments after the pattern)
+# has a line matching PATTERN; journald may take a moment to store what it was sent.
+journal_has() {
+  local pattern=$1
+  shift
+  for _ in $(seq 50); do
+    inside journalctl --no-pager -u procpool "$@" | grep -q -- "$pattern" && return 0
+    sleep 0.1
+  done
+  return 1
+}
 state=""
 for _ in $(seq 150); do
   state=$(inside systemctl is-system-running 2>/dev/null || true)
@@ -114,6 +125,7 @@ case "$state" in running | degraded) ;; *) fail "the system did not boot (state 
 step "booted ($state) as host pid $sd"
 
 # --- Install: the maintainer scripts make the user and start the service -------------------
+inside systemd-analyze log-level debug  # systemd logs each notification it gets
 inside dpkg -i /root/procpool.deb >"$log/dpkg" 2>&1 || fail "dpkg -i: $(tail -5 "$log/dpkg")"
 inside getent passwd procpool >/dev/null || fail "postinst made no procpool user"
 inside systemctl is-enabled --quiet procpool || fail "postinst did not enable the service"
@@ -149,24 +161,18 @@ submit sleep 500 500 500 500 >"$log/across_reload" &
 submitter=$!
 sleep 0.2
 inside systemctl reload procpool || fail "systemctl reload: $(inside journalctl -u procpool --no-pager | tail -3)"
-for _ in $(seq 50); do
-  inside journalctl -u procpool --no-pager | grep -q "reloaded the configuration: 3 workers" && break
-  sleep 0.1
-done
-inside journalctl -u procpool --no-pager | grep -q "reloaded the configuration: 3 workers" ||
-  fail "the reload did not resize to 3 workers"
+journal_has "reloaded the configuration: 3 workers" || fail "the reload did not resize to 3 workers"
 wait "$submitter" || fail "the submit across the reload failed"
 [ "$(grep -c '"status":"ok"' "$log/across_reload")" = 4 ] || fail "tasks across the reload: $(cat "$log/across_reload")"
-inside journalctl --no-pager -u procpool | grep -q "Reloading" || fail "systemd did not log the reload"
-step "reload resized the pool to 3 workers; the 4 tasks submitted across it all ok"
+# What systemd heard from the service, in order (its debug log names each notification).
+journal_has "Reloaded procpool.service" || fail "systemd did not finish the reload"
+heard=$(inside journalctl --no-pager -u procpool | grep -o 'Got notification message from PID [0-9]* ([A-Z]*=1' | sed 's/.*(//')
+grep -A1 '^RELOADING=1$' <<<"$heard" | grep -q '^READY=1$' ||
+  fail "systemd did not hear RELOADING=1 then READY=1: $(tr '\n' ' ' <<<"$heard")"
+step "reload resized the pool to 3 workers (systemd heard RELOADING=1, READY=1); the 4 tasks submitted across it all ok"
 printf '[pool]\nworkers = "many"\n' >"$config"
 inside systemctl reload procpool || true
-for _ in $(seq 50); do
-  inside journalctl -u procpool --no-pager | grep -q "reload refused" && break
-  sleep 0.1
-done
-inside journalctl -u procpool --no-pager | grep -q "reload refused, the running configuration stays" ||
-  fail "a bad config on reload: no refusal in the journal"
+journal_has "reload refused, the running configuration stays" || fail "a bad config on reload: no refusal in the journal"
 [ "$(inside systemctl is-active procpool)" = active ] || fail "a bad config on reload stopped the service"
 cp "$log/procpool.toml.orig" "$config"  # (submit reads it too, and would refuse it)
 out=$(submit sleep 10) || fail "submit after a refused reload: $out"
@@ -178,11 +184,7 @@ step "a bad config on reload is refused and logged, the 3 workers stay: $(inside
 # --- Logs: priorities in the journal ------------------------------------------------------------
 worker_pid=$(inside cat "$pool_cg/w0/cgroup.procs" | head -1)
 inside sh -c "kill -KILL $worker_pid"  # the shell's kill: a minimal Debian has no /bin/kill
-for _ in $(seq 50); do
-  inside journalctl -u procpool -p warning --no-pager | grep -q "pid $worker_pid) ended" && break
-  sleep 0.1
-done
-inside journalctl -u procpool -p warning --no-pager | grep -q "pid $worker_pid) ended: killed by SIGKILL" ||
+journal_has "pid $worker_pid) ended: killed by SIGKILL" -p warning ||
   fail "a worker's death is not a warning in the journal: $(inside journalctl -u procpool --no-pager | tail -3)"
 inside journalctl -u procpool -o json --no-pager | grep "pid $worker_pid) ended" | grep -q '"PRIORITY":"4"' ||
   fail "the death's journal entry is not PRIORITY 4 (warning)"
@@ -226,7 +228,7 @@ for _ in $(seq 150); do
   sleep 0.1
 done
 [ -n "$restarted" ] || fail "the stalled supervisor (pid $main) was not restarted by the watchdog"
-inside journalctl --no-pager -u procpool | grep -qi "watchdog" || fail "the journal does not name the watchdog"
+journal_has "Watchdog timeout" || fail "the journal has no watchdog timeout"
 out=$(submit sleep 10) || fail "submit after the watchdog's restart: $out"
 results=$(cat "$root/var/lib/procpool/results.jsonl")
 for input in 11 12 13; do
@@ -248,7 +250,8 @@ grep -q '"status":"ok"' "$log/during_stop" || fail "a task running at stop did n
 left=$(inside sh -c "cat $service_cg/cgroup.procs $service_cg/*/cgroup.procs $service_cg/*/*/cgroup.procs 2>/dev/null" || true)
 [ -z "$left" ] || fail "processes of the service left after stop: $left"
 inside test ! -e "$socket" || fail "the socket is left after stop"
-step "stop: the running task finished, no process left, the socket removed"
+journal_has 'Got notification message from PID [0-9]* (STOPPING=1' || fail "systemd did not hear STOPPING=1 at stop"
+step "stop: STOPPING=1, the running task finished, no process left, the socket removed"
 
 # --- Hardening -------------------------------------------------------------------------------
 exposure=$(inside systemd-analyze security --no-pager procpool.service | tail -1)
