@@ -55,4 +55,59 @@ class AsCompleted {
 AsCompleted as_completed(const std::vector<TaskFuture>& futures,
                          std::optional<std::chrono::nanoseconds> timeout = std::nullopt);
 
+// The same over typed futures (Pool::submit with a PROCPOOL_TASK handle).
+template <typename Out>
+struct WaitResultOf {
+  std::vector<Future<Out>> done, not_done;  // each in the order first given
+};
+
+namespace detail {
+template <typename Out>
+std::vector<TaskFuture> untyped_all(const std::vector<Future<Out>>& futures) {
+  std::vector<TaskFuture> out;
+  out.reserve(futures.size());
+  for (const Future<Out>& f : futures) out.push_back(f.untyped());
+  return out;
+}
+template <typename Out>
+std::vector<Future<Out>> typed_all(std::vector<TaskFuture> futures) {
+  std::vector<Future<Out>> out;
+  out.reserve(futures.size());
+  for (TaskFuture& f : futures) out.emplace_back(std::move(f));
+  return out;
+}
+}  // namespace detail
+
+template <typename Out>
+WaitResultOf<Out> wait(const std::vector<Future<Out>>& futures, ReturnWhen when = AllCompleted,
+                       std::optional<std::chrono::nanoseconds> timeout = std::nullopt) {
+  WaitResult r = wait(detail::untyped_all(futures), when, timeout);
+  return {detail::typed_all<Out>(std::move(r.done)), detail::typed_all<Out>(std::move(r.not_done))};
+}
+
+template <typename Out>
+class AsCompletedOf {
+ public:
+  using iterator = detail::PullIterator<AsCompletedOf, Future<Out>>;
+  AsCompletedOf(const std::vector<Future<Out>>& futures, std::optional<std::chrono::nanoseconds> timeout)
+      : inner_(detail::untyped_all(futures), timeout) {}
+  iterator begin() { return iterator(this); }
+  iterator end() { return {}; }
+  std::optional<Future<Out>> next() {
+    std::optional<TaskFuture> f = inner_.next();
+    if (!f) return std::nullopt;
+    return Future<Out>(std::move(*f));
+  }
+
+ private:
+  AsCompleted inner_;
+};
+
+//   for (procpool::Future<uint64_t>& f : procpool::as_completed(futures)) total += f.get();
+template <typename Out>
+AsCompletedOf<Out> as_completed(const std::vector<Future<Out>>& futures,
+                                std::optional<std::chrono::nanoseconds> timeout = std::nullopt) {
+  return AsCompletedOf<Out>(futures, timeout);
+}
+
 }  // namespace procpool

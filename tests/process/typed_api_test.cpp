@@ -294,18 +294,27 @@ TEST(TypedApi, ThenRunsOnThePoolsThreadAndCarriesFailures) {
   EXPECT_EQ(seen.get_future().get(), 121u);
 }
 
-TEST(TypedApi, TypedFuturesWorkWithWaitAndKill) {
+TEST(TypedApi, TypedFuturesWorkWithWaitAsCompletedAndKill) {
   Pool pool(workers(1));
   procpool::Future<uint32_t> long_one = pool.submit(sleep_for_ms, 10'000u);
   procpool::Future<uint32_t> short_one = pool.submit(sleep_for_ms, 1u);
-  const auto r = procpool::wait(std::vector<procpool::TaskFuture>{long_one.untyped(), short_one.untyped()},
-                                procpool::FirstCompleted, 50ms);
+  const procpool::WaitResultOf<uint32_t> r =
+      procpool::wait(std::vector<procpool::Future<uint32_t>>{long_one, short_one, short_one}, procpool::FirstCompleted, 50ms);
   EXPECT_TRUE(r.done.empty());  // the short one waits behind the long one
+  EXPECT_EQ(r.not_done.size(), 2u);  // a future given twice counts once
+  EXPECT_THROW(procpool::as_completed(std::vector<procpool::Future<uint32_t>>{long_one}, 0ms).next(), procpool::TimeoutError);
   const auto start = std::chrono::steady_clock::now();
   EXPECT_TRUE(long_one.kill());
   EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
   EXPECT_THROW(long_one.get(), procpool::TaskCancelled);
   EXPECT_EQ(short_one.get(), 1u);
+  // Typed as_completed: each once, done ones first.
+  std::vector<procpool::Future<uint32_t>> more;
+  for (uint32_t ms : {30u, 1u, 10u}) more.push_back(pool.submit(sleep_for_ms, ms));
+  more.push_back(more[0]);
+  std::multiset<uint32_t> seen;
+  for (procpool::Future<uint32_t>& f : procpool::as_completed(more, 5s)) seen.insert(f.get());
+  EXPECT_EQ(seen, (std::multiset<uint32_t>{1, 10, 30}));
 }
 
 // Two pools of one program each hold their workers apart: a kill or a stray sweep in one
