@@ -119,6 +119,7 @@ template <typename T>
 struct Codec<std::vector<T>> {
   static std::string encode(const std::vector<T>& v) {
     if constexpr (std::is_trivially_copyable_v<T>) {
+      if (v.empty()) return {};  // data() may be null: no pointer arithmetic or copy from it
       return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
     } else {
       std::string out;
@@ -132,7 +133,7 @@ struct Codec<std::vector<T>> {
       if (bytes.size() % sizeof(T) != 0)
         throw DecodeError(std::to_string(bytes.size()) + " bytes is not a whole number of " + std::to_string(sizeof(T)) + "-byte values");
       v.resize(bytes.size() / sizeof(T));
-      std::memcpy(v.data(), bytes.data(), bytes.size());
+      if (!v.empty()) std::memcpy(v.data(), bytes.data(), bytes.size());  // (an empty one's data() may be null)
     } else {
       while (!bytes.empty()) v.push_back(Codec<T>::decode(detail::take_part(bytes)));
     }
