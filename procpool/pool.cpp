@@ -435,9 +435,7 @@ uint8_t kind_id(const detail::PoolCore& core, const std::string& kind) {
 
 TaskFuture Pool::submit(const std::string& kind, std::string input) {
   const uint8_t id = kind_id(*core_, kind);
-  TaskFuture f;
-  f.state_ = std::make_shared<TaskState>();
-  f.core_ = core_;
+  TaskFuture f = detail::FutureAccess::make(core_);
   core_->post({id, std::move(input), 0, f.state_});
   return f;
 }
@@ -470,11 +468,7 @@ void LazyResults::top_up() {
       exhausted_ = true;
       break;
     }
-    TaskFuture f;
-    f.state_ = std::make_shared<TaskState>();
-    f.core_ = core_;
-    f.state_->first_index = next_index_++;
-    f.state_->stream = queue_;
+    TaskFuture f = detail::FutureAccess::make(core_, next_index_++, queue_);
     core_->post({kind_, std::move(*input), 0, f.state_});
     ++in_flight_;
     if (ordered_) in_order_.push_back(std::move(f));
@@ -510,11 +504,7 @@ std::vector<TaskFuture> Pool::submit_chunks(const std::string& kind, const std::
   std::vector<TaskFuture> futures;
   for (std::size_t first = 0; first < inputs.size(); first += chunksize) {
     const std::size_t n = std::min(chunksize, inputs.size() - first);
-    TaskFuture f;
-    f.state_ = std::make_shared<TaskState>();
-    f.core_ = core_;
-    f.state_->first_index = first;
-    f.state_->stream = stream;
+    TaskFuture f = detail::FutureAccess::make(core_, first, stream);
     std::string payload;
     uint16_t flags = 0;
     if (chunksize == 1) {
@@ -655,10 +645,7 @@ MapRun::MapRun(Pool& pool, const char* kind, std::size_t inputs, std::size_t chu
 }
 
 void MapRun::send() {
-  TaskFuture& f = futures_.emplace_back();
-  f.state_ = std::make_shared<TaskState>();
-  f.core_ = pool_.core_;
-  f.state_->first_index = first_;
+  TaskFuture& f = futures_.emplace_back(FutureAccess::make(pool_.core_, first_));
   f.state_->count = count_;
   f.state_->chunk = chunksize_ > 1;
   f.state_->undivided = true;

@@ -82,6 +82,16 @@ struct TaskState {
 // The state behind a future, for the library's own files.
 struct FutureAccess {
   static const std::shared_ptr<TaskState>& state(const TaskFuture& f) { return f.state_; }
+  // A future of a task not yet posted: its state, its pool, the index of its (first) input.
+  static TaskFuture make(const std::shared_ptr<PoolCore>& core, std::size_t first_index = 0,
+                         std::shared_ptr<ResultStream::Queue> stream = nullptr) {
+    TaskFuture f;
+    f.state_ = std::make_shared<TaskState>();
+    f.core_ = core;
+    f.state_->first_index = first_index;
+    f.state_->stream = std::move(stream);
+    return f;
+  }
 };
 
 // A chunk's Result as one Result per input (index unset), as the string API gives them.
