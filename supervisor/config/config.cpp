@@ -1,12 +1,13 @@
 #include "supervisor/config/config.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
-#include <sstream>
 #include <toml++/toml.h>
 
 #include "ipc/kind_schema.hpp"
@@ -168,10 +169,15 @@ std::vector<std::string> convert_kind_option(const KindSchema& kind, const Optio
   }
 }
 
+// The shortest decimal that reads back as the same double, never in exponent form: a
+// TOML reader takes it as a number again, and no digit of what was written is lost
+// (a stream's default 6 digits turned 1.2345678 into 1.23457, and 1e6 into "1e+06",
+// which check-config then printed as a string the loader refuses).
 std::string format_seconds(double s) {
-  std::ostringstream out;
-  out << s;
-  return out.str();
+  char text[400];
+  const auto [end, ec] = std::to_chars(std::begin(text), std::end(text), s, std::chars_format::fixed);
+  if (ec != std::errc()) return std::to_string(s);
+  return std::string(text, end);
 }
 
 // The value as the flag would take it, or "" with *error set.
@@ -366,13 +372,28 @@ Type described_type(OptionType t) {
   return Type::String;
 }
 
+// True when v, written bare, is a number TOML reads back as the same text's value: digits,
+// at most one point with digits on both sides (when a fraction is allowed), and no
+// leading zero (TOML refuses "09", which a size or a number given as a string may be).
+bool toml_plain_number(const std::string& v, bool fraction) {
+  const std::size_t point = v.find('.');
+  const std::string whole = v.substr(0, point);
+  if (whole.empty() || whole.find_first_not_of("0123456789") != std::string::npos) return false;
+  if (whole.size() > 1 && whole.front() == '0') return false;
+  if (point == std::string::npos) return true;
+  const std::string part = v.substr(point + 1);
+  return fraction && !part.empty() && part.find_first_not_of("0123456789") == std::string::npos;
+}
+
 // Values as TOML: strings quoted (toml++ escapes them), numbers and booleans bare.
 std::string toml_literal(Type type, const std::string& v) {
-  const bool plain_number = !v.empty() && v.find_first_not_of("0123456789.") == std::string::npos &&
-                            std::count(v.begin(), v.end(), '.') <= 1 && v.front() != '.' && v.back() != '.';
-  const bool bare = type == Type::Int || type == Type::Bool || (type == Type::Seconds && plain_number) ||
+  // A number of seconds is bare only as format_seconds writes it: "1.50", which a kind's
+  // option may have been given as a string, would read back as 1.5.
+  const bool seconds = type == Type::Seconds && toml_plain_number(v, true) &&
+                       format_seconds(std::strtod(v.c_str(), nullptr)) == v;
+  const bool bare = type == Type::Int || type == Type::Bool || seconds ||
                     (type == Type::Timeout && v.find('%') == std::string::npos) ||
-                    (type == Type::Size && v.find_first_not_of("0123456789") == std::string::npos);
+                    (type == Type::Size && toml_plain_number(v, false));
   return bare ? v : toml_basic_string(v);
 }
 
