@@ -142,6 +142,12 @@ struct KindHooks {
   std::function<std::vector<std::string>(std::vector<std::string> inputs, const KindOptions& options,
                                          unsigned workers)>
       expand_inputs;
+  // True when expand_inputs maps each input on its own and adds nothing else (a folder
+  // to its files), so that `run` may give it the inputs a read at a time as they arrive
+  // and start tasks before the input ends. Empty or false: it needs every input at once
+  // (exec's -m groups them, sum-squares' --n adds ranges, download's --links-from a
+  // listing), and `run` reads the whole input first.
+  std::function<bool(const KindOptions& options)> expands_each_input;
   std::function<std::unique_ptr<Reducer>(const KindOptions& options)> reducer;
   // Makes the run's printer; it may complete the options the workers will get (exec: the
   // private folder it made for the spool). results_on_stdout: `--results -` holds stdout.

@@ -123,6 +123,7 @@ void register_checksum_kind(KindRegistry& registry) {
   hooks.expand_inputs = [](const std::vector<std::string>& inputs, const KindOptions&, unsigned) {
     return expand_folders(inputs, FolderWalk{true, false, {}});  // as find DIR -type f
   };
+  hooks.expands_each_input = [](const KindOptions&) { return true; };
   hooks.stdout_line = [](std::string_view output) { return std::string(output); };
   hooks.local_path = [](std::string_view input) { return !is_http_address(input); };
   hooks.inputs_hint = ", or a folder (every file under it)";

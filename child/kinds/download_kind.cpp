@@ -118,6 +118,7 @@ void register_download_kind(KindRegistry& registry) {
   hooks.expand_inputs = [](std::vector<std::string> inputs, const KindOptions& options, unsigned) {
     return add_listed_links(std::move(inputs), options);
   };
+  hooks.expands_each_input = [](const KindOptions& options) { return options.get("links-from", "").empty(); };
   hooks.check_before_run = [](const KindOptions& options) {
     const std::string problem = prepare_output_folder(parse_settings(options).out_dir);
     if (!problem.empty()) throw std::invalid_argument("--out: " + problem);

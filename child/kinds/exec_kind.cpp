@@ -261,6 +261,9 @@ void register_exec_kind(KindRegistry& registry) {
                                     options.flag("shell"), static_cast<std::size_t>(options.integer("max-chars")),
                                     workers);
   };
+  hooks.expands_each_input = [](const KindOptions& options) {
+    return !options.flag("multiple-args") && !options.flag("context-replace");
+  };
   hooks.several_values = true;
   hooks.describe = [](const KindOptions& options, std::string_view input, uint64_t id) {
     const TaskContext task{id, 1, 0};

@@ -155,6 +155,7 @@ void register_thumbnail_kind(KindRegistry& registry) {
     const std::string problem = out.empty() ? "" : prepare_output_folder(out);
     if (!problem.empty()) throw std::invalid_argument("--out: " + problem);
   };
+  hooks.expands_each_input = [](const KindOptions&) { return true; };
   hooks.own_output = [](std::string_view input) { return is_thumbnail_name(std::filesystem::path(input)); };
   hooks.local_path = [](std::string_view) { return true; };
   hooks.inputs_hint = ", or a folder with images in it";

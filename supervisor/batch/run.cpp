@@ -14,10 +14,13 @@
 #include <memory>
 #include <set>
 #include <optional>
+#include <unordered_map>
 #include <nlohmann/json.hpp>
 
 #include "ipc/clock.hpp"
 #include "ipc/status.hpp"
+#include "supervisor/batch/feeder.hpp"
+#include "supervisor/batch/input_stream.hpp"
 #include "supervisor/batch/intake.hpp"
 #include "supervisor/batch/joblog.hpp"
 #include "supervisor/engine/admission.hpp"
@@ -33,9 +36,8 @@ namespace {
 
 class BatchEvents final : public PoolEvents {
  public:
-  BatchEvents(std::FILE* results, std::vector<std::string> kind_names, uint64_t total, bool progress,
-              uint64_t start_ns)
-      : results_(results), kind_names_(std::move(kind_names)), total_(total), progress_(progress),
+  BatchEvents(std::FILE* results, std::vector<std::string> kind_names, bool progress, uint64_t start_ns)
+      : results_(results), kind_names_(std::move(kind_names)), progress_(progress),
         start_ns_(start_ns), stats_(start_ns) {}
 
   // With a second kind: each ok result of the first becomes a task of the second.
@@ -73,7 +75,7 @@ class BatchEvents final : public PoolEvents {
     }
     if (then_pool_ != nullptr && c.kind == 0 && c.status == ipc::Status::ok) {
       then_pool_->submit(1, next_input(c));
-      ++total_;
+      ++then_submitted_;
     }
     if (results_ != nullptr) {
       if (results_ == stdout) make_room_on_terminal();
@@ -87,8 +89,9 @@ class BatchEvents final : public PoolEvents {
     say_why_waiting();
     if (results_ != nullptr) std::fflush(results_);
     if (stdout_line_) std::fflush(stdout);
+    if (!total_known_ && feeder_ != nullptr && feeder_->all_taken()) total_known_ = true;
     if (progress_) {
-      std::fprintf(stderr, "\r%s\033[K", stats_.progress_line(total_, ipc::monotonic_ns()).c_str());
+      std::fprintf(stderr, "\r%s\033[K", stats_.progress_line(total(), ipc::monotonic_ns(), total_known_).c_str());
       shown_ = true;
     }
   }
@@ -120,7 +123,9 @@ class BatchEvents final : public PoolEvents {
   // SIGPIPE, the run stops at once, silently; what ran is killed.
   bool output_closed() const { return output_closed_; }
   RunStats& stats() { return stats_; }
-  uint64_t total() const { return total_; }
+  // Tasks of the run: those of the first kind (all of them, when known before the run),
+  // and those --then made of their outputs.
+  uint64_t total() const { return (expected_ != 0 ? expected_ : submitted_) + then_submitted_; }
   std::unique_ptr<Reducer> reducer_;
   std::function<std::string(std::string_view)> stdout_line_;  // the kind's line per ok result
 
@@ -142,7 +147,9 @@ class BatchEvents final : public PoolEvents {
     const double start_s = now_s - static_cast<double>(mono > c.start_ns ? mono - c.start_ns : 0) / 1e9;
     const double run_s = static_cast<double>(c.end_ns > c.start_ns ? c.end_ns - c.start_ns : 0) / 1e9;
     const int exitval = c.exit_code >= 0 ? c.exit_code : c.status == ipc::Status::ok || c.signal != 0 ? 0 : 1;
-    const uint64_t seq = c.id < seqs_.size() ? seqs_[c.id] : c.id + 1;
+    const auto numbered = seqs_.find(c.id);
+    const uint64_t seq = numbered != seqs_.end() ? numbered->second : c.id + 1;
+    if (numbered != seqs_.end()) seqs_.erase(numbered);  // a finished task leaves nothing behind
     joblog_->add(seq, start_s, run_s, exitval, c.signal, command_(c.input, seq));
   }
 
@@ -158,7 +165,7 @@ class BatchEvents final : public PoolEvents {
     } else if (c.status == ipc::Status::ok) {
       ++succeeded_;
     }
-    if (!halt_.reached(failed_, succeeded_, total_)) return;
+    if (!halt_.reached(failed_, succeeded_, total())) return;
     halted_ = true;
     if (halt_.count != HaltPolicy::Count::fail) halt_exit_ = halt_.count == HaltPolicy::Count::success ? 0 : -1;
     clear_progress();
@@ -177,11 +184,22 @@ class BatchEvents final : public PoolEvents {
     memfree_bytes_ = memfree_bytes;
     memory_total_ = memory_total();
   }
-  void log_jobs(Joblog* joblog, std::vector<uint64_t> seqs,
-                std::function<std::string(std::string_view, uint64_t)> command) {
+  void log_jobs(Joblog* joblog, std::function<std::string(std::string_view, uint64_t)> command) {
     joblog_ = joblog;
-    seqs_ = std::move(seqs);
     command_ = std::move(command);
+  }
+  // A task of the first kind was submitted for the input numbered seq.
+  void submitted(uint64_t id, uint64_t seq) {
+    ++submitted_;
+    if (joblog_ != nullptr) seqs_.emplace(id, seq);
+  }
+  // The inputs come from feeder; until it has read them all, the total is not known.
+  void read_from(const Feeder* feeder) { feeder_ = feeder; }
+  // The inputs were read whole before the run: the total is known from the start (and
+  // --halt N% counts against it).
+  void expect(uint64_t inputs) {
+    expected_ = inputs;
+    total_known_ = true;
   }
   // After --halt stopped the run: the exit status it gives (-1: the usual one).
   std::optional<int> halt_exit() const { return halted_ ? std::optional<int>(halt_exit_) : std::nullopt; }
@@ -232,7 +250,7 @@ class BatchEvents final : public PoolEvents {
   Supervisor* pool_ = nullptr;
   HaltPolicy halt_;
   Joblog* joblog_ = nullptr;
-  std::vector<uint64_t> seqs_;  // each task's input number (Seq), by task id
+  std::unordered_map<uint64_t, uint64_t> seqs_;  // unfinished tasks' input numbers (Seq), by task id
   std::function<std::string(std::string_view, uint64_t)> command_;
   bool halted_ = false;
   std::string why_waiting_;
@@ -241,7 +259,9 @@ class BatchEvents final : public PoolEvents {
   uint64_t failed_ = 0, succeeded_ = 0;
   int halt_exit_ = 1;
   bool output_closed_ = false;
-  uint64_t total_;
+  uint64_t submitted_ = 0, then_submitted_ = 0, expected_ = 0;
+  const Feeder* feeder_ = nullptr;
+  bool total_known_ = false;
   bool progress_;
   bool shown_ = false;
   bool stdout_is_terminal_ = isatty(STDOUT_FILENO) != 0;
@@ -249,14 +269,46 @@ class BatchEvents final : public PoolEvents {
   RunStats stats_;
 };
 
+void say_left_out(const RunRequest& request, uint64_t left_out, const std::string& example) {
+  if (left_out == 0) return;
+  std::fprintf(stderr, "procpool: left out %llu %s that %s %s's own output (such as %s)\n",
+               static_cast<unsigned long long>(left_out), left_out == 1 ? "input" : "inputs", left_out == 1 ? "is" : "are",
+               request.kind.c_str(), example.c_str());
+}
+
 void leave_out_own_outputs(const RunRequest& request, std::vector<std::string>& inputs) {
   const auto own = std::stable_partition(inputs.begin(), inputs.end(),
                                          [&](const std::string& input) { return !request.schema.hooks.own_output(input); });
   const auto left_out = static_cast<std::size_t>(inputs.end() - own);
   if (left_out == 0) return;
-  std::fprintf(stderr, "procpool: left out %zu %s that %s %s's own output (such as %s)\n", left_out,
-               left_out == 1 ? "input" : "inputs", left_out == 1 ? "is" : "are", request.kind.c_str(), own->c_str());
+  say_left_out(request, left_out, *own);
   inputs.erase(own, inputs.end());
+}
+
+void say_resumed(const RunRequest& request, uint64_t done, uint64_t given) {
+  if (!request.joblog_path.empty())
+    std::fprintf(stderr, "procpool: resuming from %s: %llu of %llu inputs done\n", joblog_file(request.joblog_path).c_str(),
+                 static_cast<unsigned long long>(done), static_cast<unsigned long long>(given));
+  else
+    std::fprintf(stderr, "procpool: resuming: %llu of %llu inputs already ok\n", static_cast<unsigned long long>(done),
+                 static_cast<unsigned long long>(given));
+}
+
+// What a streamed run's reading found, said as the whole input's reading says it.
+void say_what_was_read(const RunRequest& request, const InputStream& stream) {
+  say_left_out(request, stream.left_out(), stream.left_out_example());
+  if (stream.resumed()) say_resumed(request, stream.already_done(), stream.given());
+  else if (stream.given() == 0) std::fprintf(stderr, "procpool: no inputs in what was given: nothing to do\n");
+}
+
+// The inputs read whole before the run (what streams_inputs() refuses), numbered.
+std::vector<NumberedInput> numbered_inputs(const RunRequest& request) {
+  std::vector<uint64_t> seqs;
+  std::vector<std::string> inputs = inputs_to_run(request, &seqs);
+  std::vector<NumberedInput> out;
+  out.reserve(inputs.size());
+  for (std::size_t i = 0; i < inputs.size(); ++i) out.push_back({std::move(inputs[i]), seqs[i]});
+  return out;
 }
 
 std::vector<std::string> gather_inputs(const RunRequest& request) {
@@ -390,8 +442,7 @@ std::vector<std::string> inputs_to_run(const RunRequest& request, std::vector<ui
       left.push_back(std::move(inputs[i]));
       left_seqs.push_back(i + 1);
     }
-    std::fprintf(stderr, "procpool: resuming from %s: %zu of %zu inputs done\n",
-                 joblog_file(request.joblog_path).c_str(), given - left.size(), given);
+    say_resumed(request, given - left.size(), given);
     if (seqs != nullptr) *seqs = std::move(left_seqs);
     return left;
   }
@@ -407,15 +458,14 @@ std::vector<std::string> inputs_to_run(const RunRequest& request, std::vector<ui
     }
     if (skipped != 0)
       std::fprintf(stderr, "procpool: %zu unreadable lines in %s were ignored\n", skipped, request.results_path.c_str());
-    std::fprintf(stderr, "procpool: resuming: %zu of %zu inputs already ok\n", given - inputs.size(), given);
+    say_resumed(request, given - inputs.size(), given);
     if (seqs != nullptr) seqs->resize(inputs.size());  // numbered anew
     return inputs;  // empty: nothing left to do
   }
   // Nothing given is a mistake; something given that holds nothing (an empty file, an
   // empty folder) is a run with nothing to do, as xargs has it: a cron job succeeds.
   if (inputs.empty() && request.inputs.empty() && request.input_file.empty() && request.sources.empty())
-    throw UsageError("no inputs: give them as arguments or with --input-file FILE (- for stdin)" +
-                     request.schema.hooks.inputs_hint);
+    throw UsageError(no_inputs_message(request));
   if (inputs.empty()) std::fprintf(stderr, "procpool: no inputs in what was given: nothing to do\n");
   return inputs;
 }
@@ -442,17 +492,35 @@ int run_batch(const RunRequest& request) {
   if (!request.then_kind.empty() && request.resume)
     throw UsageError("--resume does not combine with --then (yet): run the steps separately");
   check_before_run(request);
-  std::vector<uint64_t> seqs;
-  std::vector<std::string> inputs = inputs_to_run(request, &seqs);
+  // Read as the run goes where the run allows it, else whole first (input_stream.hpp).
+  std::unique_ptr<InputStream> stream;
+  std::unique_ptr<InputFeed> whole;
+  if (streams_inputs(request)) stream = std::make_unique<InputStream>(request);
+  else whole = std::make_unique<WholeInput>(numbered_inputs(request));
+  InputFeed& feed = stream ? static_cast<InputFeed&>(*stream) : *whole;
+  // The first inputs before the pool starts: a mistake in them is a usage error, and a
+  // run with nothing to do (all resumed, an empty file) starts no worker.
+  std::vector<NumberedInput> first;
+  bool more = true;
+  while (first.empty() && (more = feed.next(first))) {
+  }
+  const uint64_t whole_count = whole ? first.size() : 0;
   if (request.dry_run) {
-    for (std::size_t i = 0; i < inputs.size(); ++i) {
-      const std::string line =
-          request.schema.hooks.describe ? request.schema.hooks.describe(request.options, inputs[i], i) : inputs[i];
-      std::printf("%s\n", line.c_str());
+    for (;;) {
+      for (const NumberedInput& input : first) {
+        const std::string line = request.schema.hooks.describe
+                                     ? request.schema.hooks.describe(request.options, input.value, input.seq - 1)
+                                     : input.value;
+        std::printf("%s\n", line.c_str());
+      }
+      first.clear();
+      if (!more || !(more = feed.next(first))) break;
     }
+    if (stream) say_what_was_read(request, *stream);
     return std::fflush(stdout) == 0 ? 0 : 1;
   }
-  if (inputs.empty()) {  // resumed and all done, or given nothing to do
+  if (first.empty()) {  // resumed and all done, or given nothing to do
+    if (stream) say_what_was_read(request, *stream);
     if (!request.resume) ResultsFile empty_results(request);  // this run's results: none
     return 0;
   }
@@ -483,13 +551,8 @@ int run_batch(const RunRequest& request) {
     kind_names.push_back(request.then_kind);
   }
   Supervisor pool(pool_options, kinds);
-  for (const std::string& input : inputs) {
-    const uint64_t id = pool.submit(0, input);
-    if (printer) printer->submitted(id, input);
-  }
-
-  BatchEvents events(results_stream, kind_names, inputs.size(), request.progress && isatty(STDERR_FILENO) != 0,
-                     start_ns);
+  BatchEvents events(results_stream, kind_names, request.progress && isatty(STDERR_FILENO) != 0, start_ns);
+  if (whole) events.expect(whole_count);
   if (!request.then_kind.empty()) events.feed_into(&pool);
   std::unique_ptr<Joblog> joblog;
   if (!request.joblog_path.empty()) {
@@ -498,11 +561,30 @@ int run_batch(const RunRequest& request) {
     } catch (const std::runtime_error& e) {
       throw UsageError(e.what());
     }
-    events.log_jobs(joblog.get(), std::move(seqs), [&request](std::string_view input, uint64_t seq) {
+    events.log_jobs(joblog.get(), [&request](std::string_view input, uint64_t seq) {
       return request.schema.hooks.describe ? request.schema.hooks.describe(request.options, input, seq - 1)
                                            : std::string(input);
     });
   }
+  // Inputs become tasks while fewer than this many are unfinished: every worker's queue
+  // full twice over and a margin, so that reading never starves the pool.
+  const uint64_t read_ahead = 4096 + 2ull * pool.workers() * pool_options.max_prefetch;
+  Feeder feeder(
+      feed,
+      [&](Supervisor& to, NumberedInput&& input) {
+        uint64_t id = 0;
+        if (printer) {
+          id = to.submit(0, input.value);
+          printer->submitted(id, input.value);
+        } else {
+          id = to.submit(0, std::move(input.value));
+        }
+        events.submitted(id, input.seq);
+      },
+      read_ahead);
+  feeder.push_front(std::move(first));
+  events.read_from(&feeder);
+  feeder.start();
   std::vector<TimelineTask> timeline;
   if (!request.timeline_path.empty()) events.timeline_ = &timeline;
   if (request.schema.hooks.reducer) events.reducer_ = request.schema.hooks.reducer(request.options);
@@ -510,13 +592,15 @@ int run_batch(const RunRequest& request) {
   events.print_with(printer.get(), &pool);
   events.halt_on(request.halt);
   events.check_fit(request.pool.admission.memfree_bytes);
-  const RunOutcome outcome = pool.run(events);
+  const RunOutcome outcome = pool.serve(events, feeder);
+  feeder.stop();  // a halt, a signal or a failed pool ends the run before the input's end
   pool.shutdown();
   if (printer) printer->finish();
   if (events.output_closed()) return 128 + SIGPIPE;
   const uint64_t end_ns = ipc::monotonic_ns();
   events.clear_progress();
   if (results_stream != nullptr) std::fflush(results_stream);
+  if (stream) say_what_was_read(request, *stream);
   if (request.summary)
     std::fputs(events.stats().summary(events.total(), end_ns, pool.worker_stats(), pool.restarts()).c_str(), stderr);
   if (!outcome.error.empty()) std::fprintf(stderr, "procpool: error: %s\n", outcome.error.c_str());
@@ -527,6 +611,8 @@ int run_batch(const RunRequest& request) {
   }
   if (events.reducer_ && outcome.error.empty() && outcome.signal == 0) print_reduced(*events.reducer_, events.stats());
   if (outcome.signal != 0) return 128 + outcome.signal;
+  // The inputs read before a bad one ran; the run still fails as a mistake in its input.
+  if (const std::string error = feeder.error(); !error.empty()) throw UsageError(error);
   if (const auto halted = events.halt_exit(); halted && *halted >= 0 && outcome.error.empty()) return *halted;
   return events.stats().all_ok() && outcome.error.empty() ? 0 : 1;
 }

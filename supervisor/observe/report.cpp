@@ -95,8 +95,8 @@ void RunStats::add(const Completion& c) {
   ++done_;
   ++by_status_[static_cast<int>(c.status)];
   if (c.start_ns != 0) {
-    wait_ns_.push_back(c.start_ns > c.queued_ns ? c.start_ns - c.queued_ns : 0);
-    run_ns_.push_back(c.end_ns - c.start_ns);
+    wait_ns_.add(c.start_ns > c.queued_ns ? c.start_ns - c.queued_ns : 0);
+    run_ns_.add(c.end_ns - c.start_ns);
   }
   if (c.status == ipc::Status::ok) return;
   ++failed_;
@@ -142,9 +142,9 @@ std::string RunStats::summary_head(uint64_t total, uint64_t end_ns) {
     if (by_status_[s] != 0 || s == 0)
       out += " " + std::to_string(by_status_[s]) + " " + ipc::status_name(ipc::status_at(s)) + ",";
   out.back() = '\n';
-  auto line = [&](const char* name, std::vector<uint64_t>& v) {
-    out += std::string("  ") + name + "  p50 " + format_duration(percentile(v, 50)) + "  p95 " +
-           format_duration(percentile(v, 95)) + "  p99 " + format_duration(percentile(v, 99)) + "\n";
+  auto line = [&](const char* name, Durations& v) {
+    out += std::string("  ") + name + "  p50 " + format_duration(v.percentile(50)) + "  p95 " +
+           format_duration(v.percentile(95)) + "  p99 " + format_duration(v.percentile(99)) + "\n";
   };
   if (!run_ns_.empty()) {
     line("wait", wait_ns_);
@@ -165,18 +165,19 @@ void print_reduced(Reducer& reducer, const RunStats& stats) {
   std::fputs(reducer.finish().c_str(), stdout);
 }
 
-std::string RunStats::progress_line(uint64_t total, uint64_t now_ns) const {
+std::string RunStats::progress_line(uint64_t total, uint64_t now_ns, bool total_known) const {
   constexpr int kWidth = 30;
   const double frac = total ? static_cast<double>(done_) / static_cast<double>(total) : 1.0;
-  const int filled = static_cast<int>(frac * kWidth);
+  const int filled = total_known ? static_cast<int>(frac * kWidth) : 0;
   std::string bar(static_cast<std::size_t>(filled), '=');
   if (filled < kWidth) bar += '>' + std::string(static_cast<std::size_t>(kWidth - filled - 1), ' ');
   const double secs = static_cast<double>(now_ns - start_ns_) / 1e9;
   const double rate = secs > 0 ? static_cast<double>(done_) / secs : 0;
+  const std::string count = "] " + std::to_string(done_) + "/" + std::to_string(total);
+  if (!total_known) return "[" + bar + count + "+ " + fixed(rate, 1) + "/s (reading inputs)";
   std::string eta = "?";
   if (rate > 0) eta = format_eta(static_cast<double>(total - done_) / rate);
-  return "[" + bar + "] " + std::to_string(done_) + "/" + std::to_string(total) + " " +
-         fixed(frac * 100, 0) + "% " + fixed(rate, 1) + "/s ETA " + eta;
+  return "[" + bar + count + " " + fixed(frac * 100, 0) + "% " + fixed(rate, 1) + "/s ETA " + eta;
 }
 
 }  // namespace procpool::supervisor

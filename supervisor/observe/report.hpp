@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "ipc/kind_schema.hpp"
+#include "supervisor/observe/durations.hpp"
 #include "supervisor/engine/supervisor.hpp"
 
 namespace procpool::supervisor {
@@ -43,13 +44,15 @@ class RunStats {
   // "... and N more".
   std::string failure_lines() const;
   // One progress line (no newline), e.g. "[=====>    ]  120/500  24%  310/s  ETA 1s".
-  std::string progress_line(uint64_t total, uint64_t now_ns) const;
+  // total_known false: more tasks may come (the input is still being read): the line
+  // says "N/M+" and gives no share or ETA.
+  std::string progress_line(uint64_t total, uint64_t now_ns, bool total_known = true) const;
 
  private:
   uint64_t start_ns_;
   uint64_t done_ = 0;
   uint64_t by_status_[ipc::kStatusCount] = {};
-  std::vector<uint64_t> wait_ns_, run_ns_;
+  Durations wait_ns_, run_ns_;  // bounded however many tasks ran
   static constexpr std::size_t kFailuresShown = 5;
   static std::string failure_line(const Completion& c);
   uint64_t failed_ = 0;
