@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "ipc/clock.hpp"
 #include "ipc/eventfd.hpp"
 
 namespace procpool::supervisor {
@@ -102,7 +103,8 @@ bool Feeder::take(Supervisor& pool) {
     available_.store(queue_.size(), std::memory_order_relaxed);
   }
   room_.notify_one();
-  for (NumberedInput& input : taking) submit_(pool, std::move(input));
+  const uint64_t now = ipc::monotonic_ns();
+  for (NumberedInput& input : taking) submit_(pool, std::move(input), now);
   return true;
 }
 

@@ -25,8 +25,9 @@ namespace procpool::supervisor {
 
 class Feeder final : public Remote {
  public:
-  // submit turns an input into a task of pool (loop thread).
-  using Submit = std::function<void(Supervisor& pool, NumberedInput&& input)>;
+  // submit turns an input into a task of pool (loop thread), queued at queued_ns (one
+  // reading of the clock for a batch taken at once).
+  using Submit = std::function<void(Supervisor& pool, NumberedInput&& input, uint64_t queued_ns)>;
   Feeder(InputFeed& feed, Submit submit, uint64_t read_ahead);
   ~Feeder() override;  // stops the reading and joins the thread
   Feeder(const Feeder&) = delete;

@@ -571,13 +571,13 @@ int run_batch(const RunRequest& request) {
   const uint64_t read_ahead = 4096 + 2ull * pool.workers() * pool_options.max_prefetch;
   Feeder feeder(
       feed,
-      [&](Supervisor& to, NumberedInput&& input) {
+      [&](Supervisor& to, NumberedInput&& input, uint64_t queued_ns) {
         uint64_t id = 0;
         if (printer) {
-          id = to.submit(0, input.value);
+          id = to.submit(0, input.value, 0, queued_ns);
           printer->submitted(id, input.value);
         } else {
-          id = to.submit(0, std::move(input.value));
+          id = to.submit(0, std::move(input.value), 0, queued_ns);
         }
         events.submitted(id, input.seq);
       },
