@@ -4,11 +4,9 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <nlohmann/json.hpp>
 
 namespace procpool::supervisor {
 
-using nlohmann::json;
 
 namespace {
 
@@ -20,7 +18,6 @@ std::string shortened(std::string_view text, std::size_t max) {
   return std::string(text.substr(0, cut)) + "...";
 }
 
-double ms(uint64_t ns) { return std::round(static_cast<double>(ns) / 1e3) / 1e3; }  // µs precision
 
 std::string fixed(double v, int decimals) {
   char buf[64];
@@ -28,41 +25,6 @@ std::string fixed(double v, int decimals) {
   return buf;
 }
 }  // namespace
-
-std::string result_json_line(const Completion& c, const std::string& kind_name, uint64_t run_start_ns) {
-  json line;
-  line["id"] = c.id;
-  line["kind"] = kind_name;
-  line["input"] = std::string(c.input);
-  line["status"] = ipc::status_name(c.status);
-  if (c.status == ipc::Status::ok) {
-    json output = c.output_is_json ? json::parse(c.output, nullptr, false) : json(std::string(c.output));
-    if (output.is_discarded()) output = std::string(c.output);  // a child's broken JSON stays text
-    line["output"] = std::move(output);
-  } else {
-    line["error"] = std::string(c.output);
-  }
-  if (c.signal != 0) {
-    const char* abbrev = sigabbrev_np(c.signal);
-    line["signal"] = abbrev != nullptr ? std::string("SIG") + abbrev : std::to_string(c.signal);
-  }
-  if (c.exit_code >= 0) line["exit_code"] = c.exit_code;
-  line["attempts"] = c.attempts;
-  if (c.worker >= 0) {  // absent where no worker had it (cancelled in the queue)
-    line["worker"] = c.worker;
-    line["pid"] = c.pid;
-  }
-  if (c.start_ns != 0) {
-    line["wait_ms"] = ms(c.start_ns > c.queued_ns ? c.start_ns - c.queued_ns : 0);
-    line["run_ms"] = ms(c.end_ns - c.start_ns);
-    if (c.cpu_measured) line["cpu_ms"] = ms(c.cpu_ns);
-    if (c.max_rss_kb != 0) line["max_rss_kb"] = c.max_rss_kb;  // unknown for a task that killed its worker
-    line["start_ms"] = ms(c.start_ns > run_start_ns ? c.start_ns - run_start_ns : 0);
-    line["end_ms"] = ms(c.end_ns > run_start_ns ? c.end_ns - run_start_ns : 0);
-  }
-  // Inputs and outputs are arbitrary bytes: invalid UTF-8 is replaced, never fatal.
-  return line.dump(-1, ' ', false, json::error_handler_t::replace);
-}
 
 std::string format_duration(uint64_t ns) {
   if (ns < 1'000) return std::to_string(ns) + " ns";

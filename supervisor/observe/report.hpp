@@ -8,13 +8,11 @@
 
 #include "ipc/kind_schema.hpp"
 #include "supervisor/observe/durations.hpp"
+#include "supervisor/observe/result_line.hpp"
 #include "supervisor/engine/supervisor.hpp"
 
 namespace procpool::supervisor {
 
-// One result as a JSON line (no newline). kind_name names c.kind; run_start_ns is the
-// run's origin for start_ms/end_ms, so that a timeline can be drawn from the file.
-std::string result_json_line(const Completion& c, const std::string& kind_name, uint64_t run_start_ns);
 
 // "850 ns", "12.3 µs", "4.56 ms", "1.23 s"
 std::string format_duration(uint64_t ns);
