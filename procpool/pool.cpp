@@ -346,6 +346,7 @@ Pool::Pool(Options options) : core_(std::make_shared<PoolCore>()) {
   popts.hard_memory_per_child = options.hard_memory_per_child;
   popts.plugins = options.plugins;
   popts.child_exe = options.executable;
+  popts.child_exe_args = options.executable_args;
   const auto containment = supervisor::containment_from_name(options.containment);
   if (!containment) throw PoolError("containment must be auto, cgroup2, cgroup1 or process-group, not '" + options.containment + "'");
   popts.containment = *containment;

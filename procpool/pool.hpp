@@ -162,6 +162,7 @@ struct Options {
   std::vector<std::string> plugins;     // shared libraries with more kinds
   std::map<std::string, KindOptions> kind_options;  // e.g. {"thumbnail", size=64x64}
   std::string executable;               // default: this program, in child mode
+  std::vector<std::string> executable_args;  // before the child's own: an interpreter's (-c CODE)
   // What holds each worker and all its tasks start (README): "auto", "cgroup2",
   // "cgroup1" or "process-group"; a forced one the machine lacks fails the Pool.
   std::string containment = "auto";

@@ -201,6 +201,13 @@ void Supervisor::Impl::reset_slot(ChildSlot& slot) {
   ipc::eventfd_drain(slot.task_wake_fd);  // wake-ups meant for the previous child
 }
 
+// The child's arguments: PoolOptions::child_exe_args, then its own.
+std::vector<std::string> Supervisor::Impl::child_argv(std::vector<std::string> own) const {
+  std::vector<std::string> argv = options_.child_exe_args;
+  argv.insert(argv.end(), std::make_move_iterator(own.begin()), std::make_move_iterator(own.end()));
+  return argv;
+}
+
 // The child itself: started in its container, and watched through its pidfd.
 void Supervisor::Impl::start_process(ChildSlot& slot) {
   // The slot's eventfd is inherited by its own child only: close-on-exec is lifted just
@@ -210,8 +217,8 @@ void Supervisor::Impl::start_process(ChildSlot& slot) {
   try {
     slot.process = ChildProcess::start(
         exe_,
-        ipc::encode_child_args({segment_->name(), static_cast<uint32_t>(slot.index), slot.generation, wake_fd_,
-                                getpid(), slot.task_wake_fd}),
+        child_argv(ipc::encode_child_args({segment_->name(), static_cast<uint32_t>(slot.index), slot.generation,
+                                           wake_fd_, getpid(), slot.task_wake_fd})),
         // PROCPOOL_CHILD: a program that forgot procpool::init() refuses to start a pool
         // in its children instead of forking without end.
         {{"MAGICK_THREAD_LIMIT", "1"}, {"OMP_NUM_THREADS", "1"}, {"PROCPOOL_CHILD", "1"}}, placement);

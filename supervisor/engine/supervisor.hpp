@@ -28,6 +28,9 @@ struct PoolOptions {
   unsigned max_workers = 0;             // the most workers reconfigure() may grow to; 0: workers
   uint64_t ring_capacity = 1u << 20;    // bytes per ring per direction (power of two)
   std::string child_exe;                // empty: this executable, re-executed in child mode
+  // Arguments before the child's own (ipc/child_args.hpp), for a child program that is an
+  // interpreter: {"-c", "...worker loop..."} for the Python package's workers.
+  std::vector<std::string> child_exe_args;
   std::vector<std::string> plugins;     // shared libraries every child loads before its kinds
   int initializer_kind = -1;            // index of a kind each child runs once before any task
   std::string initializer_input;        // ... with this input; its failure stops the pool

@@ -123,6 +123,7 @@ struct Supervisor::Impl {
   void spawn(ChildSlot& slot);
   void reset_slot(ChildSlot& slot);
   void start_process(ChildSlot& slot);
+  std::vector<std::string> child_argv(std::vector<std::string> own) const;
   void handle_exit(ChildSlot& slot);
   void count_restart(ChildSlot& slot);
   void requeue_inflight(ChildSlot& slot, int wait_status);

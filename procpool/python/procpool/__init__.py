@@ -1,0 +1,218 @@
+"""procpool for Python programs: a ProcessPoolExecutor whose pool never breaks.
+
+    from procpool import ProcessPoolExecutor      # was: from concurrent.futures import ...
+
+    with ProcessPoolExecutor() as pool:
+        print(list(pool.map(pow, [2, 3], [10, 10])))
+
+The workers are fresh interpreters of this Python (spawn semantics: the main module is
+imported there as __mp_main__, so keep the pool's use under `if __name__ == "__main__":`),
+fed through procpool's shared-memory rings by its C++ engine, which runs on a thread of
+its own in this process. A worker that dies (a signal, os._exit, a segfault in C code, a
+memory limit) fails only the task it ran, with TaskCrashed, after max_attempts runs;
+every other future and the pool go on. A task over `timeout` seconds is killed with its
+worker: TaskTimeout. Calls and results travel by pickle (cloudpickle when installed, so
+lambdas and closures work too; PROCPOOL_PICKLE=pickle chooses the standard pickle).
+"""
+import atexit
+import concurrent.futures
+import concurrent.futures.process
+import io
+import os
+import pickle
+import sys
+import threading
+import weakref
+
+from . import _procpool
+
+try:
+    if os.environ.get("PROCPOOL_PICKLE") == "pickle":  # the standard pickle, by choice
+        raise ImportError("PROCPOOL_PICKLE=pickle")
+    import cloudpickle as _pickler
+except ImportError:  # the standard pickle: functions by name, as multiprocessing sends them
+    _pickler = pickle
+
+__all__ = ["ProcessPoolExecutor", "TaskCrashed", "TaskTimeout", "PoolError"]
+
+PoolError = _procpool.PoolError
+
+
+class TaskCrashed(concurrent.futures.process.BrokenProcessPool):
+    """The task's worker died while running it, on every one of its attempts.
+
+    A BrokenProcessPool, so code written for the standard pool catches it; unlike there,
+    only this future fails and the pool stays usable.
+    """
+
+    def __init__(self, message, attempts):
+        super().__init__(message)
+        self.attempts = attempts
+
+
+class TaskTimeout(TimeoutError):
+    """The task ran longer than the pool's timeout and was killed with its worker."""
+
+    def __init__(self, message, attempts):
+        super().__init__(message)
+        self.attempts = attempts
+
+
+class _RemoteTraceback(Exception):
+    """The worker's traceback, as the cause of the exception raised in the caller."""
+
+    def __init__(self, tb):
+        super().__init__(tb)
+        self.tb = tb
+
+    def __str__(self):
+        return self.tb
+
+
+def _raised(data):
+    """The exception a task raised in its worker, with the worker's traceback as its
+    cause (as the standard pool gives it), from the text-NUL-pickle the worker sent."""
+    text, _, pickled = data.partition(b"\0")
+    try:
+        exc = pickle.loads(pickled)
+    except BaseException:
+        return RuntimeError(text.decode(errors="replace"))
+    exc.__cause__ = _RemoteTraceback(text.decode(errors="replace"))
+    return exc
+
+
+def _dumps(obj):
+    buffer = io.BytesIO()
+    _pickler.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
+    return buffer.getvalue()
+
+
+def _worker_command():
+    """The interpreter and its arguments that start a worker (the engine appends its own).
+
+    The worker gets this process's sys.path (as multiprocessing's spawn gives it), so
+    that what this process imported, the worker can, and the path of the main script,
+    which it imports as __mp_main__."""
+    main = getattr(sys.modules.get("__main__"), "__file__", None)
+    main = os.path.abspath(main) if main else ""
+    paths = [os.path.abspath(p) if p else os.getcwd() for p in sys.path]
+    code = "import sys; sys.path[:] = %r; from procpool._worker import main; main(%r)" % (paths, main)
+    return sys.executable, ["-c", code]
+
+
+_live_pools = weakref.WeakSet()
+
+
+@atexit.register
+def _shutdown_at_exit():
+    # Before the interpreter finalises: the engine's callback thread needs the GIL to
+    # settle what is still running, which a finalising interpreter no longer gives.
+    for pool in list(_live_pools):
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _Future(concurrent.futures.Future):
+    """A Future whose cancel() also takes its task back from the pool."""
+
+    def __init__(self):
+        super().__init__()
+        self._task = None
+
+    def cancel(self):
+        with self._condition:
+            if self._state != concurrent.futures._base.PENDING:
+                return super().cancel()
+        task = self._task
+        if task is not None and not task.cancel():
+            return False  # it runs already: as the standard pool, it is not stopped
+        return super().cancel()
+
+
+class ProcessPoolExecutor(concurrent.futures.Executor):
+    """concurrent.futures.ProcessPoolExecutor, with workers that may die without breaking it.
+
+    max_workers: worker processes (default: the usable cores). initializer(*initargs)
+    runs once in each worker before its first task; if it fails, the pool cannot start.
+    max_tasks_per_child: replace a worker after that many tasks. procpool's own:
+    max_attempts (runs of a task whose worker died, default 3), timeout (seconds a task
+    may run; it is killed with its worker), max_memory_per_child (bytes of RSS after which
+    a worker is replaced), hard_memory_per_child (bytes at which it is killed at once),
+    max_procs_per_child (processes and threads a worker and what it starts may have).
+    """
+
+    def __init__(self, max_workers=None, mp_context=None, initializer=None, initargs=(),
+                 *, max_tasks_per_child=None, max_attempts=3, timeout=None,
+                 max_memory_per_child=None, hard_memory_per_child=None, max_procs_per_child=1024):
+        if max_workers is not None and max_workers <= 0:
+            raise ValueError("max_workers must be greater than 0")
+        if max_tasks_per_child is not None and max_tasks_per_child <= 0:
+            raise ValueError("max_tasks_per_child must be >= 1")
+        if timeout is not None and timeout <= 0:
+            raise ValueError("timeout must be greater than 0")
+        if initializer is not None and not callable(initializer):
+            raise TypeError("initializer must be a callable")
+        initializer_call = _dumps((initializer, tuple(initargs), {})) if initializer else b""
+        executable, args = _worker_command()
+        self._lock = threading.Lock()
+        self._shutdown = False
+        self._futures = set()
+        self._pool = _procpool.Pool(
+            workers=max_workers or 0, max_attempts=max_attempts, timeout=timeout or 0.0,
+            max_tasks_per_child=max_tasks_per_child or 0,
+            max_memory_per_child=max_memory_per_child or 0,
+            hard_memory_per_child=hard_memory_per_child or 0,
+            max_procs_per_child=max_procs_per_child, executable=executable, executable_args=args,
+            initializer=initializer_call)
+        self._max_workers = self._pool.workers
+        _live_pools.add(self)
+
+    def submit(self, fn, /, *args, **kwargs):
+        call = _dumps((fn, args, kwargs))  # a call that cannot be pickled fails here, alone
+        future = _Future()
+        with self._lock:
+            if self._shutdown:
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            self._futures.add(future)
+        future._task = self._pool.submit(call, lambda status, data, attempts: self._settle(future, status, data,
+                                                                                          attempts))
+        return future
+
+    def _settle(self, future, status, data, attempts):
+        with self._lock:
+            self._futures.discard(future)
+        if status == _procpool.STATUS_CANCELLED:
+            # Our futures stay PENDING until settled here, so this always takes (the base
+            # class's: ours would ask the pool again, from the pool's own thread).
+            concurrent.futures.Future.cancel(future)
+            return
+        if not future.set_running_or_notify_cancel():
+            return
+        if status == _procpool.STATUS_OK:
+            try:
+                future.set_result(pickle.loads(data))
+            except BaseException as e:  # a result that cannot be unpickled here
+                future.set_exception(e)
+        elif status == _procpool.STATUS_ERROR:
+            future.set_exception(_raised(data))
+        elif status == _procpool.STATUS_CRASHED:
+            future.set_exception(TaskCrashed(data.decode(errors="replace"), attempts))
+        elif status == _procpool.STATUS_TIMEOUT:
+            future.set_exception(TaskTimeout(data.decode(errors="replace"), attempts))
+        else:
+            future.set_exception(RuntimeError(data.decode(errors="replace")))
+
+    def shutdown(self, wait=True, *, cancel_futures=False):
+        with self._lock:
+            self._shutdown = True
+            pending = list(self._futures) if cancel_futures else []
+        for future in pending:
+            future.cancel()
+        self._pool.close(wait, cancel_futures)
+
+    def terminate_workers(self):
+        """Stops every worker at once: running tasks end cancelled, pending ones too."""
+        with self._lock:
+            self._shutdown = True
+        self._pool.close(True, True, True)
+
+    kill_workers = terminate_workers

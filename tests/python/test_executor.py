@@ -1,0 +1,210 @@
+"""procpool.ProcessPoolExecutor against what concurrent.futures promises, and where it
+differs on purpose: a worker that dies fails only its own future (TaskCrashed), where the
+standard pool breaks every future (BrokenProcessPool) and can take no more work.
+
+Real worker processes, real signals. Run by scripts/test (PYTHONPATH=build/python).
+"""
+import concurrent.futures
+import ctypes
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+import procpool
+from procpool import ProcessPoolExecutor, TaskCrashed, TaskTimeout
+
+
+def square(x):
+    return x * x
+
+
+def add(a, b=0):
+    return a + b
+
+
+def fail(message):
+    raise ValueError(message)
+
+
+def kill_self(sig):
+    os.kill(os.getpid(), sig)
+    time.sleep(10)
+
+
+def exit_now(code):
+    os._exit(code)
+
+
+def null_write():
+    ctypes.string_at(0)
+
+
+def sleep_then(seconds, value):
+    time.sleep(seconds)
+    return value
+
+
+def pid():
+    return os.getpid()
+
+
+def threading_lock():
+    import threading
+    return threading.Lock()
+
+
+def set_global(value):
+    global INITIALIZED
+    INITIALIZED = value
+
+
+INITIALIZED = None
+
+
+def read_global():
+    return INITIALIZED
+
+
+@pytest.fixture
+def pool():
+    with ProcessPoolExecutor(2) as executor:
+        yield executor
+
+
+def test_submit_map_and_arguments(pool):
+    assert pool.submit(square, 12).result(timeout=10) == 144
+    assert pool.submit(add, 1, b=2).result(timeout=10) == 3
+    assert list(pool.map(square, range(100))) == [x * x for x in range(100)]
+    assert list(pool.map(add, [1, 2], [10, 20])) == [11, 22]
+    assert pool._max_workers == 2
+
+
+def test_lambdas_and_closures_travel_with_cloudpickle(pool):
+    import cloudpickle  # noqa: F401  (scripts/setup installs it: a test dependency, not skipped)
+    k = 7
+    assert pool.submit(lambda x: x * k, 6).result(timeout=10) == 42
+
+
+def test_an_exception_is_raised_in_the_caller_with_the_workers_traceback(pool):
+    future = pool.submit(fail, "bad input")
+    with pytest.raises(ValueError, match="bad input") as info:
+        future.result(timeout=10)
+    assert "in fail" in str(info.value.__cause__)  # the worker's traceback, as the stdlib gives
+    assert pool.submit(square, 3).result(timeout=10) == 9  # and the pool goes on
+
+
+@pytest.mark.parametrize("crash", [
+    (kill_self, (signal.SIGKILL,), "SIGKILL"),
+    (kill_self, (signal.SIGSEGV,), "SIGSEGV"),
+    (exit_now, (3,), "status 3"),
+    (null_write, (), "SIGSEGV"),
+])
+def test_a_dying_worker_fails_only_its_own_future(pool, crash):
+    fn, args, said = crash
+    neighbours = [pool.submit(square, i) for i in range(200)]
+    doomed = pool.submit(fn, *args)
+    more = [pool.submit(square, i) for i in range(200, 400)]
+    with pytest.raises(TaskCrashed) as info:
+        doomed.result(timeout=60)
+    assert isinstance(info.value, concurrent.futures.process.BrokenProcessPool)  # what stdlib code catches
+    assert info.value.attempts == 3
+    assert said in str(info.value)
+    assert [f.result(timeout=60) for f in neighbours + more] == [i * i for i in range(400)]
+    assert pool.submit(square, 5).result(timeout=10) == 25
+
+
+def test_a_task_over_the_timeout_is_killed_and_the_pool_goes_on():
+    with ProcessPoolExecutor(1, timeout=0.5) as executor:
+        start = time.monotonic()
+        with pytest.raises(TaskTimeout) as info:
+            executor.submit(sleep_then, 30, "never").result(timeout=20)
+        assert time.monotonic() - start < 10
+        assert isinstance(info.value, TimeoutError)
+        assert executor.submit(sleep_then, 0, "next").result(timeout=10) == "next"
+
+
+def test_unpicklable_arguments_fail_the_submit_and_results_their_future(pool):
+    import threading
+    with pytest.raises((TypeError, pickle.PicklingError)):
+        pool.submit(square, threading.Lock())
+    with pytest.raises(Exception):
+        pool.submit(threading_lock).result(timeout=10)
+    assert pool.submit(square, 4).result(timeout=10) == 16
+
+
+def test_initializer_runs_in_every_worker_before_its_tasks():
+    with ProcessPoolExecutor(2, initializer=set_global, initargs=("ready",)) as executor:
+        assert set(executor.map(lambda _: read_global(), range(20))) == {"ready"}
+
+
+def test_a_failing_initializer_stops_the_pool_from_starting():
+    with pytest.raises(procpool.PoolError):
+        ProcessPoolExecutor(1, initializer=fail, initargs=("no",))
+
+
+def test_max_tasks_per_child_replaces_workers():
+    with ProcessPoolExecutor(1, max_tasks_per_child=2) as executor:
+        pids = [executor.submit(pid).result(timeout=10) for _ in range(6)]
+    assert len(set(pids)) == 3
+
+
+def test_cancel_takes_a_queued_task_back_and_never_blocks():
+    with ProcessPoolExecutor(1) as executor:
+        running = executor.submit(sleep_then, 1, "first")
+        time.sleep(0.2)
+        queued = executor.submit(sleep_then, 0, "second")
+        start = time.monotonic()
+        assert queued.cancel()
+        assert time.monotonic() - start < 0.5
+        assert queued.cancelled()
+        assert not running.cancel()  # running: as the stdlib, it is not stopped
+        assert running.result(timeout=10) == "first"
+
+
+def test_wait_and_as_completed_work_on_its_futures(pool):
+    futures = [pool.submit(sleep_then, d, d) for d in (0.3, 0.0, 0.1)]
+    done, not_done = concurrent.futures.wait(futures, timeout=10, return_when=concurrent.futures.FIRST_COMPLETED)
+    assert done and len(done) + len(not_done) == 3
+    assert sorted(f.result() for f in concurrent.futures.as_completed(futures, timeout=10)) == [0.0, 0.1, 0.3]
+
+
+def test_shutdown_cancel_futures_and_no_submit_after_it():
+    executor = ProcessPoolExecutor(1)
+    running = executor.submit(sleep_then, 0.5, "ran")
+    time.sleep(0.2)
+    queued = [executor.submit(sleep_then, 0, i) for i in range(5)]
+    executor.shutdown(wait=True, cancel_futures=True)
+    assert running.result(timeout=1) == "ran"
+    assert all(f.cancelled() for f in queued)
+    with pytest.raises(RuntimeError):
+        executor.submit(square, 1)
+
+
+@pytest.mark.parametrize("pickler", ["cloudpickle", "pickle"])
+def test_main_module_functions_unpickle_in_workers_and_exit_is_clean(tmp_path, pickler):
+    # A script as a user writes it: functions in __main__, the pool under the guard, and
+    # no shutdown at the end. Its workers import it as __mp_main__, as the spawn method's do.
+    script = tmp_path / "user_script.py"
+    script.write_text(textwrap.dedent("""
+        from procpool import ProcessPoolExecutor
+
+        def cube(x):
+            return x ** 3
+
+        if __name__ == "__main__":
+            pool = ProcessPoolExecutor(2)
+            print(sum(pool.map(cube, range(10))))
+    """))
+    # With the standard pickle, cube travels by name: the workers must have imported the
+    # script as __mp_main__ to find it.
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), PROCPOOL_PICKLE=pickler)
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "2025"
+    assert "Traceback" not in done.stderr
