@@ -237,10 +237,12 @@ TEST_F(Redis, ARunsTimesAreTheProducersAndItsTimelineHasALanePerHostsWorker) {
   ASSERT_EQ(by_host.size(), 2u);
   for (auto& [host, spans] : by_host) {
     EXPECT_TRUE(host.ends_with(":a") || host.ends_with(":b")) << host;
-    // One worker each: its tasks one after another on the common clock (a job's answer
-    // arrives a reply's trip late at most).
+    // One worker each: its tasks one after another on the common clock, give or take the
+    // error of the clock's offset (a reply's trip: 2.8 ms past a 5 ms bound was seen under
+    // AddressSanitizer on a loaded machine); far below the 200 ms tasks and the 1.5 s
+    // between the hosts' clocks that a run on the wrong clock would show.
     std::sort(spans.begin(), spans.end());
-    for (std::size_t i = 1; i < spans.size(); ++i) EXPECT_GE(spans[i].first, spans[i - 1].second - 5) << host;
+    for (std::size_t i = 1; i < spans.size(); ++i) EXPECT_GE(spans[i].first, spans[i - 1].second - 25) << host;
   }
   const std::string picture = read_file(svg);
   EXPECT_NE(picture.find("6 tasks, 6 ok, 2 workers on 2 hosts"), std::string::npos) << picture.substr(0, 600);

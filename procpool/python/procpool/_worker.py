@@ -4,6 +4,7 @@ there unpickle), then runs procpool's worker loop, which hands each task to hand
 import os
 import pickle
 import runpy
+import signal
 import sys
 import traceback
 import types
@@ -60,5 +61,8 @@ def _import_main(path):
 
 
 def main(main_path=""):
+    # Ctrl-C at a terminal reaches the whole foreground group, workers too: the caller
+    # decides what it means (KeyboardInterrupt there; the pool's shutdown stops us).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _import_main(main_path)
     sys.exit(_procpool.run_worker(["procpool-worker"] + sys.argv[1:], handle))
