@@ -208,3 +208,20 @@ def test_main_module_functions_unpickle_in_workers_and_exit_is_clean(tmp_path, p
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "2025"
     assert "Traceback" not in done.stderr
+
+
+def test_map_in_chunks_keeps_order_and_raises_at_its_place(pool):
+    assert list(pool.map(square, range(1000), chunksize=64)) == [x * x for x in range(1000)]
+    assert list(pool.map(add, range(10), range(10), chunksize=3)) == [2 * x for x in range(10)]
+    results = pool.map(fail_at, range(10), chunksize=4)
+    assert [next(results) for _ in range(4)] == [0, 1, 2, 3]  # the chunk before the failure
+    with pytest.raises(ValueError, match="at 5"):
+        list(results)
+    with pytest.raises(ValueError):
+        pool.map(square, range(3), chunksize=0)
+
+
+def fail_at(x):
+    if x == 5:
+        raise ValueError("at 5")
+    return x

@@ -18,13 +18,14 @@ import atexit
 import concurrent.futures
 import concurrent.futures.process
 import io
+import itertools
 import os
 import pickle
 import sys
 import threading
 import weakref
 
-from . import _procpool
+from . import _procpool, _worker
 
 try:
     if os.environ.get("PROCPOOL_PICKLE") == "pickle":  # the standard pickle, by choice
@@ -69,6 +70,16 @@ class _RemoteTraceback(Exception):
         return self.tb
 
 
+def _batched(iterable, n):
+    """Tuples of n items of iterable (the last may be shorter): itertools.batched of 3.12."""
+    iterator = iter(iterable)
+    while True:
+        batch = tuple(itertools.islice(iterator, n))
+        if not batch:
+            return
+        yield batch
+
+
 def _raised(data):
     """The exception a task raised in its worker, with the worker's traceback as its
     cause (as the standard pool gives it), from the text-NUL-pickle the worker sent."""
@@ -81,9 +92,26 @@ def _raised(data):
     return exc
 
 
-def _dumps(obj):
+def _main_is_importable():
+    main = sys.modules.get("__main__")
+    return bool(getattr(main, "__file__", None))
+
+
+def _dumps(call):
+    """A call pickled: by the standard pickle where it can (fifteen times faster than
+    cloudpickle's, which is written in Python), by cloudpickle where it cannot (lambdas,
+    closures, and functions of a __main__ that workers cannot import: an interactive
+    session, python -c)."""
+    fn = call[0]
+    by_value = _pickler is not pickle and getattr(fn, "__module__", None) == "__main__" and not _main_is_importable()
+    if not by_value:
+        try:
+            return pickle.dumps(call, protocol=pickle.HIGHEST_PROTOCOL)
+        except (pickle.PicklingError, AttributeError, TypeError):
+            if _pickler is pickle:
+                raise
     buffer = io.BytesIO()
-    _pickler.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
+    _pickler.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(call)
     return buffer.getvalue()
 
 
@@ -200,6 +228,18 @@ class ProcessPoolExecutor(concurrent.futures.Executor):
             future.set_exception(TaskTimeout(data.decode(errors="replace"), attempts))
         else:
             future.set_exception(RuntimeError(data.decode(errors="replace")))
+
+    def map(self, fn, *iterables, timeout=None, chunksize=1):
+        """As concurrent.futures: results in order, lazily; a task's exception is raised
+        when its result's turn comes. chunksize > 1 sends that many calls as one task (so
+        a worker that dies fails the calls of its chunk, each with TaskCrashed)."""
+        if chunksize < 1:
+            raise ValueError("chunksize must be >= 1.")
+        if chunksize == 1:
+            return super().map(fn, *iterables, timeout=timeout)
+        chunks = super().map(_worker.run_chunk, itertools.repeat(fn), _batched(zip(*iterables), chunksize),
+                             timeout=timeout)
+        return itertools.chain.from_iterable(chunks)
 
     def shutdown(self, wait=True, *, cancel_futures=False):
         with self._lock:

@@ -20,7 +20,13 @@ except ImportError:
 
 
 def _dumps(obj):
-    return _pickler.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    """The standard pickle first (fast), cloudpickle for what it cannot pickle."""
+    try:
+        return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, AttributeError, TypeError):
+        if _pickler is pickle:
+            raise
+        return _pickler.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _failure(exc):
@@ -47,6 +53,11 @@ def handle(call):
         return True, _dumps(value)
     except BaseException as exc:  # a result that cannot be pickled fails its future only
         return _failure(exc)
+
+
+def run_chunk(fn, calls):
+    """A chunk of map(): fn over each tuple of arguments, the results as a list."""
+    return [fn(*args) for args in calls]
 
 
 def _import_main(path):
