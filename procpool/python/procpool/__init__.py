@@ -34,7 +34,7 @@ try:
 except ImportError:  # the standard pickle: functions by name, as multiprocessing sends them
     _pickler = pickle
 
-__all__ = ["ProcessPoolExecutor", "TaskCrashed", "TaskTimeout", "PoolError"]
+__all__ = ["ProcessPoolExecutor", "Pool", "TaskCrashed", "TaskTimeout", "PoolError"]
 
 PoolError = _procpool.PoolError
 
@@ -256,3 +256,6 @@ class ProcessPoolExecutor(concurrent.futures.Executor):
         self._pool.close(True, True, True)
 
     kill_workers = terminate_workers
+
+
+from .pool import Pool  # noqa: E402  (it builds on ProcessPoolExecutor above)
