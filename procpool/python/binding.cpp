@@ -2,9 +2,9 @@
 // of its workers (fresh interpreters of the same Python).
 //
 // Caller: Pool wraps procpool::Pool (its supervisor loop on a thread of its own). Every
-// call that may wait (start-up, shutdown) releases the GIL, because the pool's callback
-// thread takes the GIL to settle each task's Python future: holding it while waiting for
-// that thread would deadlock.
+// call that may wait (start-up, shutdown) releases the GIL, because the settler's thread
+// takes the GIL to settle the tasks' Python futures: holding it while waiting for that
+// thread would deadlock.
 // Worker: run_worker() runs procpool's worker loop with one task kind, "python", whose
 // tasks are pickled calls handed to a Python function of the package (_worker.py).
 #include <pybind11/functional.h>
@@ -12,6 +12,9 @@
 #include <pybind11/stl.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <memory>
 #include <string>
 #include <vector>
@@ -71,6 +74,71 @@ int run_worker(std::vector<std::string> argv, const py::object& handler) {
   return procpool::run_child(static_cast<int>(argv.size()), args.data(), registry);
 }
 
+// Results reach Python in batches: the pool's callback thread only queues them (it never
+// waits for the GIL), and this thread takes the GIL once for all that queued meanwhile,
+// not once per task (each taking is a hand-off with the thread that submits).
+class Settler {
+ public:
+  struct Done {
+    py::object* callback;  // owned; deleted under the GIL once called
+    int status;
+    std::string data;
+    uint32_t attempts;
+  };
+  Settler() : thread_([this] { run(); }) {}
+  ~Settler() { stop(); }
+  Settler(const Settler&) = delete;
+  Settler& operator=(const Settler&) = delete;
+
+  void add(Done done) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queue_.push_back(std::move(done));
+    }
+    wake_.notify_one();
+  }
+  // Settles what is queued, then ends the thread. Never with the GIL held: the thread
+  // needs it to finish.
+  void stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    wake_.notify_one();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and all settled
+      std::vector<Done> batch;
+      batch.swap(queue_);
+      lock.unlock();
+      {
+        py::gil_scoped_acquire gil;
+        for (Done& d : batch) {
+          try {
+            (*d.callback)(d.status, py::bytes(d.data), d.attempts);
+          } catch (py::error_already_set& e) {
+            e.discard_as_unraisable("procpool: settling a future");
+          }
+          delete d.callback;
+        }
+      }
+      lock.lock();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::vector<Done> queue_;  // guarded by mu_
+  bool stopping_ = false;    // guarded by mu_
+  std::thread thread_;       // last: started once the rest is ready
+};
+
 class PyPool {
  public:
   PyPool(unsigned workers, unsigned max_attempts, double timeout_s, uint64_t max_tasks_per_child,
@@ -104,8 +172,8 @@ class PyPool {
 
   unsigned workers() const { return pool_ ? pool_->workers() : 0; }
 
-  // Queues a pickled call; done(status, data, attempts) runs on the pool's callback thread
-  // (with the GIL) once it has its result. Returns a handle for cancel()/kill().
+  // Queues a pickled call; done(status, data, attempts) runs on the settler's thread (with
+  // the GIL) once it has its result. Returns a handle for cancel()/kill().
   std::shared_ptr<procpool::TaskFuture> submit(const py::bytes& call, const py::object& done) {
     if (!pool_) throw std::runtime_error("cannot schedule new futures after shutdown");
     std::string input = call;
@@ -116,15 +184,8 @@ class PyPool {
       future = pool_->submit(kKind, std::move(input));
     }
     auto handle = std::make_shared<procpool::TaskFuture>(future);
-    future.on_done([callback](const procpool::Result& r) {
-      py::gil_scoped_acquire gil;
-      const std::string& data = r.ok() ? r.output : r.error;
-      try {
-        (*callback)(static_cast<int>(r.status), py::bytes(data), r.attempts);
-      } catch (py::error_already_set& e) {
-        e.discard_as_unraisable("procpool: settling a future");
-      }
-      delete callback;
+    future.on_done([callback, settler = settler_.get()](const procpool::Result& r) {
+      settler->add({callback, static_cast<int>(r.status), r.ok() ? r.output : r.error, r.attempts});
     });
     return handle;
   }
@@ -133,10 +194,13 @@ class PyPool {
     if (!pool_) return;
     py::gil_scoped_release nogil;
     pool_->shutdown(wait, cancel_pending, kill_running);
-    if (wait) pool_.reset();
+    if (!wait) return;
+    pool_.reset();     // every result handed to the settler by now
+    settler_->stop();  // and every future settled when close returns
   }
 
  private:
+  std::unique_ptr<Settler> settler_ = std::make_unique<Settler>();  // outlives pool_'s callbacks
   std::unique_ptr<procpool::Pool> pool_;
 };
 

@@ -41,6 +41,15 @@ exe=$root/usr/bin/procpool
 /usr/bin/python3 -c "from PIL import Image; Image.new('RGB', (640, 480), (200, 30, 30)).save('$tmp/red.png')"
 "$exe" run thumbnail --size 64x64 --out "$tmp/thumbs" --no-summary "$tmp/red.png" || fail "the packaged thumbnail kind"
 [ -s "$tmp/thumbs/red_thumbnail.png" ] || fail "no thumbnail: $(ls "$tmp/thumbs")"
+# The Python package, for Debian's python3, from the unpacked tree: a task through it.
+site=$(ls -d "$root"/usr/lib/python3.*/dist-packages)
+ls "$site"/procpool/_procpool.*.so >/dev/null 2>&1 || fail "the Python package's extension is not in the package"
+answer=$(cd "$tmp" && PYTHONPATH=$site /usr/bin/python3 -c \
+  'from procpool import ProcessPoolExecutor
+if __name__ == "__main__":
+    with ProcessPoolExecutor(1) as pool: print(pool.submit(pow, 2, 10).result(timeout=60))') ||
+  fail "the packaged Python package"
+[ "$answer" = 1024 ] || fail "the packaged Python package answered $answer"
 unit=$root/usr/lib/systemd/system/procpool.service
 grep -q "^ExecStart=/usr/bin/procpool serve" "$unit" || fail "the unit does not start /usr/bin/procpool"
 grep -q "^ExecReload=" "$unit" || fail "the unit cannot reload"
