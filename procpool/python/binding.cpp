@@ -204,6 +204,28 @@ class PyPool {
   std::unique_ptr<procpool::Pool> pool_;
 };
 
+// The caller's thread waits for its task's result itself (GIL released), woken by the
+// pool's loop that fulfils it: two fewer thread hops than through the callback thread
+// and the settler. timeout < 0: no limit. True once the result is in.
+bool wait(const std::shared_ptr<procpool::TaskFuture>& f, double timeout) {
+  py::gil_scoped_release nogil;
+  if (timeout < 0) {
+    f->wait();
+    return true;
+  }
+  return f->wait_for(std::chrono::nanoseconds(static_cast<int64_t>(timeout * 1e9)));
+}
+
+// (status, data, attempts) of a task whose result is in (wait() said so).
+py::tuple outcome(const std::shared_ptr<procpool::TaskFuture>& f) {
+  procpool::Result r;
+  {
+    py::gil_scoped_release nogil;
+    r = f->get();
+  }
+  return py::make_tuple(static_cast<int>(r.status), py::bytes(r.ok() ? r.output : r.error), r.attempts);
+}
+
 bool cancel(const std::shared_ptr<procpool::TaskFuture>& f) {
   py::gil_scoped_release nogil;
   return f->cancel();
@@ -227,6 +249,8 @@ PYBIND11_MODULE(_procpool, m) {
   m.def("run_worker", &run_worker, py::arg("argv"), py::arg("handler"));
   py::register_exception<procpool::PoolError>(m, "PoolError", PyExc_RuntimeError);
   py::class_<procpool::TaskFuture, std::shared_ptr<procpool::TaskFuture>>(m, "Task")
+      .def("wait", &wait, py::arg("timeout"))
+      .def("outcome", &outcome)
       .def("cancel", &cancel)
       .def("kill", &kill);
   py::class_<PyPool>(m, "Pool")

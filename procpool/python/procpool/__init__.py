@@ -140,11 +140,29 @@ def _shutdown_at_exit():
 
 
 class _Future(concurrent.futures.Future):
-    """A Future whose cancel() also takes its task back from the pool."""
+    """A Future whose cancel() also takes its task back from the pool, and whose result()
+    waits for it in the engine: the waiting thread is woken by the pool's loop and settles
+    the future itself (the settler's thread would settle it a hop later)."""
 
-    def __init__(self):
+    def __init__(self, executor):
         super().__init__()
         self._task = None
+        self._executor = executor
+
+    def _wait_in_engine(self, timeout):
+        task = self._task
+        if task is None or self.done():
+            return
+        if task.wait(-1.0 if timeout is None else max(timeout, 0.0)):
+            self._executor._settle(self, *task.outcome())
+
+    def result(self, timeout=None):
+        self._wait_in_engine(timeout)
+        return super().result(timeout)
+
+    def exception(self, timeout=None):
+        self._wait_in_engine(timeout)
+        return super().exception(timeout)
 
     def cancel(self):
         with self._condition:
@@ -196,7 +214,7 @@ class ProcessPoolExecutor(concurrent.futures.Executor):
 
     def submit(self, fn, /, *args, **kwargs):
         call = _dumps((fn, args, kwargs))  # a call that cannot be pickled fails here, alone
-        future = _Future()
+        future = _Future(self)
         with self._lock:
             if self._shutdown:
                 raise RuntimeError("cannot schedule new futures after shutdown")
@@ -206,7 +224,10 @@ class ProcessPoolExecutor(concurrent.futures.Executor):
         return future
 
     def _settle(self, future, status, data, attempts):
+        # Twice for each future (its waiter, and the settler's thread): the first settles.
         with self._lock:
+            if future not in self._futures:
+                return
             self._futures.discard(future)
         if status == _procpool.STATUS_CANCELLED:
             # Our futures stay PENDING until settled here, so this always takes (the base
