@@ -76,14 +76,22 @@ void Feeder::read_all() {
         error_ = std::move(error);
       }
     }
-    ipc::eventfd_ring(wake_fd_);  // after the unlock: the loop finds it under the lock
+    // After the unlock, so the loop finds the batch under the lock; the flag after the
+    // ring (see take()).
+    ipc::eventfd_ring(wake_fd_);
+    rung_.store(true, std::memory_order_release);
     if (!more) return;
   }
 }
 
 bool Feeder::take(Supervisor& pool) {
   pool_ = &pool;
-  ipc::eventfd_drain(wake_fd_);  // before the look: a push after it rings again
+  // The eventfd is read only after a ring (a system call per loop turn otherwise). Each
+  // ring is followed by rung_ = true, so an eventfd left readable with rung_ false lasts
+  // only until that store (the loop turns at once meanwhile, then drains it), and a ring
+  // after this drain stays readable until the drain that follows its flag. Drained before
+  // the look under the lock: a push after the look rings again.
+  if (rung_.exchange(false, std::memory_order_acquire)) ipc::eventfd_drain(wake_fd_);
   if (pool.stopping()) {
     stop();
     return false;

@@ -8,7 +8,8 @@
 // Threads: the reader fills queue_ under mu_ and waits on room_ while it is full; the
 // loop thread empties it under mu_ in take(). available_ mirrors queue_.size() for the
 // loop's look without the lock (has_posts); a stale look costs a loop turn, never a task:
-// every push rings wake_fd_, which take() drains before it looks under the lock.
+// every push rings wake_fd_ (and then sets rung_), which take() drains before it looks
+// under the lock.
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -66,6 +67,7 @@ class Feeder final : public Remote {
   bool stopped_ = false;             // guarded by mu_
   std::string error_;                // guarded by mu_
   std::atomic<std::size_t> available_{0};
+  std::atomic<bool> rung_{false};  // wake_fd_ was rung since take() last drained it
   const Supervisor* pool_ = nullptr;  // loop thread: the pool take() last fed
 };
 

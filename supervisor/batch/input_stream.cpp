@@ -38,13 +38,25 @@ std::string no_inputs_message(const RunRequest& request) {
   return "no inputs: give them as arguments or with --input-file FILE (- for stdin)" + request.schema.hooks.inputs_hint;
 }
 
-InputStream::InputStream(const RunRequest& request) : request_(request), buffer_(kReadBytes) {
-  if (request.inputs.empty() && request.input_file.empty() && request.sources.empty())
-    throw UsageError(no_inputs_message(request));
-  workers_ = request.pool.workers != 0 ? request.pool.workers : usable_cores();
+void check_values(const RunRequest& request, const std::vector<std::string>& values) {
+  if (!request.schema.hooks.several_values && has_several_values(values))
+    throw UsageError(request.kind + " takes one value per input: several ':::' sources, --colsep and -n give "
+                     "several, for exec's {1} {2} ...");
+}
+
+std::vector<std::string> expand_for_kind(const RunRequest& request, std::vector<std::string> values, unsigned workers) {
+  if (!request.schema.hooks.expand_inputs) return values;
+  try {
+    return request.schema.hooks.expand_inputs(std::move(values), request.options, workers);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
+}
+
+ResumeFilter::ResumeFilter(const RunRequest& request) {
   if ((request.resume || request.resume_failed) && !request.joblog_path.empty()) {
     joblog_done_ = joblog_seqs(request.joblog_path, request.resume_failed);
-    joblog_resume_ = true;
+    by_joblog_ = true;
   } else if (request.resume_failed) {
     throw UsageError("--resume-failed needs --joblog FILE: the file says what failed");
   } else if (request.resume) {
@@ -58,8 +70,20 @@ InputStream::InputStream(const RunRequest& request) : request_(request), buffer_
     }
     if (skipped != 0)
       std::fprintf(stderr, "procpool: %zu unreadable lines in %s were ignored\n", skipped, request.results_path.c_str());
-    results_resume_ = true;
+    by_results_ = true;
   }
+}
+
+bool ResumeFilter::done(uint64_t seq, const std::string& value) {
+  if (by_joblog_) return joblog_done_.erase(seq) != 0;  // each Seq is met once
+  return by_results_ && take_finished(finished_, value);
+}
+
+InputStream::InputStream(const RunRequest& request)
+    : request_(request), buffer_(kReadBytes), resume_(request) {
+  if (request.inputs.empty() && request.input_file.empty() && request.sources.empty())
+    throw UsageError(no_inputs_message(request));
+  workers_ = request.pool.workers != 0 ? request.pool.workers : usable_cores();
   if (request.input_file == "-") {
     if (fcntl(STDIN_FILENO, F_GETFD) == -1) throw UsageError("cannot read inputs from stdin: it is closed");
     fd_ = STDIN_FILENO;
@@ -133,24 +157,15 @@ bool InputStream::read_lines(std::vector<std::string>& lines) {
 }
 
 void InputStream::shape(std::vector<std::string>& values) const {
-  const KindHooks& hooks = request_.schema.hooks;
   if (!request_.shape.colsep.empty()) {
     try {
       values = combine_sources(std::move(values), {}, request_.shape);
     } catch (const std::invalid_argument& e) {
       throw UsageError(e.what());
     }
-    if (!hooks.several_values && has_several_values(values))
-      throw UsageError(request_.kind + " takes one value per input: several ':::' sources, --colsep and -n give "
-                       "several, for exec's {1} {2} ...");
+    check_values(request_, values);
   }
-  if (hooks.expand_inputs) {
-    try {
-      values = hooks.expand_inputs(std::move(values), request_.options, workers_);
-    } catch (const std::invalid_argument& e) {
-      throw UsageError(e.what());
-    }
-  }
+  values = expand_for_kind(request_, std::move(values), workers_);
 }
 
 bool InputStream::next(std::vector<NumberedInput>& out) {
@@ -169,21 +184,11 @@ bool InputStream::next(std::vector<NumberedInput>& out) {
       continue;
     }
     const uint64_t seq = ++given_;
-    if (joblog_resume_ && joblog_done_.erase(seq) != 0) {
+    if (resume_.done(seq, value)) {
       ++already_done_;
       continue;
     }
-    if (results_resume_) {
-      const auto done = finished_.find(value);
-      if (done != finished_.end() && done->second > 0) {
-        if (--done->second == 0) finished_.erase(done);
-        ++already_done_;
-        continue;
-      }
-    }
-    // After a resume from a results file the tasks are numbered anew, as GNU parallel's
-    // Seq would be in a run of only these; from a joblog, they keep the number they had.
-    out.push_back({std::move(value), results_resume_ ? seq - already_done_ : seq});
+    out.push_back({std::move(value), resume_.keeps_seqs() ? seq : seq - already_done_});
   }
   return true;
 }

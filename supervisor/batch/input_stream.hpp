@@ -32,6 +32,31 @@ bool streams_inputs(const RunRequest& request);
 // "no inputs: give them as arguments or ...", with the kind's hint.
 std::string no_inputs_message(const RunRequest& request);
 
+// What every way of reading a run's inputs does with them, whole or a batch at a time:
+// UsageError for several values given to a kind of one (":::" sources, --colsep, -n).
+void check_values(const RunRequest& request, const std::vector<std::string>& values);
+// The kind's expansion of values (a folder to its images), its refusals as UsageError.
+std::vector<std::string> expand_for_kind(const RunRequest& request, std::vector<std::string> values, unsigned workers);
+
+// --resume: which inputs an earlier run did, by the Seqs of --joblog (GNU parallel's way;
+// --resume-failed: only those that succeeded there) or by the ok results in --results.
+class ResumeFilter {
+ public:
+  // Reads what the earlier run left. Throws UsageError for --resume without a file that
+  // says what is done, or a file that cannot be read.
+  explicit ResumeFilter(const RunRequest& request);
+  bool active() const { return by_joblog_ || by_results_; }
+  // Tasks are numbered by their Seq in the joblog; after a resume from results, anew.
+  bool keeps_seqs() const { return by_joblog_; }
+  // True when the input numbered seq is done: skip it (each finished result skips one).
+  bool done(uint64_t seq, const std::string& value);
+
+ private:
+  bool by_joblog_ = false, by_results_ = false;
+  std::set<uint64_t> joblog_done_;
+  std::map<std::string, std::size_t> finished_;
+};
+
 // Where a run's tasks come from, a batch at a time (the feeding thread's side).
 class InputFeed {
  public:
@@ -81,7 +106,7 @@ class InputStream final : public InputFeed {
   uint64_t left_out() const { return left_out_; }
   const std::string& left_out_example() const { return left_out_example_; }
   uint64_t already_done() const { return already_done_; }
-  bool resumed() const { return joblog_resume_ || results_resume_; }
+  bool resumed() const { return resume_.active(); }
 
  private:
   bool read_lines(std::vector<std::string>& lines);  // false at the end of the file
@@ -96,12 +121,7 @@ class InputStream final : public InputFeed {
   std::string partial_;  // a line begun and not yet ended, across reads
   std::vector<char> buffer_;
   unsigned workers_ = 1;
-  // --resume: by results file, how many times each input is done still to skip; by
-  // joblog, the Seqs done.
-  std::map<std::string, std::size_t> finished_;
-  std::set<uint64_t> joblog_done_;
-  bool joblog_resume_ = false;
-  bool results_resume_ = false;
+  ResumeFilter resume_;
   uint64_t given_ = 0, left_out_ = 0, already_done_ = 0;
   std::string left_out_example_;
 };

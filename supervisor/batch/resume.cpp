@@ -69,17 +69,18 @@ std::map<std::string, std::size_t> finished_inputs(const std::string& path, cons
   return done;
 }
 
+bool take_finished(std::map<std::string, std::size_t>& finished, const std::string& input) {
+  const auto it = finished.find(input);
+  if (it == finished.end()) return false;
+  if (--it->second == 0) finished.erase(it);  // what is left to skip shrinks as it is met
+  return true;
+}
+
 std::vector<std::string> without_finished(const std::vector<std::string>& inputs,
                                           std::map<std::string, std::size_t> finished) {
   std::vector<std::string> out;
-  for (const std::string& input : inputs) {
-    auto it = finished.find(input);
-    if (it != finished.end() && it->second > 0) {
-      --it->second;
-      continue;
-    }
-    out.push_back(input);
-  }
+  for (const std::string& input : inputs)
+    if (!take_finished(finished, input)) out.push_back(input);
   return out;
 }
 

@@ -14,6 +14,10 @@ namespace procpool::supervisor {
 std::map<std::string, std::size_t> finished_inputs(const std::string& path, const std::string& kind,
                                                    std::size_t* skipped);
 
+// True (and one fewer left to skip) when input is among finished: an input given n times
+// and finished k times is skipped k times.
+bool take_finished(std::map<std::string, std::size_t>& finished, const std::string& input);
+
 // inputs without those finished (an input given n times and finished k times runs n - k times).
 std::vector<std::string> without_finished(const std::vector<std::string>& inputs,
                                           std::map<std::string, std::size_t> finished);

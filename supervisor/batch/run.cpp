@@ -328,18 +328,10 @@ std::vector<std::string> gather_inputs(const RunRequest& request) {
     } catch (const std::invalid_argument& e) {
       throw UsageError(e.what());
     }
-    if (!request.schema.hooks.several_values && has_several_values(inputs))
-      throw UsageError(request.kind + " takes one value per input: several ':::' sources, --colsep and -n give "
-                       "several, for exec's {1} {2} ...");
+    check_values(request, inputs);
   }
-  if (request.schema.hooks.expand_inputs) {
-    const unsigned workers = request.pool.workers != 0 ? request.pool.workers : usable_cores();
-    try {
-      inputs = request.schema.hooks.expand_inputs(std::move(inputs), request.options, workers);
-    } catch (const std::invalid_argument& e) {
-      throw UsageError(e.what());
-    }
-  }
+  if (request.schema.hooks.expand_inputs)
+    inputs = expand_for_kind(request, std::move(inputs), request.pool.workers != 0 ? request.pool.workers : usable_cores());
   if (request.schema.hooks.own_output) leave_out_own_outputs(request, inputs);
   return inputs;
 }
@@ -429,39 +421,19 @@ int draw_timeline(const std::string& results_path, const std::string& svg_path) 
 std::vector<std::string> inputs_to_run(const RunRequest& request, std::vector<uint64_t>* seqs) {
   std::vector<std::string> inputs = gather_inputs(request);
   const std::size_t given = inputs.size();
-  if (seqs != nullptr)
-    for (uint64_t i = 1; i <= given; ++i) seqs->push_back(i);
-  if ((request.resume || request.resume_failed) && !request.joblog_path.empty()) {
-    // GNU parallel's way: a job whose Seq the joblog holds is done (--resume-failed: only
-    // if it succeeded there).
-    const std::set<uint64_t> done = joblog_seqs(request.joblog_path, request.resume_failed);
+  ResumeFilter resume(request);
+  if (resume.active()) {
     std::vector<std::string> left;
-    std::vector<uint64_t> left_seqs;
     for (std::size_t i = 0; i < inputs.size(); ++i) {
-      if (done.count(i + 1) != 0) continue;
+      if (resume.done(i + 1, inputs[i])) continue;
       left.push_back(std::move(inputs[i]));
-      left_seqs.push_back(i + 1);
+      if (seqs != nullptr) seqs->push_back(resume.keeps_seqs() ? i + 1 : left.size());
     }
     say_resumed(request, given - left.size(), given);
-    if (seqs != nullptr) *seqs = std::move(left_seqs);
-    return left;
+    return left;  // empty: nothing left to do
   }
-  if (request.resume_failed) throw UsageError("--resume-failed needs --joblog FILE: the file says what failed");
-  if (request.resume) {
-    if (request.results_path.empty() || request.results_path == "-")
-      throw UsageError("--resume needs --results FILE: the file says what is already done");
-    std::size_t skipped = 0;
-    try {
-      inputs = without_finished(inputs, finished_inputs(request.results_path, request.kind, &skipped));
-    } catch (const std::runtime_error& e) {
-      throw UsageError(e.what());
-    }
-    if (skipped != 0)
-      std::fprintf(stderr, "procpool: %zu unreadable lines in %s were ignored\n", skipped, request.results_path.c_str());
-    say_resumed(request, given - inputs.size(), given);
-    if (seqs != nullptr) seqs->resize(inputs.size());  // numbered anew
-    return inputs;  // empty: nothing left to do
-  }
+  if (seqs != nullptr)
+    for (uint64_t i = 1; i <= given; ++i) seqs->push_back(i);
   // Nothing given is a mistake; something given that holds nothing (an empty file, an
   // empty folder) is a run with nothing to do, as xargs has it: a cron job succeeds.
   if (inputs.empty() && request.inputs.empty() && request.input_file.empty() && request.sources.empty())

@@ -21,13 +21,8 @@ bool ascii(std::string_view text) {
   return true;
 }
 
-void put_uint(std::string& out, uint64_t v) {
-  char buf[24];
-  const auto [end, ec] = std::to_chars(std::begin(buf), std::end(buf), v);
-  out.append(buf, end);
-}
-
-void put_int(std::string& out, int64_t v) {
+template <typename Integer>
+void put_integer(std::string& out, Integer v) {
   char buf[24];
   const auto [end, ec] = std::to_chars(std::begin(buf), std::end(buf), v);
   out.append(buf, end);
@@ -91,7 +86,7 @@ std::string result_json_line(const Completion& c, const std::string& kind_name, 
   out.reserve(200 + c.input.size() + c.output.size());
   out += '{';
   key(out, "attempts");
-  put_uint(out, c.attempts);
+  put_integer(out, c.attempts);
   if (ran && c.cpu_measured) {
     key(out, "cpu_ms");
     put_ms(out, c.cpu_ns);
@@ -106,17 +101,17 @@ std::string result_json_line(const Completion& c, const std::string& kind_name, 
   }
   if (c.exit_code >= 0) {
     key(out, "exit_code");
-    put_int(out, c.exit_code);
+    put_integer(out, c.exit_code);
   }
   key(out, "id");
-  put_uint(out, c.id);
+  put_integer(out, c.id);
   key(out, "input");
   put_string(out, c.input);
   key(out, "kind");
   put_string(out, kind_name);
   if (ran && c.max_rss_kb != 0) {
     key(out, "max_rss_kb");
-    put_uint(out, c.max_rss_kb);
+    put_integer(out, c.max_rss_kb);
   }
   if (ok) {
     key(out, "output");
@@ -124,7 +119,7 @@ std::string result_json_line(const Completion& c, const std::string& kind_name, 
   }
   if (c.worker >= 0) {
     key(out, "pid");
-    put_int(out, c.pid);
+    put_integer(out, c.pid);
   }
   if (ran) {
     key(out, "run_ms");
@@ -147,7 +142,7 @@ std::string result_json_line(const Completion& c, const std::string& kind_name, 
   }
   if (c.worker >= 0) {
     key(out, "worker");
-    put_int(out, c.worker);
+    put_integer(out, c.worker);
   }
   out += '}';
   return out;

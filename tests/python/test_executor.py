@@ -5,7 +5,6 @@ standard pool breaks every future (BrokenProcessPool) and can take no more work.
 Real worker processes, real signals. Run by scripts/test (PYTHONPATH=build/python).
 """
 import concurrent.futures
-import ctypes
 import os
 import pickle
 import signal
@@ -18,57 +17,8 @@ import pytest
 
 import procpool
 from procpool import ProcessPoolExecutor, TaskCrashed, TaskTimeout
-
-
-def square(x):
-    return x * x
-
-
-def add(a, b=0):
-    return a + b
-
-
-def fail(message):
-    raise ValueError(message)
-
-
-def kill_self(sig):
-    os.kill(os.getpid(), sig)
-    time.sleep(10)
-
-
-def exit_now(code):
-    os._exit(code)
-
-
-def null_write():
-    ctypes.string_at(0)
-
-
-def sleep_then(seconds, value):
-    time.sleep(seconds)
-    return value
-
-
-def pid():
-    return os.getpid()
-
-
-def threading_lock():
-    import threading
-    return threading.Lock()
-
-
-def set_global(value):
-    global INITIALIZED
-    INITIALIZED = value
-
-
-INITIALIZED = None
-
-
-def read_global():
-    return INITIALIZED
+from tasks import (add, exit_now, fail, fail_at, kill_self, null_write, pid, read_global, set_global, sleep_then,
+                   square, threading_lock)
 
 
 @pytest.fixture
@@ -220,8 +170,3 @@ def test_map_in_chunks_keeps_order_and_raises_at_its_place(pool):
     with pytest.raises(ValueError):
         pool.map(square, range(3), chunksize=0)
 
-
-def fail_at(x):
-    if x == 5:
-        raise ValueError("at 5")
-    return x

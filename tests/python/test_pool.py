@@ -4,43 +4,13 @@ task's result fails with TaskCrashed and the pool goes on.
 """
 import multiprocessing
 import os
-import signal
 import threading
 import time
 
 import pytest
 
 from procpool import Pool, TaskCrashed
-
-
-def square(x):
-    return x * x
-
-
-def add(a, b):
-    return a + b
-
-
-def slow_square(x):
-    time.sleep(0.05 * (5 - x % 5))
-    return x * x
-
-
-def fail_on(x):
-    if x == 3:
-        raise KeyError("three")
-    return x
-
-
-def die_on(x):
-    if x == 7:
-        os.kill(os.getpid(), signal.SIGKILL)
-    return x
-
-
-def sleep(seconds):
-    time.sleep(seconds)
-    return seconds
+from tasks import add, die_on, fail_on, sleep, slow_square, square
 
 
 @pytest.fixture

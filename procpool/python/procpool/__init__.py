@@ -17,7 +17,6 @@ lambdas and closures work too; PROCPOOL_PICKLE=pickle chooses the standard pickl
 import atexit
 import concurrent.futures
 import concurrent.futures.process
-import io
 import itertools
 import os
 import pickle
@@ -26,13 +25,6 @@ import threading
 import weakref
 
 from . import _procpool, _worker
-
-try:
-    if os.environ.get("PROCPOOL_PICKLE") == "pickle":  # the standard pickle, by choice
-        raise ImportError("PROCPOOL_PICKLE=pickle")
-    import cloudpickle as _pickler
-except ImportError:  # the standard pickle: functions by name, as multiprocessing sends them
-    _pickler = pickle
 
 __all__ = ["ProcessPoolExecutor", "Pool", "TaskCrashed", "TaskTimeout", "PoolError"]
 
@@ -98,21 +90,13 @@ def _main_is_importable():
 
 
 def _dumps(call):
-    """A call pickled: by the standard pickle where it can (fifteen times faster than
-    cloudpickle's, which is written in Python), by cloudpickle where it cannot (lambdas,
-    closures, and functions of a __main__ that workers cannot import: an interactive
-    session, python -c)."""
+    """A call pickled as the worker pickles results (_worker.dumps: the standard pickle
+    first, cloudpickle for what it cannot), and by value (cloudpickle) for a function of a
+    __main__ that workers cannot import: an interactive session, python -c."""
     fn = call[0]
-    by_value = _pickler is not pickle and getattr(fn, "__module__", None) == "__main__" and not _main_is_importable()
-    if not by_value:
-        try:
-            return pickle.dumps(call, protocol=pickle.HIGHEST_PROTOCOL)
-        except (pickle.PicklingError, AttributeError, TypeError):
-            if _pickler is pickle:
-                raise
-    buffer = io.BytesIO()
-    _pickler.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(call)
-    return buffer.getvalue()
+    if _worker.pickler is not pickle and getattr(fn, "__module__", None) == "__main__" and not _main_is_importable():
+        return _worker.pickler.dumps(call, protocol=pickle.HIGHEST_PROTOCOL)
+    return _worker.dumps(call)
 
 
 def _worker_command():
