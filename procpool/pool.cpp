@@ -118,7 +118,7 @@ struct PoolCore final : supervisor::Remote, supervisor::PoolEvents {
   uint64_t taken = 0;  // loop thread only
   std::string closed_reason;
 
-  // Under engine_m: the loop thread, or a submit_directly().
+  // Under engine_m: the loop thread, or a submit_directly() or await_directly().
   std::deque<std::shared_ptr<TaskState>> by_id;  // states of task ids first_id, first_id+1, ...
   uint64_t first_id = 0;
   bool stopping = false;
@@ -153,6 +153,33 @@ struct PoolCore final : supervisor::Remote, supervisor::PoolEvents {
     p.state->id.store(id, std::memory_order_release);
     by_id.push_back(std::move(p.state));
     if (!engine->dispatch_now()) wake();  // what no ring could take now, the loop sends later
+    return true;
+  }
+
+  // Any thread waiting for state, until it is done, or deadline, or the loop wants the
+  // pool back: while the loop is blocked (the engine lock is free) this thread collects
+  // the results itself (Supervisor::watch_results), so the worker's ring wakes it and
+  // not the loop that would then wake it. Spins 50 us first: a short task's result is
+  // often that close, and a sleep costs more. False if the loop is awake (then it hands
+  // the result on).
+  bool await_directly(const TaskState& state, std::chrono::steady_clock::time_point deadline) {
+    std::unique_lock<std::mutex> engine_lock(engine_m, std::try_to_lock);
+    if (!engine_lock.owns_lock() || engine == nullptr) return false;
+    engine->watch_results();
+    const auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
+    for (;;) {
+      engine->collect_now();
+      if (state.done_flag.load(std::memory_order_acquire)) break;
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= deadline) break;
+      if (now < spin_until) {
+        std::this_thread::yield();  // machines with fewer cores than processes
+        continue;
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count() + 1;
+      if (!engine->await_results(static_cast<int>(std::min<int64_t>(left, 100)))) break;
+    }
+    engine->return_results_watch();
     return true;
   }
 
@@ -709,15 +736,18 @@ Result TaskFuture::get() const {
 
 void TaskFuture::wait() const {
   if (!state_) throw PoolError("an empty TaskFuture");
-  detail::spin_until_done(*state_);
+  if (state_->done_flag.load(std::memory_order_acquire)) return;
+  if (!core_ || !core_->await_directly(*state_, std::chrono::steady_clock::time_point::max())) detail::spin_until_done(*state_);
   std::unique_lock<std::mutex> lock(state_->m);
   state_->cv.wait(lock, [&] { return state_->done; });
 }
 
 bool TaskFuture::wait_for(std::chrono::nanoseconds timeout) const {
   if (!state_) throw PoolError("an empty TaskFuture");
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  if (!state_->done_flag.load(std::memory_order_acquire) && timeout.count() > 0 && core_) core_->await_directly(*state_, deadline);
   std::unique_lock<std::mutex> lock(state_->m);
-  return state_->cv.wait_for(lock, timeout, [&] { return state_->done; });
+  return state_->cv.wait_until(lock, deadline, [&] { return state_->done; });
 }
 
 bool TaskFuture::ready() const {

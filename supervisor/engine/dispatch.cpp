@@ -186,57 +186,66 @@ uint32_t Supervisor::Impl::prefetch_limit(const ChildSlot& slot, uint8_t kind) c
 void Supervisor::Impl::dispatch() {
   if (pending_.empty() || stopping_) return;
   const bool admitting = admission_.active();
+  // Idle workers first: a round-robin from the first slot would queue a short task behind
+  // a long one that runs there while another worker waits for work (rebalance() would take
+  // it back, but only at its next tick).
+  for (ChildSlot& slot : slots_)
+    if (!pending_.empty() && slot.inflight.empty()) send_next(slot, admitting);
+  // Then round-robin, one task per child per round, so a short queue spreads evenly.
   bool progress = true;
-  // Round-robin, one task per child per round, so a short queue spreads evenly.
   while (progress && !pending_.empty()) {
     progress = false;
     for (ChildSlot& slot : slots_) {
       if (pending_.empty()) break;
-      if (slot.state != SlotState::Ready || slot.violated || slot.retired) continue;
-      if (slot.revoking) {  // nothing is written until the child dropped what was taken back
-        if (segment_->slot(static_cast<uint32_t>(slot.index)).control->revoking()) continue;
-        slot.revoking = false;
-      }
-      if (!send_definitions(slot)) continue;  // its ring is full: kinds first, tasks later
-      const uint64_t id = pending_.front();
-      if (id < first_id_ || task_entry(id).done) {  // cancelled while it waited (and retired since)
-        pending_.pop_front();
-        progress = true;
-        continue;
-      }
-      TaskEntry& task = task_entry(id);
-      if (task.input.size() + sizeof(ipc::TaskHeader) > slot.tasks.max_payload()) {
-        pending_.pop_front();
-        finish_task(id, ipc::Status::error,
-                    "input of " + std::to_string(task.input.size()) + " bytes exceeds the limit of " +
-                        std::to_string(slot.tasks.max_payload() - sizeof(ipc::TaskHeader)) + " bytes",
-                    nullptr);
-        progress = true;
-        continue;
-      }
-      if (slot.inflight.size() >= prefetch_limit(slot, task.kind) || slot.isolating) continue;
-      if (admitting && (!slot.inflight.empty() || !admission_.open(ipc::monotonic_ns()))) continue;
-      if (task.isolate && !slot.inflight.empty()) continue;  // waits for an empty child
-      if (task.revoked && slot.inflight.size() >= slot.concurrency[task.kind]) continue;  // no queue for it
-      ipc::TaskHeader header{};
-      header.type = static_cast<uint8_t>(RecordType::Task);
-      header.kind = task.kind;
-      header.attempt = task.charged + task.retried + 1;
-      header.task_id = id;
-      header.flags = task.flags;
-      if (!slot.tasks.try_write(&header, sizeof header, task.input.data(), task.input.size())) continue;
-      pending_.pop_front();
-      task.sent = true;
-      if (admitting) admission_.started(ipc::monotonic_ns());
-      if (slot.inflight.empty()) slot.progress_ns = ipc::monotonic_ns();  // the stall clock starts with work
-      slot.inflight.push_back({id, slot.dispatched++});
-      slot.isolating = task.isolate;
-      progress = true;
-      if (options_.max_tasks_per_child != 0 && slot.dispatched >= options_.max_tasks_per_child) recycle(slot);
+      progress |= send_next(slot, admitting);
     }
   }
   for (ChildSlot& slot : slots_)
     if (slot.tasks.has_unpublished()) slot.tasks.publish();
+}
+
+// Writes the first pending task to slot's ring when the slot may take it now; true if the
+// pending queue moved (sent, or a task dropped from it).
+bool Supervisor::Impl::send_next(ChildSlot& slot, bool admitting) {
+  if (slot.state != SlotState::Ready || slot.violated || slot.retired) return false;
+  if (slot.revoking) {  // nothing is written until the child dropped what was taken back
+    if (segment_->slot(static_cast<uint32_t>(slot.index)).control->revoking()) return false;
+    slot.revoking = false;
+  }
+  if (!send_definitions(slot)) return false;  // its ring is full: kinds first, tasks later
+  const uint64_t id = pending_.front();
+  if (id < first_id_ || task_entry(id).done) {  // cancelled while it waited (and retired since)
+    pending_.pop_front();
+    return true;
+  }
+  TaskEntry& task = task_entry(id);
+  if (task.input.size() + sizeof(ipc::TaskHeader) > slot.tasks.max_payload()) {
+    pending_.pop_front();
+    finish_task(id, ipc::Status::error,
+                "input of " + std::to_string(task.input.size()) + " bytes exceeds the limit of " +
+                    std::to_string(slot.tasks.max_payload() - sizeof(ipc::TaskHeader)) + " bytes",
+                nullptr);
+    return true;
+  }
+  if (slot.inflight.size() >= prefetch_limit(slot, task.kind) || slot.isolating) return false;
+  if (admitting && (!slot.inflight.empty() || !admission_.open(ipc::monotonic_ns()))) return false;
+  if (task.isolate && !slot.inflight.empty()) return false;  // waits for an empty child
+  if (task.revoked && slot.inflight.size() >= slot.concurrency[task.kind]) return false;  // no queue for it
+  ipc::TaskHeader header{};
+  header.type = static_cast<uint8_t>(RecordType::Task);
+  header.kind = task.kind;
+  header.attempt = task.charged + task.retried + 1;
+  header.task_id = id;
+  header.flags = task.flags;
+  if (!slot.tasks.try_write(&header, sizeof header, task.input.data(), task.input.size())) return false;
+  pending_.pop_front();
+  task.sent = true;
+  if (admitting) admission_.started(ipc::monotonic_ns());
+  if (slot.inflight.empty()) slot.progress_ns = ipc::monotonic_ns();  // the stall clock starts with work
+  slot.inflight.push_back({id, slot.dispatched++});
+  slot.isolating = task.isolate;
+  if (options_.max_tasks_per_child != 0 && slot.dispatched >= options_.max_tasks_per_child) recycle(slot);
+  return true;
 }
 
 // The queue depth comes from the kind's recent run times, which a long task among short

@@ -183,6 +183,19 @@ class Supervisor {
   // next; true if nothing is left pending. From the loop thread, or from another holding
   // what Remote::before_blocking() released (the loop is blocked, the pool is ours).
   bool dispatch_now();
+  // The pool lent to another thread: one that holds what Remote::before_blocking()
+  // released (the loop is blocked in epoll) may look for results itself, rather than wait
+  // for the loop to be woken and hand them on (the C++ API's waiting thread: one wake-up
+  // fewer on a result's way back). watch_results() first: the children stop ringing the
+  // loop for results. collect_now() hands what came to PoolEvents::on_result on this
+  // thread and sends what is pending; true if anything came. await_results() sleeps until
+  // a result comes or timeout_ms passes (true), or until anything else the loop must
+  // handle is ready (false: let the loop have it). return_results_watch() last, before
+  // letting go: the loop is asleep as it left itself, or woken for results that wait.
+  void watch_results();
+  bool collect_now();
+  bool await_results(int timeout_ms);
+  void return_results_watch();
   // Loop thread: tasks submitted and not yet reported.
   uint64_t unfinished() const;
   // True once a signal or an error stopped the pool taking work.

@@ -171,6 +171,7 @@ struct Supervisor::Impl {
   void handle_result(ChildSlot& slot, const ipc::ResultView& result);
   void protocol_violation(ChildSlot& slot, const std::string& what);
   void dispatch();
+  bool send_next(ChildSlot& slot, bool admitting);
   void rebalance();
   void revoke_queue(ChildSlot& slot);
   uint32_t prefetch_limit(const ChildSlot& slot, uint8_t kind) const;

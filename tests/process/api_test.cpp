@@ -146,6 +146,59 @@ TEST(Api, FuturesFromManyThreads) {
   EXPECT_EQ(good.load(), 2000);
 }
 
+// A waiting thread collects results itself while the loop sleeps (the pool lent to it,
+// supervisor/engine/lent.cpp). Many threads waiting at once, each after idle gaps (so the
+// loop is asleep and the waiters take the pool in turns), on tasks short and long: every
+// result reaches its own future, none is lost or given twice.
+TEST(Api, WaitersThatCollectResultsThemselvesLoseNone) {
+  Pool pool(two_workers());
+  std::atomic<int> good{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      for (uint32_t i = 0; i < 60; ++i) {
+        if (i % 10 == 0) std::this_thread::sleep_for(3ms);  // the loop goes to sleep
+        const uint32_t ms = (i + t) % 7 == 0 ? 2 : 0;
+        procpool::TaskFuture f = pool.submit("sleep_ms", ms);
+        if (i % 3 == 0 ? f.wait_for(5s) && f.get().value<uint32_t>() == ms : f.get().value<uint32_t>() == ms) ++good;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(good.load(), 360);
+}
+
+// A thread waiting on a long task holds the pool while the loop sleeps (each wait_for
+// takes it again): what another thread posts meanwhile must not wait for the waiter's
+// timeout or the loop's next tick (the waiter lets the loop have it at once).
+TEST(Api, AWaiterHoldingThePoolLetsOtherThreadsWorkAtOnce) {
+  Pool pool(two_workers());
+  procpool::TaskFuture long_task = pool.submit("sleep_ms", uint32_t{1500});
+  std::thread waiter([&] {
+    while (!long_task.wait_for(200ms)) {
+    }
+  });
+  std::this_thread::sleep_for(20ms);  // the waiter sleeps in the pool
+  for (int i = 0; i < 30; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const Result r = pool.submit("square", uint64_t{7}).get();
+    EXPECT_EQ(r.value<uint64_t>(), 49u);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 25ms) << "round " << i;
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_FALSE(long_task.ready());
+  waiter.join();
+  EXPECT_EQ(long_task.get().value<uint32_t>(), 1500u);
+  // A wait_for that times out while it holds the pool ends on time.
+  procpool::TaskFuture slow = pool.submit("sleep_ms", uint32_t{400});
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(slow.wait_for(50ms));
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  EXPECT_GE(waited, 50ms);
+  EXPECT_LT(waited, 150ms);
+  EXPECT_EQ(slow.get().value<uint32_t>(), 400u);
+}
+
 TEST(Api, APendingTaskCanBeCancelledARunningOneCannot) {
   Pool pool(one_worker());
   auto running = pool.submit("sleep_ms", uint32_t{400});
