@@ -16,8 +16,10 @@
 
 #include "child/plugin_loader.hpp"
 #include "ipc/chunk.hpp"
+#include "ipc/clock.hpp"
 #include "ipc/doorbell.hpp"
 #include "ipc/eventfd.hpp"
+#include "procpool/batches.hpp"
 #include "procpool/task_state.hpp"
 #include "supervisor/engine/supervisor.hpp"
 
@@ -116,11 +118,23 @@ struct PoolCore final : supervisor::Remote, supervisor::PoolEvents {
   // Bumped (release) after each post; the loop compares it with what it took (acquire).
   std::atomic<uint64_t> posted{0};
   uint64_t taken = 0;  // loop thread only
+  // The loop's side of the inbox (under engine_m): swapped with posts, so that neither
+  // side grows a vector from nothing at every batch.
+  std::vector<Posted> taken_posts;
   std::string closed_reason;
 
   // Under engine_m: the loop thread, or a submit_directly() or await_directly().
-  std::deque<std::shared_ptr<TaskState>> by_id;  // states of task ids first_id, first_id+1, ...
+  // What the engine's task ids first_id, first_id+1, ... settle: a future (a task, or a
+  // map's chunk), or the futures of a batch of submit()s (procpool/batches.hpp).
+  struct Entry {
+    std::shared_ptr<TaskState> state;
+    std::vector<std::shared_ptr<TaskState>> batch;
+    explicit operator bool() const { return state || !batch.empty(); }
+  };
+  std::deque<Entry> by_id;
   uint64_t first_id = 0;
+  bool batch_submits = true;
+  bool cancelling = false;  // a shutdown cancels what has not run
   bool stopping = false;
 
   ~PoolCore() override {
@@ -141,17 +155,18 @@ struct PoolCore final : supervisor::Remote, supervisor::PoolEvents {
   void after_blocking() override { engine_m.lock(); }
 
   // Any thread: p submitted and sent to the rings at once if the loop is blocked (the
-  // engine lock is free) and nothing posted before waits in the inbox (order is kept).
+  // engine lock is free), the workers are not busy, and nothing posted before waits in
+  // the inbox (order is kept).
   bool submit_directly(Posted& p) {
     std::unique_lock<std::mutex> engine_lock(engine_m, std::try_to_lock);
     if (!engine_lock.owns_lock() || engine == nullptr) return false;
+    // Busy workers: no wake-up to spare, and the task may wait to join a batch.
+    if (batch_submits && engine->unfinished() >= kBusyPerWorker * workers) return false;
     {
       std::lock_guard<std::mutex> lock(m);
       if (closed || stop_requested || !posts.empty() || !controls.empty()) return false;
     }
-    const uint64_t id = engine->submit(p.kind, std::move(p.input), p.flags);
-    p.state->id.store(id, std::memory_order_release);
-    by_id.push_back(std::move(p.state));
+    submit_one(*engine, p);
     if (!engine->dispatch_now()) wake();  // what no ring could take now, the loop sends later
     return true;
   }
@@ -220,12 +235,14 @@ struct PoolCore final : supervisor::Remote, supervisor::PoolEvents {
 
   bool take(supervisor::Supervisor& pool) override {
     ipc::eventfd_drain(efd);
-    std::vector<Posted> new_posts;
+    std::vector<Posted>& new_posts = taken_posts;  // emptied below, its capacity kept for the next swap
     std::vector<Control> new_controls;
     bool cancel_all = false, kill_all = false;
-    taken = posted.load(std::memory_order_acquire);  // before the swap: later posts stay visible
+    const uint64_t seen = posted.load(std::memory_order_acquire);  // before the swap: later posts stay visible
     {
       std::lock_guard<std::mutex> lock(m);
+      if (let_posts_gather(pool)) return false;  // has_posts() stays true: the loop does not sleep
+      taken = seen;
       new_posts.swap(posts);
       new_controls.swap(controls);
       if (stop_requested && !stopping) {
@@ -234,26 +251,25 @@ struct PoolCore final : supervisor::Remote, supervisor::PoolEvents {
         kill_all = kill_running;
       }
     }
-    for (Posted& p : new_posts) {
-      const uint64_t id = pool.submit(p.kind, std::move(p.input), p.flags);
-      p.state->id.store(id, std::memory_order_release);
-      by_id.push_back(std::move(p.state));
-    }
+    submit_posts(pool, new_posts);
+    const bool any_posts = !new_posts.empty();
+    new_posts.clear();
     for (Control& c : new_controls) {
       std::vector<bool> answers;
       answers.reserve(c.states.size());
-      for (const auto& state : c.states) {
-        const uint64_t id = state->id.load(std::memory_order_acquire);
-        answers.push_back(id != kNoId && (c.kill ? pool.kill(id, "killed by TaskFuture::kill()")
-                                                 : pool.cancel(id, "cancelled")));
-      }
+      for (const auto& state : c.states) answers.push_back(stop(pool, *state, c.kill));
       c.answer.set_value(std::move(answers));
     }
-    if (cancel_all)
+    cancelling |= cancel_all;
+    if (cancel_all) {
+      // Ids first: each cancel settles its entry, and on_result drops the settled front.
+      std::vector<uint64_t> ids;
       for (std::size_t i = 0; i < by_id.size(); ++i)
-        if (by_id[i]) pool.cancel(first_id + i, "cancelled by shutdown");
+        if (by_id[i]) ids.push_back(first_id + i);
+      for (const uint64_t id : ids) pool.cancel(id, "cancelled by shutdown");
+    }
     if (kill_all) pool.halt(/*kill_running=*/true);  // what runs is reported cancelled as its worker is reaped
-    return !new_posts.empty() || !new_controls.empty() || cancel_all;
+    return any_posts || !new_controls.empty() || cancel_all;
   }
 
   bool prepare_sleep() override {
@@ -267,15 +283,130 @@ struct PoolCore final : supervisor::Remote, supervisor::PoolEvents {
   bool has_posts() const override { return posted.load(std::memory_order_acquire) != taken; }
   bool finished(const supervisor::Supervisor& pool) const override { return stopping && pool.unfinished() == 0; }
 
+  // Under engine_m: sends what was posted, in order; runs of short tasks of one kind that
+  // came in together go in batches.
+  void submit_posts(supervisor::Supervisor& pool, std::vector<Posted>& posts) {
+    for (std::size_t i = 0; i < posts.size();) {
+      std::size_t run = 1;
+      if (batchable(posts[i]))
+        while (i + run < posts.size() && posts[i + run].kind == posts[i].kind && batchable(posts[i + run])) ++run;
+      const std::size_t size = run < kMinBatch ? 1 : batch_size(pool.recent_run_ns(posts[i].kind), run, workers);
+      for (std::size_t end = i + run; i < end;) {
+        const std::size_t n = std::min(size, end - i);
+        if (n == 1) {
+          submit_one(pool, posts[i]);
+        } else {
+          submit_batch(pool, posts, i, n);
+        }
+        i += n;
+      }
+    }
+  }
+
+  // Under m: while the workers have plenty queued, short tasks posted one by one are left
+  // in the inbox to gather, so that they go in batches of a useful size rather than one
+  // at a time as the loop, faster than the poster, takes them. Never with a cancel or a
+  // stop waiting (those act on what was posted before them, which must be in the engine).
+  bool let_posts_gather(const supervisor::Supervisor& pool) const {
+    if (posts.empty() || !controls.empty() || stop_requested || posts.size() >= kMaxBatch * workers) return false;
+    if (!batchable(posts.front())) return false;
+    const uint64_t run_ns = pool.recent_run_ns(posts.front().kind);
+    return run_ns != 0 && run_ns <= kBatchTaskNs && pool.unfinished() >= kBusyPerWorker * workers;
+  }
+
+  bool batchable(const Posted& p) const {
+    return batch_submits && p.flags == 0 && !p.state->chunk && !p.state->stream && !p.state->alone;
+  }
+
+  void submit_one(supervisor::Supervisor& pool, Posted& p) {
+    const uint64_t id = pool.submit(p.kind, std::move(p.input), p.flags);
+    p.state->id.store(id, std::memory_order_release);
+    by_id.push_back({std::move(p.state), {}});
+  }
+
+  // posts[first, first + n) as one chunk, whose worker's crash or timeout is its result at
+  // once (once): settle_batch() then runs each again alone. A batch ends early at
+  // kMaxBatchBytes of inputs (the rest make more batches, or go alone).
+  void submit_batch(supervisor::Supervisor& pool, std::vector<Posted>& posts, std::size_t first, std::size_t n) {
+    Entry entry;
+    entry.batch.reserve(n);
+    std::string payload;
+    const uint64_t queued_ns = ipc::monotonic_ns();
+    for (std::size_t i = first; i < first + n; ++i) {
+      if (posts[i].input.size() + payload.size() > kMaxBatchBytes && entry.batch.size() > 0) {
+        flush_batch(pool, entry, payload, posts[first].kind, queued_ns);
+      }
+      ipc::append_chunk_input(payload, posts[i].input);
+      posts[i].state->batched = true;
+      entry.batch.push_back(std::move(posts[i].state));
+    }
+    flush_batch(pool, entry, payload, posts[first].kind, queued_ns);
+  }
+
+  void flush_batch(supervisor::Supervisor& pool, Entry& entry, std::string& payload, uint8_t kind, uint64_t queued_ns) {
+    const uint64_t id = pool.submit(kind, std::move(payload), ipc::kTaskChunk, queued_ns, /*once=*/true);
+    for (const auto& state : entry.batch) state->id.store(id, std::memory_order_release);
+    by_id.push_back(std::move(entry));
+    entry = Entry{};
+    payload.clear();
+  }
+
+  // Under engine_m: cancel() or kill() of one task; for a task in a batch, of its batch
+  // (settle_batch() then runs the others again).
+  bool stop(supervisor::Supervisor& pool, TaskState& state, bool kill) {
+    const uint64_t id = state.id.load(std::memory_order_acquire);
+    if (id == kNoId) return false;
+    state.stop_asked = state.batched;
+    const bool stopped = kill ? pool.kill(id, "killed by TaskFuture::kill()") : pool.cancel(id, "cancelled");
+    if (!stopped) state.stop_asked = false;
+    return stopped;
+  }
+
+  // A batch's result: each task's own when the batch ran; when it failed as a whole (its
+  // worker crashed or hung, it was cancelled or killed), each task runs again alone, but
+  // the one whose cancel() or kill() stopped it, and all of them once the pool stops.
+  void settle_batch(const supervisor::Completion& c, std::vector<std::shared_ptr<TaskState>>& batch) {
+    if (c.status == Status::ok) {
+      std::vector<Result> results = expand_chunk(to_result(c, Status::ok, c.output, false), batch.size());
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        std::vector<Result> own;
+        own.push_back(std::move(results[i]));
+        complete(*batch[i], std::move(own));
+      }
+      return;
+    }
+    const bool ending = cancelling || engine == nullptr || engine->stopping();
+    std::size_t i = 0;
+    ipc::for_each_chunk_input(c.input, [&](std::string_view input) {
+      if (i >= batch.size()) return;
+      std::shared_ptr<TaskState>& state = batch[i++];
+      state->batched = false;
+      if (ending || state->stop_asked) {
+        complete(*state, {to_result(c, c.status, c.output, false)});
+        return;
+      }
+      state->alone = true;
+      Posted again{c.kind, std::string(input), 0, std::move(state)};
+      submit_one(*engine, again);
+    });
+    // Fewer inputs than futures cannot be (the batch was made here), but none may hang.
+    for (; i < batch.size(); ++i) complete(*batch[i], {to_result(c, c.status, c.output, false)});
+  }
+
   // PoolEvents, on the loop thread.
   void on_result(const supervisor::Completion& c) override {
     if (c.id < first_id || c.id - first_id >= by_id.size() || !by_id[c.id - first_id]) return;
-    std::shared_ptr<TaskState> state = std::move(by_id[c.id - first_id]);
-    const Status status = c.status;
-    std::vector<Result> results;
-    results.push_back(to_result(c, status, c.output, state->chunk ? false : c.output_is_json));
-    if (state->chunk && !state->undivided) results = expand_chunk(std::move(results.front()), state->count);
-    complete(*state, std::move(results));
+    Entry entry = std::move(by_id[c.id - first_id]);
+    by_id[c.id - first_id] = Entry{};
+    if (!entry.batch.empty()) {
+      settle_batch(c, entry.batch);
+    } else {
+      TaskState& state = *entry.state;
+      std::vector<Result> results;
+      results.push_back(to_result(c, c.status, c.output, state.chunk ? false : c.output_is_json));
+      if (state.chunk && !state.undivided) results = expand_chunk(std::move(results.front()), state.count);
+      complete(state, std::move(results));
+    }
     while (!by_id.empty() && !by_id.front()) {
       by_id.pop_front();
       ++first_id;
@@ -385,6 +516,7 @@ Pool::Pool(Options options) : core_(std::make_shared<PoolCore>()) {
     popts.initializer_input = options.initializer_input;
   }
 
+  core_->batch_submits = options.batch_submits;
   core_->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (core_->efd < 0) throw PoolError(std::string("eventfd failed: ") + std::strerror(errno));
   std::promise<std::string> started;

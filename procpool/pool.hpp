@@ -167,6 +167,12 @@ struct Options {
   // "cgroup1" or "process-group"; a forced one the machine lacks fails the Pool.
   std::string containment = "auto";
   unsigned max_procs_per_child = 1024;  // processes and threads of a worker's tree (pids.max); 0: none
+  // While submit()s of a kind whose tasks run under ~20 us flood in faster than they are
+  // sent, send them many to a record (as map's chunks), each still its own future and
+  // result. A batch whose worker crashes or hangs runs each of its tasks again alone (so
+  // a crash is charged to the task that caused it, and a task may run twice); a batch
+  // shares its timings. False: every submit() is a record of its own.
+  bool batch_submits = true;
 };
 
 class Pool {

@@ -77,6 +77,10 @@ struct TaskState {
   std::vector<std::pair<std::weak_ptr<Waiter>, std::size_t>> waiters;
   std::vector<std::function<void(const Result&)>> callbacks;
   std::shared_ptr<CallbackRunner> runner;  // the pool's, for callbacks
+  // Whoever holds the pool's engine (PoolCore::engine_m) alone reads and writes these.
+  bool batched = false;    // sent in a batch of submit()s (procpool/batches.hpp): id is the batch's
+  bool stop_asked = false; // a cancel() or kill() of this task is what stops its batch
+  bool alone = false;      // never batched (again): its batch failed as a whole
 };
 
 // The state behind a future, for the library's own files.

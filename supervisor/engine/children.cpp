@@ -363,14 +363,14 @@ void Supervisor::Impl::requeue_inflight(ChildSlot& slot, int wait_status) {
     }
     if (culprit) {
       ++task.charged;
-      if ((timeout && !options_.retry_timeouts) || task.charged >= options_.max_attempts || winding_down) {
+      if ((timeout && !options_.retry_timeouts) || task.charged >= options_.max_attempts || task.once || winding_down) {
         const std::string why = cause + " on " + std::to_string(task.charged) +
                                 (task.charged == 1 ? " attempt" : " attempts");
         finish_task(id, timeout ? ipc::Status::timeout : ipc::Status::crashed, why, &slot, ran_ns(id), wait_status);
         continue;
       }
     } else if (started && shared_crash) {
-      if (winding_down) {
+      if (winding_down || task.once) {
         finish_task(id, ipc::Status::crashed,
                     cause + " while it ran with " + std::to_string(started_count - 1) + " other tasks", &slot, {0, 0},
                     wait_status);

@@ -151,7 +151,7 @@ unsigned Supervisor::workers() const { return impl_->target_workers_; }
 
 uint8_t Supervisor::add_kind(KindSpec spec) { return impl_->add_kind(std::move(spec)); }
 
-uint64_t Supervisor::submit(uint8_t kind, std::string input, uint16_t flags, uint64_t queued_ns) {
+uint64_t Supervisor::submit(uint8_t kind, std::string input, uint16_t flags, uint64_t queued_ns, bool once) {
   if (kind >= impl_->kinds_.size()) throw std::out_of_range("submit: no such task kind");
   const uint64_t id = impl_->next_id_++;
   TaskEntry& task = impl_->tasks_.emplace_back();
@@ -159,9 +159,14 @@ uint64_t Supervisor::submit(uint8_t kind, std::string input, uint16_t flags, uin
   task.kind = kind;
   task.flags = flags;
   task.queued_ns = queued_ns != 0 ? queued_ns : ipc::monotonic_ns();
+  task.once = once;
   impl_->pending_.push_back(id);  // run() cancels it if the pool is already stopping
   impl_->segment_->stats().submitted.store(impl_->next_id_, std::memory_order_relaxed);
   return id;
+}
+
+uint64_t Supervisor::recent_run_ns(uint8_t kind) const {
+  return kind < impl_->run_ewma_ns_.size() ? impl_->run_ewma_ns_[kind] : 0;
 }
 
 bool Supervisor::dispatch_now() {

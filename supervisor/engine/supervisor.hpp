@@ -152,8 +152,12 @@ class Supervisor {
   // flags: ipc::kTaskChunk for a chunk of inputs (ipc/chunk.hpp). queued_ns: when it was
   // queued, for a caller that submits a batch at one instant and reads the clock once
   // for all of it (a clock read is a fifth of the supervisor's cost of a no-op task);
-  // 0: now.
-  uint64_t submit(uint8_t kind, std::string input, uint16_t flags = 0, uint64_t queued_ns = 0);
+  // 0: now. once: a crash or timeout of its run is its result at once, never retried (for
+  // a chunk whose inputs the caller would rather run again one by one, where a crash is
+  // surely the input's own).
+  uint64_t submit(uint8_t kind, std::string input, uint16_t flags = 0, uint64_t queued_ns = 0, bool once = false);
+  // The kind's recent run time per task (a moving average; 0 before its first result).
+  uint64_t recent_run_ns(uint8_t kind) const;
   // Loop thread: defines a kind while the pool runs (a kind with the options a request
   // brought) and returns its id for submit(); an equal kind (name and options) already
   // defined is reused. Children get the definition before any task of it; a child in

@@ -39,6 +39,9 @@ struct TaskEntry {
   // Taken back from the queue of a worker busy with a long task (Impl::rebalance): sent
   // only to a worker that starts it at once, never into a queue again.
   bool revoked = false;
+  // One run only: a crash or timeout is its result at once, not retried (a batch the C++
+  // API made of many tasks runs each of them again alone instead, see Supervisor::submit).
+  bool once = false;
 };
 
 // The supervisor's own view of a slot, never shared: the child's word is

@@ -199,6 +199,119 @@ TEST(Api, AWaiterHoldingThePoolLetsOtherThreadsWorkAtOnce) {
   EXPECT_EQ(slow.get().value<uint32_t>(), 400u);
 }
 
+// Batches of submit()s (procpool/batches.hpp): a flood of short tasks goes to the workers
+// many to a record. Each still gets its own result; the tasks of one batch share its
+// timings, which is how a test sees that batches were made.
+std::size_t distinct_runs(const std::vector<procpool::TaskFuture>& futures) {
+  std::set<std::pair<int64_t, int64_t>> runs;
+  for (const auto& f : futures) runs.insert({f.get().run.count(), f.get().wait.count()});
+  return runs.size();
+}
+
+// The kind's recent run time known (batches are made of tasks known to be short: under
+// ~20 us, procpool/batches.hpp): its first task in a fresh worker runs longest. True if
+// its tasks ran well under that, so that a flood of them must go in batches (a sanitizer
+// build may run them slower).
+bool warm_up(Pool& pool, const std::string& kind, const std::string& input) {
+  std::vector<int64_t> runs;
+  for (const Result& r : pool.map(kind, std::vector<std::string>(200, input), 1)) {
+    EXPECT_TRUE(r.ok()) << r.error;
+    runs.push_back(r.run.count());
+  }
+  std::sort(runs.begin(), runs.end());
+  const bool short_tasks = runs[runs.size() / 2] < 10'000;
+  if (!short_tasks) std::printf("note: %s ran %lld ns (median): not short enough here to be batched\n", kind.c_str(), static_cast<long long>(runs[runs.size() / 2]));
+  return short_tasks;
+}
+
+// Every worker busy with a task of ms milliseconds: what is submitted next floods in
+// faster than it is taken, however fast this process submits (under sanitizers too).
+std::vector<procpool::TaskFuture> occupy_workers(Pool& pool, uint32_t ms) {
+  std::vector<procpool::TaskFuture> blockers;
+  for (unsigned i = 0; i < pool.workers(); ++i) blockers.push_back(pool.submit("sleep_ms", ms));
+  EXPECT_TRUE(procpool::testing::wait_until_running(getpid(), static_cast<int>(pool.workers())));
+  return blockers;
+}
+
+TEST(Api, AFloodOfShortSubmitsGoesInBatchesEachWithItsOwnResult) {
+  for (const bool batch : {true, false}) {
+    procpool::Options options = two_workers();
+    options.batch_submits = batch;
+    Pool pool(options);
+    const bool short_tasks = warm_up(pool, "square", procpool::Codec<uint64_t>::encode(3));
+    auto blockers = occupy_workers(pool, 5000);
+    std::vector<procpool::TaskFuture> futures;
+    for (uint64_t i = 0; i < 20000; ++i) futures.push_back(pool.submit("square", i));
+    for (auto& b : blockers) b.kill();  // the flood is in: the workers may start on it
+    for (uint64_t i = 0; i < futures.size(); ++i) {
+      const Result r = futures[i].get();
+      ASSERT_TRUE(r.ok()) << i << ": " << r.error;
+      ASSERT_EQ(r.value<uint64_t>(), i * i) << i;
+      ASSERT_EQ(r.index, 0u);
+    }
+    if (batch && short_tasks) {
+      EXPECT_LT(distinct_runs(futures), futures.size() / 4) << "batched: tasks share their batch's timings";
+    } else if (!batch) {
+      EXPECT_GT(distinct_runs(futures), futures.size() / 2) << "batch_submits = false: a record each";
+    }
+  }
+}
+
+// A crash in a batch is charged to the task that crashed only: the others run again alone
+// and succeed; the crashing one ends crashed after its own attempts.
+TEST(Api, ACrashInABatchFailsOnlyTheTaskThatCrashed) {
+  Pool pool(two_workers());
+  const bool short_tasks = warm_up(pool, "crash_on", procpool::Codec<std::string>::encode("warm"));
+  auto blockers = occupy_workers(pool, 5000);
+  std::vector<procpool::TaskFuture> futures;
+  for (int i = 0; i < 20000; ++i) futures.push_back(pool.submit("crash_on", std::string(i == 10000 ? "crash" : "in-" + std::to_string(i))));
+  for (auto& b : blockers) b.kill();
+  for (int i = 0; i < 20000; ++i) {
+    const Result r = futures[i].get();
+    if (i == 10000) {
+      EXPECT_EQ(r.status, Status::crashed) << r.error;
+      EXPECT_EQ(r.attempts, 3u) << "charged its own attempts, alone";
+    } else {
+      ASSERT_TRUE(r.ok()) << i << ": " << r.error;
+      ASSERT_EQ(r.value<std::string>(), "in-" + std::to_string(i));
+    }
+  }
+  if (short_tasks) EXPECT_LT(distinct_runs(futures), futures.size() / 4) << "the flood went in batches";
+}
+
+// cancel() of a task in a batch that waits takes the batch back: that task ends cancelled,
+// the others run (again alone) and succeed. A shutdown that cancels what waits settles
+// every future of every batch.
+TEST(Api, CancellingATaskInABatchCancelsItAloneAndShutdownSettlesEveryBatch) {
+  Pool pool(one_worker());
+  const bool short_tasks = warm_up(pool, "square", procpool::Codec<uint64_t>::encode(3));
+  auto blockers = occupy_workers(pool, 300);
+  std::vector<procpool::TaskFuture> futures;
+  for (uint64_t i = 0; i < 4000; ++i) futures.push_back(pool.submit("square", i));
+  std::this_thread::sleep_for(20ms);  // taken by the loop, in batches, queued behind the blocker
+  EXPECT_TRUE(futures[2000].cancel());
+  EXPECT_EQ(futures[2000].get().status, Status::cancelled);
+  for (uint64_t i = 0; i < futures.size(); ++i) {
+    if (i == 2000) continue;
+    const Result r = futures[i].get();
+    ASSERT_TRUE(r.ok()) << i << ": " << r.error;
+    ASSERT_EQ(r.value<uint64_t>(), i * i);
+  }
+  if (short_tasks) EXPECT_LT(distinct_runs(futures), futures.size() / 4) << "the flood went in batches";
+  EXPECT_TRUE(blockers.front().get().ok());
+  blockers = occupy_workers(pool, 200);
+  futures.clear();
+  for (uint64_t i = 0; i < 4000; ++i) futures.push_back(pool.submit("square", i));
+  std::this_thread::sleep_for(20ms);
+  pool.shutdown(/*wait=*/true, /*cancel_pending=*/true);
+  int cancelled = 0;
+  for (const auto& f : futures) {
+    ASSERT_TRUE(f.ready()) << "every future is fulfilled once shutdown returns";
+    cancelled += f.get().status == Status::cancelled;
+  }
+  EXPECT_EQ(cancelled, 4000);
+}
+
 TEST(Api, APendingTaskCanBeCancelledARunningOneCannot) {
   Pool pool(one_worker());
   auto running = pool.submit("sleep_ms", uint32_t{400});
