@@ -113,9 +113,10 @@ struct FutureAccess;
 class MapRun;
 }  // namespace detail
 
-// Waiting costs the task's own time plus the wake-ups that bring its result: 4-9 us on a
-// busy pool, 70-180 us from an idle one on a 2-core VM (docs/BENCHMARKS.md). No call
-// here hangs on a worker that crashed or hung: its task comes back crashed or timeout.
+// Waiting costs the task's own time plus the wake-ups that bring its result: 2-7 us on a
+// busy pool, 28-35 us (p50) from an idle one on a 2-core VM (docs/BENCHMARKS.md), where
+// the waiting thread collects the result itself, woken by the worker. No call here hangs
+// on a worker that crashed or hung: its task comes back crashed or timeout.
 class TaskFuture {
  public:
   TaskFuture() = default;

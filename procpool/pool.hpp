@@ -190,6 +190,7 @@ class Pool {
 
   // Queues a task and returns at once: 0.2-0.4 us of the caller's time on a busy pool;
   // on an idle one it writes the worker's ring itself (the wake-up included, tens of us).
+  // A flood of short tasks goes to the workers in batches (Options::batch_submits).
   // Never waits for a worker or a task. Throws PoolError for an unknown kind or after
   // shutdown.
   TaskFuture submit(const std::string& kind, std::string input);

@@ -276,7 +276,9 @@ TEST(Api, ACrashInABatchFailsOnlyTheTaskThatCrashed) {
       ASSERT_EQ(r.value<std::string>(), "in-" + std::to_string(i));
     }
   }
-  if (short_tasks) EXPECT_LT(distinct_runs(futures), futures.size() / 4) << "the flood went in batches";
+  if (short_tasks) {
+    EXPECT_LT(distinct_runs(futures), futures.size() / 4) << "the flood went in batches";
+  }
 }
 
 // cancel() of a task in a batch that waits takes the batch back: that task ends cancelled,
@@ -297,7 +299,9 @@ TEST(Api, CancellingATaskInABatchCancelsItAloneAndShutdownSettlesEveryBatch) {
     ASSERT_TRUE(r.ok()) << i << ": " << r.error;
     ASSERT_EQ(r.value<uint64_t>(), i * i);
   }
-  if (short_tasks) EXPECT_LT(distinct_runs(futures), futures.size() / 4) << "the flood went in batches";
+  if (short_tasks) {
+    EXPECT_LT(distinct_runs(futures), futures.size() / 4) << "the flood went in batches";
+  }
   EXPECT_TRUE(blockers.front().get().ok());
   blockers = occupy_workers(pool, 200);
   futures.clear();
