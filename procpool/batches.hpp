@@ -22,6 +22,8 @@ constexpr std::size_t kMaxBatchBytes = 64 * 1024;  // of inputs, far below a rin
 // With this many tasks per worker unfinished the workers are fed for a while: new short
 // tasks are left to gather (for batches of a useful size) rather than sent one by one.
 constexpr std::size_t kBusyPerWorker = 2 * kMinBatch;
+// They gather this long at most (a flood brings hundreds meanwhile).
+constexpr uint64_t kGatherNs = 200'000;
 
 // How many of `waiting` tasks of one kind, posted together, go in one batch, given the
 // kind's recent run time per task (0: not known yet): 1 for none. Each worker gets a few

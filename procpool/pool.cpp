@@ -135,6 +135,7 @@ struct PoolCore final : supervisor::Remote, supervisor::PoolEvents {
   uint64_t first_id = 0;
   bool batch_submits = true;
   bool cancelling = false;  // a shutdown cancels what has not run
+  uint64_t gathering_since = 0;  // posts are left to gather since (let_posts_gather), 0: not
   bool stopping = false;
 
   ~PoolCore() override {
@@ -306,12 +307,22 @@ struct PoolCore final : supervisor::Remote, supervisor::PoolEvents {
   // Under m: while the workers have plenty queued, short tasks posted one by one are left
   // in the inbox to gather, so that they go in batches of a useful size rather than one
   // at a time as the loop, faster than the poster, takes them. Never with a cancel or a
-  // stop waiting (those act on what was posted before them, which must be in the engine).
-  bool let_posts_gather(const supervisor::Supervisor& pool) const {
-    if (posts.empty() || !controls.empty() || stop_requested || posts.size() >= kMaxBatch * workers) return false;
-    if (!batchable(posts.front())) return false;
-    const uint64_t run_ns = pool.recent_run_ns(posts.front().kind);
-    return run_ns != 0 && run_ns <= kBatchTaskNs && pool.unfinished() >= kBusyPerWorker * workers;
+  // stop waiting (those act on what was posted before them, which must be in the engine),
+  // and for kGatherNs at most: the loop does not sleep while posts wait, and the workers
+  // may be busy for long with other work.
+  bool let_posts_gather(const supervisor::Supervisor& pool) {
+    const bool may = !posts.empty() && controls.empty() && !stop_requested && posts.size() < kMaxBatch * workers &&
+                     batchable(posts.front()) && pool.unfinished() >= kBusyPerWorker * workers;
+    const uint64_t run_ns = may ? pool.recent_run_ns(posts.front().kind) : 0;
+    if (run_ns == 0 || run_ns > kBatchTaskNs) {
+      gathering_since = 0;
+      return false;
+    }
+    const uint64_t now = ipc::monotonic_ns();
+    if (gathering_since == 0) gathering_since = now;
+    if (now - gathering_since < kGatherNs) return true;
+    gathering_since = 0;
+    return false;
   }
 
   bool batchable(const Posted& p) const {

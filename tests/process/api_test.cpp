@@ -1,6 +1,7 @@
 // The C++ API with task kinds defined in this test program itself: its children are this
 // executable re-executed in child mode (procpool::init at the top of main).
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -314,6 +315,29 @@ TEST(Api, CancellingATaskInABatchCancelsItAloneAndShutdownSettlesEveryBatch) {
     cancelled += f.get().status == Status::cancelled;
   }
   EXPECT_EQ(cancelled, 4000);
+}
+
+// Short tasks left to gather for a batch while the workers are busy with long ones: the
+// pool's loop, which does not sleep while posts wait, must not spin for as long as the
+// long tasks run (it takes them after a short while and sleeps).
+TEST(Api, ShortTasksGatheringBehindLongOnesDoNotKeepThePoolSpinning) {
+  Pool pool(two_workers());
+  warm_up(pool, "square", procpool::Codec<uint64_t>::encode(3));
+  std::vector<procpool::TaskFuture> long_tasks;
+  for (int i = 0; i < 40; ++i) long_tasks.push_back(pool.submit("sleep_ms", uint32_t{700}));
+  ASSERT_TRUE(procpool::testing::wait_until_running(getpid(), 2));
+  auto cpu_ms = [] {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000.0 + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1000.0;
+  };
+  const double before = cpu_ms();
+  std::vector<procpool::TaskFuture> short_tasks;
+  for (uint64_t i = 0; i < 5; ++i) short_tasks.push_back(pool.submit("square", i));
+  std::this_thread::sleep_for(400ms);
+  EXPECT_LT(cpu_ms() - before, 100.0) << "this process's CPU time over 400 ms while its pool waits";
+  pool.shutdown(/*wait=*/true, /*cancel_pending=*/true);
+  for (auto& f : short_tasks) EXPECT_TRUE(f.ready());
 }
 
 TEST(Api, APendingTaskCanBeCancelledARunningOneCannot) {
