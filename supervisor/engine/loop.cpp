@@ -53,7 +53,12 @@ RunOutcome Supervisor::Impl::run(PoolEvents& events, Remote* remote) {
       if (remote != nullptr && remote->has_posts()) worked = true;
       if (!worked) sched_yield();
     }
-    if (worked) continue;
+    if (worked) {
+      // Posts a Remote left to gather keep has_posts() true without take() taking them:
+      // exits, signals and the timer are still looked at, as in the busy branch above.
+      if (ipc::monotonic_ns() - last_poll_ns_ > kBusyPollNs) wait_for_events(0);
+      continue;
+    }
     events.on_idle();
     bool ready = remote != nullptr && remote->prepare_sleep();
     for (ChildSlot& slot : slots_)
