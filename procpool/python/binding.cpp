@@ -11,12 +11,15 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "child/worker.hpp"
@@ -80,7 +83,7 @@ int run_worker(std::vector<std::string> argv, const py::object& handler) {
 class Settler {
  public:
   struct Done {
-    py::object* callback;  // owned; deleted under the GIL once called
+    py::object* future;  // owned; deleted under the GIL once settled
     int status;
     std::string data;
     uint32_t attempts;
@@ -97,6 +100,23 @@ class Settler {
     }
     wake_.notify_one();
   }
+
+  // With the GIL held, on a thread that submits: settles what is queued here and now. A
+  // thread that floods submits so settles the results that came meanwhile without ever
+  // handing the GIL to the settler's thread (each hand-off is two context switches), and
+  // tells that thread to leave the queue to it for a while.
+  void drain() {
+    drains_.fetch_add(1, std::memory_order_relaxed);
+    if (draining_) return;  // a callback that submits: the outer drain goes on after it
+    std::vector<Done> batch;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (queue_.empty()) return;
+      batch.swap(queue_);
+    }
+    settle(batch, true);
+  }
+
   // Settles what is queued, then ends the thread. Never with the GIL held: the thread
   // needs it to finish.
   void stop() {
@@ -109,24 +129,54 @@ class Settler {
   }
 
  private:
+  // A thread that drained since the settler's thread last looked is likely to drain
+  // again soon: that thread then waits this long before it takes the GIL from it, and
+  // looks again. A program that waits elsewhere (concurrent.futures.wait, as_completed)
+  // drains nothing, so its results are settled at once.
+  static constexpr std::chrono::microseconds kGrace{300};
+
+  // Under the GIL. draining_ (read and written only under the GIL) keeps a callback that
+  // submits from settling inside a settle.
+  // A KeyboardInterrupt (or SystemExit) raised in a done-callback while a submitting
+  // thread drains is the user's, not a settling error: the batch is settled to its end
+  // (nothing lost), then it is raised again from the submit (rethrow). On the settler's
+  // own thread it has nowhere to go but the unraisable hook.
+  void settle(std::vector<Done>& batch, bool rethrow) {
+    draining_ = true;
+    std::optional<py::error_already_set> interrupted;
+    for (Done& d : batch) {
+      try {
+        d.future->attr("_settle")(d.status, py::bytes(d.data), d.attempts);
+      } catch (py::error_already_set& e) {
+        if (rethrow && !interrupted && !e.matches(PyExc_Exception)) {
+          interrupted.emplace(std::move(e));
+        } else {
+          e.discard_as_unraisable("procpool: settling a future");
+        }
+      }
+      delete d.future;
+    }
+    draining_ = false;
+    if (interrupted) throw std::move(*interrupted);
+  }
+
   void run() {
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
       wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, and all settled
+      const uint64_t drains = drains_.load(std::memory_order_relaxed);
+      if (!stopping_ && drains != drains_seen_) {
+        drains_seen_ = drains;
+        wake_.wait_for(lock, kGrace, [&] { return stopping_; });
+        continue;  // drained meanwhile, or looked at again
+      }
       std::vector<Done> batch;
       batch.swap(queue_);
       lock.unlock();
       {
         py::gil_scoped_acquire gil;
-        for (Done& d : batch) {
-          try {
-            (*d.callback)(d.status, py::bytes(d.data), d.attempts);
-          } catch (py::error_already_set& e) {
-            e.discard_as_unraisable("procpool: settling a future");
-          }
-          delete d.callback;
-        }
+        settle(batch, false);
       }
       lock.lock();
     }
@@ -136,8 +186,27 @@ class Settler {
   std::condition_variable wake_;
   std::vector<Done> queue_;  // guarded by mu_
   bool stopping_ = false;    // guarded by mu_
+  bool draining_ = false;    // under the GIL
+  std::atomic<uint64_t> drains_{0};  // drain() calls: only whether it moved matters
+  uint64_t drains_seen_ = 0;         // the settler's thread only
   std::thread thread_;       // last: started once the rest is ready
 };
+
+// A task's handle: a capsule, not a class instance, because pybind11 registers each
+// instance in a process-wide table (3% of a flood of submits went to that table).
+constexpr const char* kHandleName = "procpool.task";
+
+py::capsule make_handle(const procpool::TaskFuture& future) {
+  return py::capsule(new procpool::TaskFuture(future), kHandleName, [](PyObject* o) {
+    delete static_cast<procpool::TaskFuture*>(PyCapsule_GetPointer(o, kHandleName));
+  });
+}
+
+procpool::TaskFuture& task_of(const py::capsule& handle) {
+  if (std::string_view(handle.name() ? handle.name() : "") != kHandleName)
+    throw py::type_error("not a procpool task handle");
+  return *handle.get_pointer<procpool::TaskFuture>();
+}
 
 class PyPool {
  public:
@@ -172,20 +241,23 @@ class PyPool {
 
   unsigned workers() const { return pool_ ? pool_->workers() : 0; }
 
-  // Queues a pickled call; done(status, data, attempts) runs on the settler's thread (with
-  // the GIL) once it has its result. Returns a handle for cancel()/kill().
-  std::shared_ptr<procpool::TaskFuture> submit(const py::bytes& call, const py::object& done) {
+  // Queues a pickled call; future._settle(status, data, attempts) runs with the GIL once
+  // it has its result (on the settler's thread, or on a thread that submits: drain()).
+  // Returns the task's handle for the functions below. The future is held, not a closure
+  // over it: one object fewer for Python's garbage collector per task in flight.
+  py::capsule submit(const py::bytes& call, const py::object& py_future) {
     if (!pool_) throw std::runtime_error("cannot schedule new futures after shutdown");
+    settler_->drain();  // first: a KeyboardInterrupt it raises leaves nothing half-submitted
     std::string input = call;
-    auto callback = new py::object(done);  // released under the GIL in the callback
     procpool::TaskFuture future;
     {
       py::gil_scoped_release nogil;  // an idle pool's submit writes the worker's ring itself
       future = pool_->submit(kKind, std::move(input));
     }
-    auto handle = std::make_shared<procpool::TaskFuture>(future);
-    future.on_done([callback, settler = settler_.get()](const procpool::Result& r) {
-      settler->add({callback, static_cast<int>(r.status), r.ok() ? r.output : r.error, r.attempts});
+    auto held = new py::object(py_future);  // released under the GIL once settled
+    py::capsule handle = make_handle(future);
+    future.on_done([held, settler = settler_.get()](const procpool::Result& r) {
+      settler->add({held, static_cast<int>(r.status), r.ok() ? r.output : r.error, r.attempts});
     });
     return handle;
   }
@@ -207,33 +279,37 @@ class PyPool {
 // The caller's thread waits for its task's result itself (GIL released), woken by the
 // pool's loop that fulfils it: two fewer thread hops than through the callback thread
 // and the settler. timeout < 0: no limit. True once the result is in.
-bool wait(const std::shared_ptr<procpool::TaskFuture>& f, double timeout) {
+bool wait(const py::capsule& handle, double timeout) {
+  procpool::TaskFuture& f = task_of(handle);
   py::gil_scoped_release nogil;
   if (timeout < 0) {
-    f->wait();
+    f.wait();
     return true;
   }
-  return f->wait_for(std::chrono::nanoseconds(static_cast<int64_t>(timeout * 1e9)));
+  return f.wait_for(std::chrono::nanoseconds(static_cast<int64_t>(timeout * 1e9)));
 }
 
 // (status, data, attempts) of a task whose result is in (wait() said so).
-py::tuple outcome(const std::shared_ptr<procpool::TaskFuture>& f) {
+py::tuple outcome(const py::capsule& handle) {
+  procpool::TaskFuture& f = task_of(handle);
   procpool::Result r;
   {
     py::gil_scoped_release nogil;
-    r = f->get();
+    r = f.get();
   }
   return py::make_tuple(static_cast<int>(r.status), py::bytes(r.ok() ? r.output : r.error), r.attempts);
 }
 
-bool cancel(const std::shared_ptr<procpool::TaskFuture>& f) {
+bool cancel(const py::capsule& handle) {
+  procpool::TaskFuture& f = task_of(handle);
   py::gil_scoped_release nogil;
-  return f->cancel();
+  return f.cancel();
 }
 
-bool kill(const std::shared_ptr<procpool::TaskFuture>& f) {
+bool kill(const py::capsule& handle) {
+  procpool::TaskFuture& f = task_of(handle);
   py::gil_scoped_release nogil;
-  return f->kill();
+  return f.kill();
 }
 
 }  // namespace
@@ -248,11 +324,10 @@ PYBIND11_MODULE(_procpool, m) {
   m.attr("STATUS_CANCELLED") = static_cast<int>(procpool::Status::cancelled);
   m.def("run_worker", &run_worker, py::arg("argv"), py::arg("handler"));
   py::register_exception<procpool::PoolError>(m, "PoolError", PyExc_RuntimeError);
-  py::class_<procpool::TaskFuture, std::shared_ptr<procpool::TaskFuture>>(m, "Task")
-      .def("wait", &wait, py::arg("timeout"))
-      .def("outcome", &outcome)
-      .def("cancel", &cancel)
-      .def("kill", &kill);
+  m.def("wait", &wait, py::arg("task"), py::arg("timeout"));
+  m.def("outcome", &outcome, py::arg("task"));
+  m.def("cancel", &cancel, py::arg("task"));
+  m.def("kill", &kill, py::arg("task"));
   py::class_<PyPool>(m, "Pool")
       .def(py::init<unsigned, unsigned, double, uint64_t, uint64_t, uint64_t, unsigned, std::string,
                     std::vector<std::string>, std::string>(),
@@ -260,6 +335,6 @@ PYBIND11_MODULE(_procpool, m) {
            py::arg("max_memory_per_child"), py::arg("hard_memory_per_child"), py::arg("max_procs_per_child"),
            py::arg("executable"), py::arg("executable_args"), py::arg("initializer"))
       .def_property_readonly("workers", &PyPool::workers)
-      .def("submit", &PyPool::submit, py::arg("call"), py::arg("done"))
+      .def("submit", &PyPool::submit, py::arg("call"), py::arg("future"))
       .def("close", &PyPool::close, py::arg("wait"), py::arg("cancel_pending"), py::arg("kill_running") = false);
 }

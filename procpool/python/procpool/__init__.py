@@ -24,7 +24,7 @@ import sys
 import threading
 import weakref
 
-from . import _procpool, _worker
+from . import _condition, _procpool, _worker
 
 __all__ = ["ProcessPoolExecutor", "Pool", "TaskCrashed", "TaskTimeout", "PoolError"]
 
@@ -129,31 +129,74 @@ class _Future(concurrent.futures.Future):
     the future itself (the settler's thread would settle it a hop later)."""
 
     def __init__(self, executor):
-        super().__init__()
+        # The base class's fields (a test checks they are all here), with a lighter
+        # condition than its threading.Condition (see _condition.py for why).
+        self._condition = _condition.Condition()
+        self._state = concurrent.futures._base.PENDING
+        self._result = None
+        self._exception = None
+        self._waiters = []
+        self._done_callbacks = []
         self._task = None
         self._executor = executor
 
     def _wait_in_engine(self, timeout):
+        """The timeout the base class's wait should have left: None once the task's
+        outcome is in (settled here, or by another thread this instant), 0 if the engine
+        waited the whole timeout in vain (the base class would wait it again)."""
         task = self._task
         if task is None or self.done():
+            return timeout
+        if not _procpool.wait(task, -1.0 if timeout is None else max(timeout, 0.0)):
+            return 0
+        self._settle(*_procpool.outcome(task))
+        return None
+
+    def _settle(self, status, data, attempts):
+        # Twice for each future (its waiter, and the settler's thread or a submit that
+        # drains it): the first settles.
+        executor = self._executor
+        with executor._lock:
+            if self not in executor._futures:
+                return
+            executor._futures.discard(self)
+        if status == _procpool.STATUS_CANCELLED:
+            # Our futures stay PENDING until settled here, so this always takes (the base
+            # class's: ours would ask the pool again, from the pool's own thread).
+            concurrent.futures.Future.cancel(self)
             return
-        if task.wait(-1.0 if timeout is None else max(timeout, 0.0)):
-            self._executor._settle(self, *task.outcome())
+        if not self.set_running_or_notify_cancel():
+            return
+        if status == _procpool.STATUS_OK:
+            try:
+                value = pickle.loads(data)
+            except BaseException as e:  # a result that cannot be unpickled here fails its future
+                self.set_exception(e)
+                if not isinstance(e, Exception):
+                    raise  # a Ctrl-C meanwhile is the user's too
+            else:
+                self.set_result(value)  # a callback's KeyboardInterrupt goes on up
+        elif status == _procpool.STATUS_ERROR:
+            self.set_exception(_raised(data))
+        elif status == _procpool.STATUS_CRASHED:
+            self.set_exception(TaskCrashed(data.decode(errors="replace"), attempts))
+        elif status == _procpool.STATUS_TIMEOUT:
+            self.set_exception(TaskTimeout(data.decode(errors="replace"), attempts))
+        else:
+            self.set_exception(RuntimeError(data.decode(errors="replace")))
 
     def result(self, timeout=None):
-        self._wait_in_engine(timeout)
-        return super().result(timeout)
+        return super().result(self._wait_in_engine(timeout))
 
     def exception(self, timeout=None):
-        self._wait_in_engine(timeout)
-        return super().exception(timeout)
+        return super().exception(self._wait_in_engine(timeout))
 
     def cancel(self):
         with self._condition:
             if self._state != concurrent.futures._base.PENDING:
                 return super().cancel()
         task = self._task
-        if task is not None and not task.cancel():
+        if task is not None and not _procpool.cancel(task):
             return False  # it runs already: as the standard pool, it is not stopped
         return super().cancel()
 
@@ -203,36 +246,13 @@ class ProcessPoolExecutor(concurrent.futures.Executor):
             if self._shutdown:
                 raise RuntimeError("cannot schedule new futures after shutdown")
             self._futures.add(future)
-        future._task = self._pool.submit(call, lambda status, data, attempts: self._settle(future, status, data,
-                                                                                          attempts))
+        try:
+            future._task = self._pool.submit(call, future)
+        except BaseException:  # the pool refused it, or a Ctrl-C in a callback it settled
+            with self._lock:
+                self._futures.discard(future)
+            raise
         return future
-
-    def _settle(self, future, status, data, attempts):
-        # Twice for each future (its waiter, and the settler's thread): the first settles.
-        with self._lock:
-            if future not in self._futures:
-                return
-            self._futures.discard(future)
-        if status == _procpool.STATUS_CANCELLED:
-            # Our futures stay PENDING until settled here, so this always takes (the base
-            # class's: ours would ask the pool again, from the pool's own thread).
-            concurrent.futures.Future.cancel(future)
-            return
-        if not future.set_running_or_notify_cancel():
-            return
-        if status == _procpool.STATUS_OK:
-            try:
-                future.set_result(pickle.loads(data))
-            except BaseException as e:  # a result that cannot be unpickled here
-                future.set_exception(e)
-        elif status == _procpool.STATUS_ERROR:
-            future.set_exception(_raised(data))
-        elif status == _procpool.STATUS_CRASHED:
-            future.set_exception(TaskCrashed(data.decode(errors="replace"), attempts))
-        elif status == _procpool.STATUS_TIMEOUT:
-            future.set_exception(TaskTimeout(data.decode(errors="replace"), attempts))
-        else:
-            future.set_exception(RuntimeError(data.decode(errors="replace")))
 
     def map(self, fn, *iterables, timeout=None, chunksize=1):
         """As concurrent.futures: results in order, lazily; a task's exception is raised
