@@ -5,6 +5,7 @@ standard pool breaks every future (BrokenProcessPool) and can take no more work.
 Real worker processes, real signals. Run by scripts/test (PYTHONPATH=build/python).
 """
 import concurrent.futures
+import itertools
 import os
 import pickle
 import signal
@@ -170,3 +171,55 @@ def test_map_in_chunks_keeps_order_and_raises_at_its_place(pool):
     with pytest.raises(ValueError):
         pool.map(square, range(3), chunksize=0)
 
+
+
+def test_map_with_buffersize_reads_its_inputs_only_as_results_are_read(pool):
+    taken = []
+
+    def inputs():
+        for i in itertools.count():
+            taken.append(i)
+            yield i
+
+    results = pool.map(square, inputs(), buffersize=4)
+    assert len(taken) == 4  # submitted at once, as Python 3.14's map does
+    for k, value in enumerate(itertools.islice(results, 50)):
+        assert value == k * k
+        assert len(taken) <= k + 1 + 4 + 1
+    results.close()  # the endless rest: what was submitted ahead is cancelled
+    assert pool.submit(square, 3).result(timeout=10) == 9
+
+
+def test_map_with_buffersize_and_chunks_counts_chunks(pool):
+    taken = []
+
+    def inputs():
+        for i in itertools.count():
+            taken.append(i)
+            yield i
+
+    results = pool.map(add, inputs(), itertools.repeat(1), chunksize=3, buffersize=2)
+    assert list(itertools.islice(results, 30)) == [i + 1 for i in range(30)]
+    assert len(taken) <= 30 + 3 * 3  # the chunks read, two ahead, and the one being made
+    results.close()
+
+
+def test_map_refuses_a_bad_buffersize(pool):
+    with pytest.raises(ValueError):
+        pool.map(square, range(3), buffersize=0)
+    with pytest.raises(TypeError):
+        pool.map(square, range(3), buffersize=1.5)
+
+
+def test_map_timeout_raises_in_time_and_cancels_what_is_left():
+    with ProcessPoolExecutor(1) as executor:
+        start = time.monotonic()
+        results = executor.map(sleep_then, [0, 2, 1, 1], ["a", "b", "c", "d"], timeout=0.5)
+        assert next(results) == "a"
+        with pytest.raises(concurrent.futures.TimeoutError):
+            next(results)
+        assert time.monotonic() - start < 1.5
+        # As the standard map, the running task ends in its own time, but the queued ones
+        # are cancelled: the next task waits for "b" only (2 s), not for "c" and "d" (4 s).
+        assert executor.submit(square, 5).result(timeout=10) == 25
+        assert time.monotonic() - start < 3.5

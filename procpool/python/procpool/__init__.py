@@ -15,6 +15,7 @@ worker: TaskTimeout. Calls and results travel by pickle (cloudpickle when instal
 lambdas and closures work too; PROCPOOL_PICKLE=pickle chooses the standard pickle).
 """
 import atexit
+import collections
 import concurrent.futures
 import concurrent.futures.process
 import itertools
@@ -22,6 +23,7 @@ import os
 import pickle
 import sys
 import threading
+import time
 import weakref
 
 from . import _condition, _procpool, _worker
@@ -70,6 +72,15 @@ def _batched(iterable, n):
         if not batch:
             return
         yield batch
+
+
+def _flattened(lists):
+    """The items of a generator of lists; closing this closes that generator."""
+    try:
+        for items in lists:
+            yield from items
+    finally:
+        lists.close()
 
 
 def _raised(data):
@@ -254,17 +265,53 @@ class ProcessPoolExecutor(concurrent.futures.Executor):
             raise
         return future
 
-    def map(self, fn, *iterables, timeout=None, chunksize=1):
+    def map(self, fn, *iterables, timeout=None, chunksize=1, buffersize=None):
         """As concurrent.futures: results in order, lazily; a task's exception is raised
-        when its result's turn comes. chunksize > 1 sends that many calls as one task (so
-        a worker that dies fails the calls of its chunk, each with TaskCrashed)."""
+        when its result's turn comes; a result not in by `timeout` seconds from this call
+        raises TimeoutError, and the tasks not yet read are cancelled. chunksize > 1 sends
+        that many calls as one task (so a worker that dies fails the calls of its chunk,
+        each with TaskCrashed). buffersize (Python 3.14's, here on every Python): at most
+        that many tasks (chunks) submitted ahead of the results read, the inputs read
+        only as results are, so an endless generator works in bounded memory."""
         if chunksize < 1:
             raise ValueError("chunksize must be >= 1.")
+        if buffersize is not None and not isinstance(buffersize, int):
+            raise TypeError("buffersize must be an integer or None")
+        if buffersize is not None and buffersize < 1:
+            raise ValueError("buffersize must be None or > 0")
+        calls = zip(*iterables)
         if chunksize == 1:
-            return super().map(fn, *iterables, timeout=timeout)
-        chunks = super().map(_worker.run_chunk, itertools.repeat(fn), _batched(zip(*iterables), chunksize),
-                             timeout=timeout)
-        return itertools.chain.from_iterable(chunks)
+            return self._results_in_order(fn, calls, timeout, buffersize)
+        chunks = ((fn, chunk) for chunk in _batched(calls, chunksize))
+        return _flattened(self._results_in_order(_worker.run_chunk, chunks, timeout, buffersize))
+
+    def _results_in_order(self, fn, calls, timeout, buffersize):
+        """map()'s tasks submitted now (buffersize of them, or all), and a generator of
+        their results that submits one more for each it yields."""
+        end = None if timeout is None else time.monotonic() + timeout
+        first = calls if buffersize is None else itertools.islice(calls, buffersize)
+        futures = collections.deque(self.submit(fn, *args) for args in first)
+        executor = weakref.ref(self)  # the generator must not keep the executor alive
+
+        def results():
+            try:
+                while futures:
+                    live = executor() if buffersize else None
+                    if live is not None:
+                        args = next(calls, None)
+                        if args is not None:
+                            futures.append(live.submit(fn, *args))
+                    future = futures.popleft()
+                    try:
+                        value = future.result(None if end is None else end - time.monotonic())
+                    finally:
+                        future.cancel()  # a timeout: as the standard map, it is not left running
+                    yield value
+            finally:
+                for future in futures:
+                    future.cancel()
+
+        return results()
 
     def shutdown(self, wait=True, *, cancel_futures=False):
         with self._lock:
