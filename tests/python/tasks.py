@@ -83,3 +83,13 @@ def fail_at(x):
     if x == 5:
         raise ValueError("at 5")
     return x
+
+
+def hog(megabytes):
+    """Takes memory a MiB at a time, touching it, until it has that many."""
+    held = [bytearray(b"x" * (1 << 20)) for _ in range(megabytes)]
+    return len(held)
+
+
+def allocate(nbytes):
+    return len(bytearray(nbytes))
