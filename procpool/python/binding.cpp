@@ -22,6 +22,8 @@
 #include <string_view>
 #include <vector>
 
+#include <unistd.h>
+
 #include "child/worker.hpp"
 #include "procpool/pool.hpp"
 #include "procpool/task.hpp"
@@ -192,20 +194,35 @@ class Settler {
   std::thread thread_;       // last: started once the rest is ready
 };
 
+// What a process inherits by fork() from one that ran a pool (a multiprocessing worker
+// forked by the standard pool, os.fork()) holds the pool's objects but none of its
+// threads: destroying them there would wait for those threads for ever (a condition
+// variable's destroy waits for its sleepers). So each object remembers the process that
+// made it, and is left undestroyed in any other; that child's memory goes with it.
+bool made_here(pid_t maker) { return getpid() == maker; }
+
 // A task's handle: a capsule, not a class instance, because pybind11 registers each
 // instance in a process-wide table (3% of a flood of submits went to that table).
 constexpr const char* kHandleName = "procpool.task";
 
+struct Handle {
+  procpool::TaskFuture future;
+  pid_t maker = getpid();
+};
+
 py::capsule make_handle(const procpool::TaskFuture& future) {
-  return py::capsule(new procpool::TaskFuture(future), kHandleName, [](PyObject* o) {
-    delete static_cast<procpool::TaskFuture*>(PyCapsule_GetPointer(o, kHandleName));
+  return py::capsule(new Handle{future}, kHandleName, [](PyObject* o) {
+    auto* handle = static_cast<Handle*>(PyCapsule_GetPointer(o, kHandleName));
+    if (handle != nullptr && made_here(handle->maker)) delete handle;
   });
 }
 
 procpool::TaskFuture& task_of(const py::capsule& handle) {
   if (std::string_view(handle.name() ? handle.name() : "") != kHandleName)
     throw py::type_error("not a procpool task handle");
-  return *handle.get_pointer<procpool::TaskFuture>();
+  Handle* h = handle.get_pointer<Handle>();
+  if (!made_here(h->maker)) throw std::runtime_error("a procpool task belongs to the process that submitted it");
+  return h->future;
 }
 
 class PyPool {
@@ -231,6 +248,11 @@ class PyPool {
     pool_ = std::make_unique<procpool::Pool>(std::move(o));
   }
   ~PyPool() {
+    if (!made_here(maker_)) {  // a forked child's copy: the threads it would stop are not here
+      static_cast<void>(pool_.release());
+      static_cast<void>(settler_.release());
+      return;
+    }
     try {
       close(true, true);
     } catch (...) {  // a destructor: the pool's own destructor still stops what is left
@@ -247,6 +269,7 @@ class PyPool {
   // over it: one object fewer for Python's garbage collector per task in flight.
   py::capsule submit(const py::bytes& call, const py::object& py_future) {
     if (!pool_) throw std::runtime_error("cannot schedule new futures after shutdown");
+    check_made_here();
     settler_->drain();  // first: a KeyboardInterrupt it raises leaves nothing half-submitted
     std::string input = call;
     procpool::TaskFuture future;
@@ -264,6 +287,7 @@ class PyPool {
 
   void close(bool wait, bool cancel_pending, bool kill_running = false) {
     if (!pool_) return;
+    check_made_here();
     py::gil_scoped_release nogil;
     pool_->shutdown(wait, cancel_pending, kill_running);
     if (!wait) return;
@@ -272,6 +296,13 @@ class PyPool {
   }
 
  private:
+  void check_made_here() const {
+    if (!made_here(maker_))
+      throw std::runtime_error("this procpool pool belongs to process " + std::to_string(maker_) +
+                               ", not to a child forked from it: make a pool in the child");
+  }
+
+  pid_t maker_ = getpid();
   std::unique_ptr<Settler> settler_ = std::make_unique<Settler>();  // outlives pool_'s callbacks
   std::unique_ptr<procpool::Pool> pool_;
 };

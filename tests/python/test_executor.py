@@ -9,6 +9,7 @@ import gc
 import itertools
 import os
 import pickle
+import signal
 import subprocess
 import sys
 import textwrap
@@ -232,3 +233,64 @@ def test_a_hundred_thousand_tasks_leave_the_callers_memory_flat(pool):
         batch()
     gc.collect()
     assert rss_kb() - warm < 4 * 1024, "the caller grew %d KiB over 80k tasks" % (rss_kb() - warm)
+
+
+def threads_here():
+    return len(os.listdir("/proc/self/task"))
+
+
+def test_a_pool_leaves_no_thread_behind_and_forked_children_are_safe():
+    # A pool's threads end with it (no reference cycle keeps its engine until the garbage
+    # collector passes); and a child forked from this process, which inherits procpool's
+    # objects but not their threads, neither hangs destroying them nor may use them.
+    import multiprocessing
+    before = threads_here()
+    for make in (lambda: ProcessPoolExecutor(2), lambda: procpool.Pool(2)):
+        with make() as p:
+            assert list(p.map(square, range(20))) == [i * i for i in range(20)]
+    assert threads_here() == before
+    executor = ProcessPoolExecutor(2)
+    kept = [executor.submit(square, i) for i in range(10)]
+    assert [f.result(timeout=10) for f in kept] == [i * i for i in range(10)]
+    with multiprocessing.get_context("fork").Pool(2) as forked:  # its workers get our futures
+        assert forked.map(square, range(50), chunksize=5) == [i * i for i in range(50)]
+    # The last reference to a finished pool's engine, held by a garbage cycle the collector
+    # has not reached when the fork happens: the child's collector frees it.
+    gc.disable()
+    try:
+        other = ProcessPoolExecutor(1)
+        cycle = [other.submit(square, 2)]
+        cycle.append(cycle)
+        assert cycle[0].result(timeout=10) == 4
+        other.shutdown()
+        del other, cycle
+        child = os.fork()
+    finally:
+        gc.enable()
+    if child == 0:  # drops what it inherited, as a program's exit would (never back to pytest)
+        code = 3
+        try:
+            try:
+                executor.submit(square, 1)
+                code = 1
+            except RuntimeError as e:
+                code = 0 if "forked" in str(e) else 2
+            procpool._shutdown_at_exit()  # what atexit runs
+            executor.shutdown()
+            del kept[:]
+            gc.collect()
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        pid, status = os.waitpid(child, os.WNOHANG)
+        if pid:
+            break
+        time.sleep(0.02)
+    else:
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+        pytest.fail("the forked child hung")
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert executor.submit(square, 6).result(timeout=10) == 36  # ours is untouched
+    executor.shutdown()

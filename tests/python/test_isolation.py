@@ -59,7 +59,7 @@ CRASHES = {
     # The kernel's limit on the worker's cgroup (or the pool's polled one) kills the
     # worker: the hog cannot catch it, as it could a MemoryError, and no other task pays.
     "memory hog": (dict(hard_memory_per_child=150 << 20), hog, (2000,), TaskCrashed, "limit"),
-    "hang": (dict(timeout=1.0), sleep_then, (3600, None), TaskTimeout, "timed out after 1.00 s"),
+    "hang": (dict(timeout=1.0), sleep_then, (3600, None), TaskTimeout, "(limit 1.00 s)"),
 }
 
 

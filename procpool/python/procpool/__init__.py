@@ -105,8 +105,8 @@ def _dumps(call):
     first, cloudpickle for what it cannot), and by value (cloudpickle) for a function of a
     __main__ that workers cannot import: an interactive session, python -c."""
     fn = call[0]
-    if _worker.pickler is not pickle and getattr(fn, "__module__", None) == "__main__" and not _main_is_importable():
-        return _worker.pickler.dumps(call, protocol=pickle.HIGHEST_PROTOCOL)
+    if getattr(fn, "__module__", None) == "__main__" and not _main_is_importable() and _worker.pickler() is not pickle:
+        return _worker.pickler().dumps(call, protocol=pickle.HIGHEST_PROTOCOL)
     return _worker.dumps(call)
 
 
@@ -115,15 +115,25 @@ def _worker_command():
 
     The worker gets this process's sys.path (as multiprocessing's spawn gives it), so
     that what this process imported, the worker can, and the path of the main script,
-    which it imports as __mp_main__."""
+    which it imports as __mp_main__. It imports procpool._worker under a bare stand-in
+    of this package, not this file: what this file imports for the caller's side
+    (concurrent.futures, multiprocessing, logging) is 40 ms of a worker's start that
+    its loop never uses. The stand-in goes once _worker is in, so that a task that
+    imports procpool gets all of it."""
     main = getattr(sys.modules.get("__main__"), "__file__", None)
     main = os.path.abspath(main) if main else ""
     paths = [os.path.abspath(p) if p else os.getcwd() for p in sys.path]
-    code = "import sys; sys.path[:] = %r; from procpool._worker import main; main(%r)" % (paths, main)
+    package = os.path.dirname(os.path.abspath(__file__))
+    code = ("import sys, types; sys.path[:] = %r; stand_in = types.ModuleType('procpool'); "
+            "stand_in.__path__ = [%r]; sys.modules['procpool'] = stand_in; import procpool._worker as worker; "
+            "del sys.modules['procpool']; worker.main(%r)") % (paths, package, main)
     return sys.executable, ["-c", code]
 
 
 _live_pools = weakref.WeakSet()
+# A child forked from this process (the standard pool's fork workers, os.fork()) inherits
+# the pools but none of their threads: they are not its to shut down at its exit.
+os.register_at_fork(after_in_child=_live_pools.clear)
 
 
 @atexit.register
@@ -171,6 +181,15 @@ class _Future(concurrent.futures.Future):
             if self not in executor._futures:
                 return
             executor._futures.discard(self)
+        try:
+            self._set_outcome(status, data, attempts)
+        finally:
+            # Called, so no longer needed: a callback that holds what holds this future
+            # (AsyncResult does) would otherwise keep both, and the pool's engine with
+            # them, until the garbage collector's next full pass.
+            self._done_callbacks = []
+
+    def _set_outcome(self, status, data, attempts):
         if status == _procpool.STATUS_CANCELLED:
             # Our futures stay PENDING until settled here, so this always takes (the base
             # class's: ours would ask the pool again, from the pool's own thread).
@@ -238,6 +257,7 @@ class ProcessPoolExecutor(concurrent.futures.Executor):
         initializer_call = _dumps((initializer, tuple(initargs), {})) if initializer else b""
         executable, args = _worker_command()
         self._lock = threading.Lock()
+        self._maker = os.getpid()
         self._shutdown = False
         self._futures = set()
         self._pool = _procpool.Pool(
@@ -314,6 +334,9 @@ class ProcessPoolExecutor(concurrent.futures.Executor):
         return results()
 
     def shutdown(self, wait=True, *, cancel_futures=False):
+        if self._maker != os.getpid():  # a forked child's copy: nothing of the pool runs here
+            self._shutdown = True
+            return
         with self._lock:
             self._shutdown = True
             pending = list(self._futures) if cancel_futures else []

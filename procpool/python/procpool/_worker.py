@@ -11,14 +11,24 @@ import types
 
 from . import _procpool
 
-# cloudpickle where installed, for what the standard pickle cannot send (lambdas, closures);
-# PROCPOOL_PICKLE=pickle keeps to the standard one. Calls and results both go by dumps().
-try:
-    if os.environ.get("PROCPOOL_PICKLE") == "pickle":
-        raise ImportError("PROCPOOL_PICKLE=pickle")
-    import cloudpickle as pickler
-except ImportError:  # functions by name, as multiprocessing sends them
-    pickler = pickle
+_pickler = None
+
+
+def pickler():
+    """cloudpickle where installed, for what the standard pickle cannot send (lambdas,
+    closures); PROCPOOL_PICKLE=pickle keeps to the standard one. Imported at first need,
+    not at a worker's start: it costs 6 ms there, and unpickling a call that cloudpickle
+    made imports it by itself."""
+    global _pickler
+    if _pickler is None:
+        try:
+            if os.environ.get("PROCPOOL_PICKLE") == "pickle":
+                raise ImportError("PROCPOOL_PICKLE=pickle")
+            import cloudpickle
+            _pickler = cloudpickle
+        except ImportError:  # functions by name, as multiprocessing sends them
+            _pickler = pickle
+    return _pickler
 
 
 def dumps(obj):
@@ -27,9 +37,9 @@ def dumps(obj):
     try:
         return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     except (pickle.PicklingError, AttributeError, TypeError):
-        if pickler is pickle:
+        if pickler() is pickle:
             raise
-        return pickler.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        return pickler().dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _failure(exc):

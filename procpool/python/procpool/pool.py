@@ -53,6 +53,7 @@ class AsyncResult:
                 break
         if self._error is None:
             self._value = self._join([f.result() for f in self._futures])
+        self._futures = ()  # they hold our _one_done: no cycle left for the collector
         self._event.set()
         if self._error is None and self._callback is not None:
             self._callback(self._value)
