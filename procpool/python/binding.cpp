@@ -11,6 +11,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -309,15 +310,29 @@ class PyPool {
 
 // The caller's thread waits for its task's result itself (GIL released), woken by the
 // pool's loop that fulfils it: two fewer thread hops than through the callback thread
-// and the settler. timeout < 0: no limit. True once the result is in.
+// and the settler. timeout < 0: no limit. True once the result is in. Waits in slices,
+// taking the GIL between them to run Python's signal handlers: Ctrl-C raises
+// KeyboardInterrupt here, as it does in threading's waits, not when the task ends.
 bool wait(const py::capsule& handle, double timeout) {
+  using clock = std::chrono::steady_clock;
+  constexpr auto kSlice = std::chrono::milliseconds(50);
   procpool::TaskFuture& f = task_of(handle);
-  py::gil_scoped_release nogil;
-  if (timeout < 0) {
-    f.wait();
-    return true;
+  const bool forever = timeout < 0;
+  const auto deadline =
+      forever ? clock::time_point::max()
+              : clock::now() + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(timeout));
+  for (;;) {
+    const auto now = clock::now();
+    const auto slice = forever ? kSlice : std::min<clock::duration>(kSlice, std::max(deadline - now, clock::duration(0)));
+    bool done = false;
+    {
+      py::gil_scoped_release nogil;
+      done = f.wait_for(slice);
+    }
+    if (done) return true;
+    if (!forever && clock::now() >= deadline) return false;
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
   }
-  return f.wait_for(std::chrono::nanoseconds(static_cast<int64_t>(timeout * 1e9)));
 }
 
 // (status, data, attempts) of a task whose result is in (wait() said so).

@@ -139,9 +139,15 @@ os.register_at_fork(after_in_child=_live_pools.clear)
 @atexit.register
 def _shutdown_at_exit():
     # Before the interpreter finalises: the engine's callback thread needs the GIL to
-    # settle what is still running, which a finalising interpreter no longer gives.
+    # settle what is still running, which a finalising interpreter no longer gives. A
+    # program ended by Ctrl-C (its KeyboardInterrupt unhandled) wants out now: what runs
+    # is stopped, not waited for, as the standard pool's workers die of the same SIGINT.
+    interrupted = isinstance(getattr(sys, "last_value", None), KeyboardInterrupt)
     for pool in list(_live_pools):
-        pool.shutdown(wait=True, cancel_futures=True)
+        if interrupted:
+            pool.terminate_workers()
+        else:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 class _Future(concurrent.futures.Future):
@@ -344,8 +350,20 @@ class ProcessPoolExecutor(concurrent.futures.Executor):
             future.cancel()
         self._pool.close(wait, cancel_futures)
 
+    def __exit__(self, exc_type, exc_val, exc_tb):
+        # Ctrl-C in the with block: stop the workers rather than wait for their tasks
+        # (the standard pool's workers die of the terminal's SIGINT; ours ignore it).
+        if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
+            self.terminate_workers()
+        else:
+            self.shutdown(wait=True)
+        return False
+
     def terminate_workers(self):
         """Stops every worker at once: running tasks end cancelled, pending ones too."""
+        if self._maker != os.getpid():  # a forked child's copy: nothing of the pool runs here
+            self._shutdown = True
+            return
         with self._lock:
             self._shutdown = True
         self._pool.close(True, True, True)
