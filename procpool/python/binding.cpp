@@ -317,7 +317,7 @@ bool wait(const py::capsule& handle, double timeout) {
   using clock = std::chrono::steady_clock;
   constexpr auto kSlice = std::chrono::milliseconds(50);
   procpool::TaskFuture& f = task_of(handle);
-  const bool forever = timeout < 0;
+  const bool forever = timeout < 0 || timeout > 1e9;  // beyond 31 years: as good as none (no overflow)
   const auto deadline =
       forever ? clock::time_point::max()
               : clock::now() + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(timeout));

@@ -215,3 +215,8 @@ def test_a_ctrl_c_in_a_callback_settled_by_a_submit_loses_nothing(pool):
     assert [f.result(timeout=30) for f in first] == list(range(40))
     assert [f.result(timeout=30) for f in later] == [i * i for i in range(len(later))]
     assert not pool._futures
+
+
+def test_a_huge_or_infinite_timeout_waits_as_none_does(pool):
+    assert pool.submit(square, 9).result(timeout=float("inf")) == 81
+    assert pool.submit(square, 8).result(timeout=1e300) == 64
