@@ -219,10 +219,20 @@ bool warm_up(Pool& pool, const std::string& kind, const std::string& input) {
     EXPECT_TRUE(r.ok()) << r.error;
     runs.push_back(r.run.count());
   }
-  std::sort(runs.begin(), runs.end());
-  const bool short_tasks = runs[runs.size() / 2] < 10'000;
-  if (!short_tasks) std::printf("note: %s ran %lld ns (median): not short enough here to be batched\n", kind.c_str(), static_cast<long long>(runs[runs.size() / 2]));
+  // The engine decides on a moving average of the latest runs, so the latest decide here
+  // too: all of the last 32 under 10 us (half the engine's bound). Under ThreadSanitizer
+  // runs take up to 35 us and the submitting thread is slowed as much: what batches form
+  // there says nothing, so that property is left to the other builds.
+#if defined(PROCPOOL_TSAN)
+  std::printf("note: under ThreadSanitizer the batches that form are not asserted\n");
+  return false;
+#else
+  const bool short_tasks = std::all_of(runs.end() - 32, runs.end(), [](int64_t ns) { return ns < 10'000; });
+  if (!short_tasks)
+    std::printf("note: %s's last 32 runs were not all under 10 us: not short enough here to be batched\n",
+                kind.c_str());
   return short_tasks;
+#endif
 }
 
 // Every worker busy with a task of ms milliseconds: what is submitted next floods in
