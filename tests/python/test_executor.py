@@ -9,7 +9,6 @@ import gc
 import itertools
 import os
 import pickle
-import signal
 import subprocess
 import sys
 import textwrap
@@ -18,6 +17,7 @@ import time
 import pytest
 
 import procpool
+from helpers import counted, wait_exit
 from procpool import ProcessPoolExecutor, TaskTimeout
 from tasks import add, fail, fail_at, pid, read_global, set_global, sleep_then, square, threading_lock
 
@@ -155,13 +155,7 @@ def test_map_in_chunks_keeps_order_and_raises_at_its_place(pool):
 
 def test_map_with_buffersize_reads_its_inputs_only_as_results_are_read(pool):
     taken = []
-
-    def inputs():
-        for i in itertools.count():
-            taken.append(i)
-            yield i
-
-    results = pool.map(square, inputs(), buffersize=4)
+    results = pool.map(square, counted(taken), buffersize=4)
     assert len(taken) == 4  # submitted at once, as Python 3.14's map does
     for k, value in enumerate(itertools.islice(results, 50)):
         assert value == k * k
@@ -172,13 +166,7 @@ def test_map_with_buffersize_reads_its_inputs_only_as_results_are_read(pool):
 
 def test_map_with_buffersize_and_chunks_counts_chunks(pool):
     taken = []
-
-    def inputs():
-        for i in itertools.count():
-            taken.append(i)
-            yield i
-
-    results = pool.map(add, inputs(), itertools.repeat(1), chunksize=3, buffersize=2)
+    results = pool.map(add, counted(taken), itertools.repeat(1), chunksize=3, buffersize=2)
     assert list(itertools.islice(results, 30)) == [i + 1 for i in range(30)]
     assert len(taken) <= 30 + 3 * 3  # the chunks read, two ahead, and the one being made
     results.close()
@@ -284,15 +272,8 @@ def test_a_pool_leaves_no_thread_behind_and_forked_children_are_safe():
             gc.collect()
         finally:
             os._exit(code)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        pid, status = os.waitpid(child, os.WNOHANG)
-        if pid:
-            break
-        time.sleep(0.02)
-    else:
-        os.kill(child, signal.SIGKILL)
-        os.waitpid(child, 0)
+    status = wait_exit(child, 20)
+    if status is None:
         pytest.fail("the forked child hung")
     assert os.waitstatus_to_exitcode(status) == 0
     assert executor.submit(square, 6).result(timeout=10) == 36  # ours is untouched

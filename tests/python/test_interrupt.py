@@ -14,6 +14,8 @@ import time
 
 import pytest
 
+from helpers import alive, segments_of, wait_exit
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 PROGRAM = textwrap.dedent("""
@@ -52,14 +54,6 @@ def read_until(fd, marker, deadline):
     return seen
 
 
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().split(") ")[1][0] != "Z"
-    except OSError:
-        return False
-
-
 @pytest.mark.parametrize("use", ["with", "forgotten"])
 def test_ctrl_c_interrupts_the_wait_and_the_program_ends_with_its_workers(tmp_path, use):
     script = tmp_path / "program.py"
@@ -67,6 +61,7 @@ def test_ctrl_c_interrupts_the_wait_and_the_program_ends_with_its_workers(tmp_pa
     child, terminal = pty.fork()
     if child == 0:  # the program, in a session of its own with the terminal as its own
         os.execv(sys.executable, [sys.executable, str(script), use])
+    status = None
     try:
         out = read_until(terminal, b"ready", time.monotonic() + 60)
         assert b"ready" in out, out.decode(errors="replace")
@@ -75,24 +70,16 @@ def test_ctrl_c_interrupts_the_wait_and_the_program_ends_with_its_workers(tmp_pa
         pressed = time.monotonic()
         os.write(terminal, b"\x03")  # ^C: the terminal sends SIGINT to its foreground group
         out += read_until(terminal, b"never printed", time.monotonic() + 15)
-        deadline = time.monotonic() + 15
-        status = None
-        while time.monotonic() < deadline:
-            done, status = os.waitpid(child, os.WNOHANG)
-            if done:
-                break
-            time.sleep(0.02)
-        else:
+        status = wait_exit(child, 15)
+        if status is None:
             pytest.fail("the program did not end after ^C: " + out.decode(errors="replace"))
     finally:
-        if status is None:
-            os.kill(child, signal.SIGKILL)
-            os.waitpid(child, 0)
+        if status is None:  # failed before it ended: it must not outlive the test
+            wait_exit(child, 0)
         os.close(terminal)
     assert time.monotonic() - pressed < 10
     assert b"KeyboardInterrupt" in out, out.decode(errors="replace")
     # Python ends an unhandled KeyboardInterrupt by dying of SIGINT, as a shell expects.
     assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGINT, status
     assert len(workers) >= 1 and not any(alive(w) for w in workers)
-    prefix = "procpool-%d-%d-" % (os.getuid(), child)
-    assert not [n for n in os.listdir("/dev/shm") if n.startswith(prefix)]
+    assert not segments_of(child)

@@ -17,30 +17,10 @@ import time
 import pytest
 
 from procpool import ProcessPoolExecutor, TaskCrashed, TaskTimeout
+from helpers import children_of, segments_of
 from tasks import allocate, exit_now, hog, kill_self, null_write, pid, sleep_then, square
 
 NEIGHBOURS = 1000
-
-
-def children_of(parent):
-    """The pids of parent's live child processes (zombies too: not yet reaped is left)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % entry) as f:
-                stat = f.read()
-        except OSError:  # gone meanwhile
-            continue
-        if int(stat[stat.rindex(")") + 2:].split()[1]) == parent:
-            found.append(int(entry))
-    return found
-
-
-def segments_of(owner):
-    prefix = "procpool-%d-%d-" % (os.getuid(), owner)
-    return [name for name in os.listdir("/dev/shm") if name.startswith(prefix)]
 
 
 def run_beside_neighbours(executor, fn, *args):
